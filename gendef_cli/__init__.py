@@ -1,0 +1,1 @@
+"""The `gendef` command line: a thin Typer layer over `gendef_core.api`."""

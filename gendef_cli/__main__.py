@@ -1,0 +1,3 @@
+from gendef_cli.main import main
+
+main()

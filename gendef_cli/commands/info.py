@@ -1,0 +1,17 @@
+"""`gendef info`: validate and describe an artifact."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def info(path: Annotated[Path, typer.Argument(help="A clip, dataset, checkpoint or run directory.",
+                                              show_default=False)]) -> None:
+    """Validate a clip, dataset or checkpoint and print what it holds (JSON)."""
+    from gendef_core import api
+
+    typer.echo(json.dumps(api.describe(path), indent=2, default=str))

@@ -1,0 +1,56 @@
+"""The `gendef` application and the one place where errors become messages and exit codes.
+
+Exit codes: 0 success, 1 bad input (any GendefError: one line, no traceback unless
+GENDEF_DEBUG=1), 2 usage error, 130 interrupted. Anything else is a bug and shows a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from gendef_cli.commands import data, info, render
+from gendef_core import __version__
+from gendef_core.errors import GendefError
+
+app = typer.Typer(name="gendef", no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+                  help="GenDeF: video generation by warping a canonical image with generated deformation fields.")
+app.add_typer(data.app, name="data")
+app.command()(render.render)
+app.command()(info.info)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gendef {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """GenDeF: video generation by warping a canonical image with generated deformation fields."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, prog_name="gendef")
+    except GendefError as e:
+        if os.environ.get("GENDEF_DEBUG"):
+            raise
+        from rich.markup import escape
+
+        from gendef_cli.progress import err_console
+
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        if os.environ.get("GENDEF_DEBUG"):
+            raise
+        print("interrupted; nothing half-written was left behind", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,12 @@
+"""Printing results on stdout: a path, or JSON with --json."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+
+def emit(result_path: object, summary: dict[str, Any], as_json: bool) -> None:
+    typer.echo(json.dumps(summary, indent=2, default=str) if as_json else str(result_path))

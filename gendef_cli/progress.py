@@ -1,0 +1,38 @@
+"""Turn library events into rich progress bars and messages on stderr (stdout stays for results)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from rich.console import Console
+
+from gendef_core.events import Event, Info, OnEvent, Progress, Warning
+
+err_console = Console(stderr=True, highlight=False)
+
+
+@contextlib.contextmanager
+def progress_to_stderr(quiet: bool = False) -> Iterator[OnEvent]:
+    """Yield an `on_event` that shows progress bars (on a terminal only) and warnings/infos."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bars
+
+    live = err_console.is_terminal and not quiet and not os.environ.get("CI")
+    bars = Bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TimeRemainingColumn(), console=err_console, transient=True, disable=not live)
+    tasks: dict[str, int] = {}
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, Progress):
+            if event.task not in tasks:
+                tasks[event.task] = bars.add_task(event.task, total=event.total)
+            bars.update(tasks[event.task], completed=event.completed, total=event.total)
+        elif isinstance(event, Warning):
+            bars.console.print(f"[yellow]warning:[/] {event.message}")
+        elif isinstance(event, Info) and not quiet:
+            bars.console.print(event.message)
+
+    with bars:
+        yield on_event

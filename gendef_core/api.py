@@ -1,0 +1,179 @@
+"""The public entry points: one function per `gendef` subcommand.
+
+Everything the CLI does is a call to one of these; they never print or exit. Long work reports
+through `on_event` (see `gendef_core.events`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gendef_core.events import Info, OnEvent, Progress, ignore
+
+
+def synth_dataset(kind: str, out: Path, *, num_videos: int, num_frames: int, resolution: int, seed: int = 0,
+                  fps: float | str = 25, grid: int = 8, overwrite: bool = False,
+                  on_event: OnEvent = ignore) -> Any:
+    """Write a procedural dataset with exact ground truth (`gendef data synth`).
+
+    `kind` is "sprites" (textured objects over a still background, tracks with occlusion) or
+    "clouds" (a deforming sky; also the true backward map). Deterministic in all arguments.
+    Returns a `DatasetSummary`.
+    """
+    import numpy as np
+
+    from gendef_core.artifacts.common import atomic_dir
+    from gendef_core.artifacts.dataset import VideoEntry, write_dataset_manifest, write_ground_truth, write_video_frames
+    from gendef_core.data.prepare import DatasetSummary, check_resolution
+    from gendef_core.data.synth import SYNTH_KINDS, synth_video
+    from gendef_core.data.video_io import to_fraction
+    from gendef_core.errors import ConfigError
+
+    if kind not in SYNTH_KINDS:
+        raise ConfigError(f"--kind must be one of {', '.join(SYNTH_KINDS)}, got {kind!r}")
+    check_resolution(resolution)
+    if num_videos < 1 or num_frames < 2 or grid < 1:
+        raise ConfigError("--num-videos must be >= 1, --frames >= 2 and --grid >= 1")
+    try:
+        rate = to_fraction(fps)
+    except ValueError as e:
+        raise ConfigError(f"--fps: {e}") from None
+    seeds = np.random.SeedSequence(seed).generate_state(num_videos, np.uint32)
+    videos = []
+    with atomic_dir(Path(out), overwrite=overwrite, what="dataset") as tmp:
+        for i in range(num_videos):
+            v = synth_video(kind, num_frames=num_frames, resolution=resolution, seed=int(seeds[i]), grid=grid)  # type: ignore[arg-type]
+            name = f"{i:06d}"
+            write_video_frames(tmp, name, v.frames.numpy())
+            gt = {"query_points": v.query_points, "tracks": v.tracks, "visible": v.visible}
+            if v.canonical is not None and v.offsets is not None:
+                gt |= {"canonical": v.canonical, "offsets": v.offsets}
+            write_ground_truth(tmp, name, gt)
+            videos.append(VideoEntry(name, num_frames))
+            on_event(Progress(f"synth {kind}", i + 1, num_videos))
+        write_dataset_manifest(
+            tmp, resolution=resolution, fps=rate, videos=videos, min_frames=num_frames,
+            source={"kind": "synth", "path": None, "synth_kind": kind, "seed": seed, "grid": grid},
+            ground_truth={"kind": kind, "backward_map": kind == "clouds"})
+    on_event(Info(f"{num_videos} {kind} videos of {num_frames} frames at {resolution}x{resolution}"))
+    return DatasetSummary(str(out), num_videos, num_videos * num_frames, resolution, str(rate), [])
+
+
+def prepare_dataset(src: Path, out: Path, *, resolution: int, fps: float | str | None = None,
+                    max_frames: int | None = None, min_frames: int = 16, skip_bad: bool = False,
+                    overwrite: bool = False, on_event: OnEvent = ignore) -> Any:
+    """Convert a folder or zip of videos / frame folders into a dataset (`gendef data prepare`).
+
+    Returns a `DatasetSummary`; see `gendef_core.data.prepare.prepare_dataset` for the rules.
+    """
+    from gendef_core.data.prepare import prepare_dataset as _prepare
+
+    return _prepare(src, out, resolution=resolution, fps=fps, max_frames=max_frames, min_frames=min_frames,
+                    skip_bad=skip_bad, overwrite=overwrite, on_event=on_event)
+
+
+def dataset_clip(data: Path, out: Path, *, video: str = "0", flow: bool = False, overwrite: bool = False,
+                 on_event: OnEvent = ignore) -> Path:
+    """Write the exact (canonical, deformation) of one `clouds` video as a clip (`gendef data clip`).
+
+    `video` is a video name, or else an index into the dataset's sorted list of videos.
+    """
+    from gendef_core.artifacts.clip import Clip, save_clip
+    from gendef_core.artifacts.dataset import load_dataset_info, load_ground_truth
+    from gendef_core.errors import ArtifactError, ConfigError
+
+    info = load_dataset_info(Path(data), check_files=False)
+    if not info.ground_truth or not info.ground_truth.get("backward_map"):
+        raise ArtifactError(f"{data} has no true backward map; only `gendef data synth --kind clouds` datasets do")
+    names = [v.name for v in info.videos]
+    if video in names:
+        name = video
+    elif video.isdigit() and int(video) < len(names):
+        name = names[int(video)]
+    else:
+        raise ConfigError(f"{data} has no video {video!r}: give a name ({', '.join(names[:3])}, …) "
+                          f"or an index 0..{len(names) - 1}")
+    gt = load_ground_truth(info, name)
+    assert gt.canonical is not None and gt.offsets is not None
+    clip = Clip(canonical=gt.canonical, offsets=gt.offsets, fps=info.fps, source=f"dataset:{info.path}#{name}")
+    return save_clip(clip, Path(out), overwrite=overwrite, flow=flow, on_event=on_event)
+
+
+def render(clip: Path, *, flow: bool = False, flow_max: float | None = None, crf: int = 18,
+           on_event: OnEvent = ignore) -> dict[str, Any]:
+    """Re-render a clip's `video.mp4` (and with `flow`, `flow.mp4`) from its tensors (`gendef render`).
+
+    Returns ``{"video.mp4": {...}, "flow.mp4": {...}}`` as recorded in the clip's manifest.
+    """
+    from gendef_core.artifacts.clip import load_clip, update_videos
+    from gendef_core.errors import ConfigError
+    from gendef_core.render import render_flow_video, render_video
+
+    if flow_max is not None and not flow_max > 0:
+        raise ConfigError(f"--flow-max must be a positive number of pixels, got {flow_max}")
+    if not 0 <= crf <= 51:
+        raise ConfigError(f"--crf must be in 0..51, got {crf}")
+    path = Path(clip)
+    c = _load_for_render(path, load_clip)
+    videos = {"video.mp4": render_video(c, path / "video.mp4", crf=crf, on_event=on_event)}
+    if flow:
+        videos["flow.mp4"] = render_flow_video(c, path / "flow.mp4", flow_max=flow_max, crf=crf, on_event=on_event)
+    update_videos(path, videos)
+    return videos
+
+
+def _load_for_render(path: Path, load_clip: Any) -> Any:
+    # A missing video is exactly what `render` repairs, so only the tensors must be intact.
+    from gendef_core.artifacts.clip import read_clip_manifest
+    from gendef_core.artifacts.common import write_json_atomic
+
+    m = read_clip_manifest(path)
+    missing = [n for n in m["videos"] if not (path / n).is_file()]
+    if missing:
+        m["videos"] = {k: v for k, v in m["videos"].items() if k not in missing}
+        write_json_atomic(path / "manifest.json", m)
+    return load_clip(path)
+
+
+def describe(path: Path) -> dict[str, Any]:
+    """Validate any gendef artifact and summarise it (`gendef info`)."""
+    from gendef_core.artifacts.common import MANIFEST, read_json
+    from gendef_core.errors import ArtifactError
+
+    path = Path(path)
+    if not (path / MANIFEST).is_file():
+        from gendef_core.artifacts.checkpoint import load_checkpoint
+
+        if path.is_dir() and (path / "checkpoints").is_dir():
+            ck = load_checkpoint(path)
+            return {"format": "gendef.checkpoint", "path": str(ck.path), "step": ck.step,
+                    "networks": list(ck.networks), "metadata": dict(ck.metadata)}
+        raise ArtifactError(f"{path} is not a gendef artifact (no manifest.json); expected a clip, dataset, "
+                            f"checkpoint or run directory")
+    fmt = (read_json(path / MANIFEST, fix="re-create the artifact") or {}).get("format")
+    if fmt == "gendef.clip":
+        from gendef_core.artifacts.clip import load_clip, read_clip_manifest
+
+        c = load_clip(path)
+        m = read_clip_manifest(path)
+        return {"format": fmt, "path": str(path), "num_frames": c.num_frames, "height": c.height,
+                "width": c.width, "fps": str(c.fps), "seed": c.seed, "checkpoint": c.checkpoint,
+                "source": c.source, "latents": sorted(c.latents), "videos": sorted(m["videos"])}
+    if fmt == "gendef.dataset":
+        from gendef_core.artifacts.dataset import load_dataset_info
+
+        d = load_dataset_info(path)
+        lengths = [v.num_frames for v in d.videos]
+        return {"format": fmt, "path": str(path), "resolution": d.resolution, "fps": str(d.fps),
+                "num_videos": len(d.videos), "num_frames": d.num_frames,
+                "frames_per_video": {"min": min(lengths), "max": max(lengths)},
+                "source": dict(d.source), "skipped": len(d.skipped), "ground_truth": d.ground_truth}
+    if fmt == "gendef.checkpoint":
+        from gendef_core.artifacts.checkpoint import load_checkpoint
+
+        ck = load_checkpoint(path)
+        return {"format": fmt, "path": str(ck.path), "step": ck.step, "networks": list(ck.networks),
+                "metadata": dict(ck.metadata)}
+    raise ArtifactError(f"{path / MANIFEST}: unknown format {fmt!r}; upgrade gendef if it is newer")
+

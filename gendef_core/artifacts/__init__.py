@@ -1,0 +1,1 @@
+"""On-disk artifacts (clips, datasets, checkpoints): the contract specified in FORMATS.md."""

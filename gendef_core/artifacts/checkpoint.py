@@ -1,0 +1,138 @@
+"""The checkpoint artifact: one safetensors file per network plus config.json (FORMATS.md).
+
+This module only knows tensors and JSON; the training code decides which networks exist.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from gendef_core.artifacts.common import (
+    atomic_dir,
+    file_record,
+    header,
+    read_json,
+    read_manifest,
+    require,
+    verify_files,
+    write_json_atomic,
+)
+from gendef_core.artifacts.tensors import load_tensors, save_tensors
+from gendef_core.errors import ArtifactError
+
+CHECKPOINT_FORMAT = "gendef.checkpoint"
+CHECKPOINT_VERSION = 1
+CONFIG_FORMAT = "gendef.config"
+CONFIG_VERSION = 1
+CHECKPOINTS_DIR = "checkpoints"
+_NAME_RE = re.compile(r"^step-(\d{8})$")
+_NET_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_FIX = "point at a run directory or a checkpoint made by `gendef pretrain` or `gendef finetune`"
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    path: Path
+    step: int
+    config: Mapping[str, Any]
+    networks: tuple[str, ...]
+    metadata: Mapping[str, Any]
+
+    def load_network(self, name: str) -> dict[str, Tensor]:
+        """The state dict of network `name` (validated against the manifest's sha256 on read)."""
+        if name not in self.networks:
+            raise ArtifactError(f"{self.path}: has no network {name!r} (has {', '.join(self.networks)})")
+        return load_tensors(self.path / f"{name}.safetensors", fix=_FIX)
+
+    @property
+    def train_state(self) -> Path | None:
+        p = self.path / "train_state"
+        return p if p.is_dir() else None
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step-{step:08d}"
+
+
+def save_checkpoint(path: Path, *, step: int, config: Mapping[str, Any],
+                    networks: Mapping[str, Mapping[str, Tensor]], metadata: Mapping[str, Any] | None = None,
+                    train_state: Path | None = None, overwrite: bool = False) -> Path:
+    """Write a checkpoint directory atomically. `train_state` (a directory) is moved inside."""
+    if step < 0:
+        raise ValueError("step must be non-negative")
+    bad = [n for n in networks if not _NET_RE.match(n)]
+    if bad or not networks:
+        raise ValueError(f"network names must match {_NET_RE.pattern} and be non-empty, got {list(networks)}")
+    with atomic_dir(Path(path), overwrite=overwrite, what="checkpoint") as tmp:
+        meta = {k: str(v) for k, v in header(CHECKPOINT_FORMAT, CHECKPOINT_VERSION).items()}
+        records = {}
+        for name, state in networks.items():
+            f = tmp / f"{name}.safetensors"
+            save_tensors(f, state, meta)
+            records[name] = {**file_record(f), "num_tensors": len(state)}
+        write_json_atomic(tmp / "config.json", {**header(CONFIG_FORMAT, CONFIG_VERSION), "config": dict(config)})
+        if train_state is not None:
+            shutil.move(str(train_state), tmp / "train_state")
+        write_json_atomic(tmp / "manifest.json", {**header(CHECKPOINT_FORMAT, CHECKPOINT_VERSION),
+                                                  "step": step, "networks": records,
+                                                  "metadata": dict(metadata or {})})
+    return Path(path)
+
+
+def list_checkpoints(run: Path) -> list[Path]:
+    """Complete checkpoints of a run, oldest first (hidden partial builds are never listed)."""
+    d = Path(run) / CHECKPOINTS_DIR
+    if not d.is_dir():
+        return []
+    found = [p for p in d.iterdir() if p.is_dir() and _NAME_RE.match(p.name) and (p / "manifest.json").is_file()]
+    return sorted(found, key=lambda p: p.name)
+
+
+def prune_checkpoints(run: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` (>= 1) checkpoints of a run; returns what was deleted."""
+    keep = max(keep, 1)
+    old = list_checkpoints(run)[:-keep]
+    for p in old:
+        shutil.rmtree(p)
+    return old
+
+
+def resolve_checkpoint(path: Path) -> Path:
+    """A checkpoint directory, or a run directory's latest checkpoint."""
+    path = Path(path)
+    if not path.exists():
+        raise ArtifactError(f"{path} does not exist; {_FIX}")
+    if (path / "manifest.json").is_file():
+        return path
+    found = list_checkpoints(path)
+    if not found:
+        raise ArtifactError(f"{path} is neither a checkpoint nor a run directory with checkpoints; {_FIX}")
+    return found[-1]
+
+
+def load_checkpoint(path: Path, *, verify: bool = True) -> CheckpointInfo:
+    """Validate a checkpoint (or a run's latest) and read its config; weights load on demand."""
+    path = resolve_checkpoint(path)
+    m = read_manifest(path, fmt=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, what="checkpoint",
+                      fix=_FIX, migrations={})
+    where = path / "manifest.json"
+    step = require(m, "step", int, where)
+    nets = require(m, "networks", dict, where)
+    if not nets:
+        raise ArtifactError(f"{where}: lists no networks")
+    if verify:
+        verify_files(path, {f"{n}.safetensors": rec for n, rec in nets.items()}, fix=_FIX)
+    cfg = read_json(path / "config.json", fix=_FIX)
+    if not isinstance(cfg, dict) or cfg.get("format") != CONFIG_FORMAT or not isinstance(cfg.get("config"), dict):
+        raise ArtifactError(f"{path / 'config.json'}: not a gendef config file; {_FIX}")
+    if int(cfg.get("format_version", 0)) > CONFIG_VERSION:
+        raise ArtifactError(f"{path / 'config.json'}: config format v{cfg['format_version']} is newer than "
+                            f"this gendef reads (v{CONFIG_VERSION}); upgrade gendef")
+    return CheckpointInfo(path, step, cfg["config"], tuple(sorted(nets)), m.get("metadata") or {})

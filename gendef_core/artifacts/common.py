@@ -1,0 +1,179 @@
+"""Helpers shared by every artifact: atomic writes, manifests, version checks, file digests."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from gendef_core import __version__
+from gendef_core.errors import ArtifactError
+
+MANIFEST = "manifest.json"
+
+
+def _temp_sibling(path: Path, tag: str) -> Path:
+    # Hidden, unique and in the same directory, so the final rename is atomic (same filesystem).
+    return path.with_name(f".{path.name}.{tag}-{uuid.uuid4().hex[:8]}")
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    """Write a file so that readers see either the old content or all of the new."""
+    path = Path(path)
+    tmp = _temp_sibling(path, "partial")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_json_atomic(path: Path, obj: Any) -> Path:
+    return write_bytes_atomic(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling path to write; on success it is renamed to `path`."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.partial-{uuid.uuid4().hex[:8]}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def prepare_output_dir(path: Path, *, overwrite: bool, what: str) -> None:
+    """Refuse to replace an existing `path` unless `overwrite` (checked before any work starts)."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        if path.is_dir() and not any(path.iterdir()):
+            return
+        raise ArtifactError(f"{path} already exists; choose another output path or pass --overwrite "
+                            f"to replace the {what}")
+    if path.exists() and not path.is_dir():
+        raise ArtifactError(f"{path} exists and is not a directory; choose another output path")
+
+
+@contextlib.contextmanager
+def atomic_dir(path: Path, *, overwrite: bool = False, what: str = "artifact") -> Iterator[Path]:
+    """Build a directory artifact in a temporary sibling and rename it into place at the end.
+
+    If the body raises (or the process dies) nothing appears at `path`: readers never see half an
+    artifact. An existing `path` is replaced only with `overwrite=True`.
+    """
+    path = Path(path)
+    prepare_output_dir(path, overwrite=overwrite, what=what)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_sibling(path, "partial")
+    tmp.mkdir()
+    try:
+        yield tmp
+        if path.exists():
+            old = _temp_sibling(path, "old")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def header(fmt: str, version: int) -> dict[str, Any]:
+    return {"format": fmt, "format_version": version, "gendef_version": __version__}
+
+
+def read_json(path: Path, *, fix: str) -> Any:
+    """Parse a JSON file, turning any failure into a one-line ArtifactError that says `fix`."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path} is missing; {fix}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ArtifactError(f"{path} is not valid JSON ({e}); {fix}") from None
+
+
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def read_manifest(directory: Path, *, fmt: str, version: int, what: str, fix: str,
+                  migrations: Mapping[int, Migration] | None = None) -> dict[str, Any]:
+    """Read and version-check ``directory/manifest.json``.
+
+    Refuses a missing directory/manifest, another format, and versions newer than `version`
+    ("upgrade gendef"); migrates older ones one step at a time through `migrations[v]` (v -> v+1).
+    """
+    directory = Path(directory)
+    if not directory.exists():
+        raise ArtifactError(f"{directory} does not exist; {fix}")
+    if not directory.is_dir():
+        raise ArtifactError(f"{directory} is not a directory; a {what} is a directory with a {MANIFEST}")
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file():
+        raise ArtifactError(f"{directory} has no {MANIFEST}, so it is not a {what}; {fix}")
+    m = read_json(manifest_path, fix=fix)
+    if not isinstance(m, dict) or m.get("format") != fmt:
+        got = m.get("format") if isinstance(m, dict) else type(m).__name__
+        raise ArtifactError(f"{manifest_path}: format {got!r} is not {fmt!r}; is {directory} a {what}?")
+    v = m.get("format_version")
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise ArtifactError(f"{manifest_path}: format_version must be a positive integer, got {v!r}")
+    if v > version:
+        raise ArtifactError(f"{manifest_path}: {what} format v{v} is newer than this gendef "
+                            f"({__version__}) reads (v{version}); upgrade gendef")
+    while v < version:
+        step = (migrations or {}).get(v)
+        if step is None:
+            raise ArtifactError(f"{manifest_path}: no migration from {what} format v{v}; upgrade gendef")
+        m = step(m)
+        v = m["format_version"]
+    return m
+
+
+def require(manifest: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: Path) -> Any:
+    """Fetch a manifest field, refusing a missing key or a value of the wrong JSON type."""
+    if key not in manifest:
+        raise ArtifactError(f"{where}: missing field {key!r}")
+    value = manifest[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, (int, float))):
+        raise ArtifactError(f"{where}: field {key!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_record(path: Path) -> dict[str, Any]:
+    return {"bytes": Path(path).stat().st_size, "sha256": sha256_file(path)}
+
+
+def verify_files(directory: Path, records: Mapping[str, Any], *, fix: str) -> None:
+    """Check every file listed in a manifest exists with its recorded size and sha256."""
+    for name, rec in records.items():
+        p = Path(directory) / name
+        if not p.is_file():
+            raise ArtifactError(f"{p} is missing; {fix}")
+        size = p.stat().st_size
+        if size != rec.get("bytes"):
+            raise ArtifactError(f"{p} is truncated or altered ({size} bytes, manifest says "
+                                f"{rec.get('bytes')}); {fix}")
+        if sha256_file(p) != rec.get("sha256"):
+            raise ArtifactError(f"{p} does not match its sha256 in {MANIFEST}; {fix}")

@@ -1,0 +1,58 @@
+"""Reading and writing safetensors files with validation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from gendef_core.artifacts.common import atomic_file
+from gendef_core.errors import ArtifactError
+
+
+def save_tensors(path: Path, tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | None = None) -> Path:
+    """Write tensors (made contiguous, moved to CPU) to a safetensors file, atomically."""
+    from safetensors.torch import save_file
+
+    data = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    with atomic_file(Path(path)) as tmp:
+        save_file(data, str(tmp), metadata=dict(metadata) if metadata else None)
+    return Path(path)
+
+
+def load_tensors(path: Path, *, fix: str) -> dict[str, Tensor]:
+    """Load every tensor of a safetensors file, or raise a one-line ArtifactError naming it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{path} is missing; {fix}")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise ArtifactError(f"{path} is not a readable safetensors file ({e}); {fix}") from None
+
+
+def expect_tensor(tensors: Mapping[str, Tensor], name: str, where: Path, *, dtype: torch.dtype,
+                  shape: tuple[int | None, ...], finite: bool = True,
+                  value_range: tuple[float, float] | None = None) -> Tensor:
+    """Fetch tensor `name`, checking dtype, shape (None = any size), finiteness and range."""
+    if name not in tensors:
+        raise ArtifactError(f"{where}: tensor {name!r} is missing (has {sorted(tensors)})")
+    t = tensors[name]
+    if t.dtype != dtype:
+        raise ArtifactError(f"{where}: tensor {name!r} is {t.dtype}, expected {dtype}")
+    if t.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, t.shape, strict=True)):
+        want = "[" + ", ".join("*" if s is None else str(s) for s in shape) + "]"
+        raise ArtifactError(f"{where}: tensor {name!r} has shape {list(t.shape)}, expected {want}")
+    if finite and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        raise ArtifactError(f"{where}: tensor {name!r} contains NaN or inf")
+    if value_range is not None and t.numel():
+        lo, hi = float(t.min()), float(t.max())
+        if lo < value_range[0] or hi > value_range[1]:
+            raise ArtifactError(f"{where}: tensor {name!r} has values in [{lo:.4g}, {hi:.4g}], "
+                                f"outside [{value_range[0]}, {value_range[1]}]")
+    return t

@@ -1,0 +1,1 @@
+"""Media I/O and datasets: video files (PyAV), images, dataset preparation and torch datasets."""

@@ -1,0 +1,19 @@
+"""Error types. The CLI turns any `GendefError` into a one-line message and exit code 1."""
+
+from __future__ import annotations
+
+
+class GendefError(Exception):
+    """Base of every error caused by bad input or a broken artifact (never by a gendef bug)."""
+
+
+class ConfigError(GendefError):
+    """An option, preset or `--set` override is invalid."""
+
+
+class ArtifactError(GendefError):
+    """A clip, dataset or checkpoint directory is missing, malformed, truncated or too new."""
+
+
+class DataError(GendefError):
+    """Source media (videos, frame folders, images) cannot be read or is unusable."""

@@ -1,0 +1,62 @@
+"""Rendering clips to MP4: frames by warping, deformation flow in Middlebury colours.
+
+Frames are produced in chunks and streamed to the encoder, so memory does not grow with the
+number of frames beyond the offsets themselves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from gendef_core.data.images import to_uint8
+from gendef_core.data.video_io import VideoWriter
+from gendef_core.events import OnEvent, Progress, ignore
+from gendef_core.flow import deformation_flow, flow_to_color
+from gendef_core.warp import warp_chunks
+
+if TYPE_CHECKING:
+    from gendef_core.artifacts.clip import Clip
+
+CHUNK = 32  # frames per chunk: bounds memory, large enough to amortise per-call overhead
+
+
+@torch.inference_mode()
+def render_video(clip: Clip, path: Path, *, crf: int = 18, on_event: OnEvent = ignore) -> dict[str, Any]:
+    """Write the clip's frames (warped canonical) to `path`; returns its manifest record."""
+    with VideoWriter(path, clip.fps, crf=crf) as writer:
+        for chunk in warp_chunks(clip.canonical, clip.offsets, chunk=CHUNK):
+            writer.write(to_uint8(chunk))
+            on_event(Progress("render video", writer.frames_written, clip.num_frames))
+    return {"num_frames": writer.frames_written}
+
+
+def max_flow_magnitude(offsets: torch.Tensor) -> float:
+    """Largest deformation-flow magnitude (pixels) over a whole video, computed chunk by chunk."""
+    best = 0.0
+    for start in range(0, max(offsets.shape[0] - 1, 0), CHUNK):
+        f = deformation_flow(offsets[start:start + CHUNK + 1])
+        best = max(best, float(f.norm(dim=-3).max()))
+    return best
+
+
+@torch.inference_mode()
+def render_flow_video(clip: Clip, path: Path, *, flow_max: float | None = None, crf: int = 18,
+                      on_event: OnEvent = ignore) -> dict[str, Any]:
+    """Write the deformation flow of the clip (T-1 frames) in Middlebury colours.
+
+    ``flow_max`` (pixels) fixes the colour scale; None normalises by the largest flow of this
+    video so that colours are comparable across its frames. A 1-frame clip gets one white frame.
+    """
+    scale = flow_max if flow_max is not None else max_flow_magnitude(clip.offsets)
+    total = max(clip.num_frames - 1, 1)
+    with VideoWriter(path, clip.fps, crf=crf) as writer:
+        if clip.num_frames == 1:
+            writer.write(torch.full((clip.height, clip.width, 3), 255, dtype=torch.uint8))
+        for start in range(0, clip.num_frames - 1, CHUNK):
+            flow = deformation_flow(clip.offsets[start:start + CHUNK + 1])
+            writer.write(flow_to_color(flow, scale).movedim(-3, -1))
+            on_event(Progress("render flow", writer.frames_written, total))
+    return {"num_frames": writer.frames_written, "flow_max": scale}
