@@ -140,3 +140,24 @@ def mix(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
 def jitter(rng: np.random.Generator, colour: Tensor, amount: float) -> Tensor:
     """`colour` ``[3]`` with each channel moved by up to ``±amount`` (a slightly different shade)."""
     return (colour + torch.from_numpy(rng.uniform(-amount, amount, size=3)).float()).clamp(0.0, 1.0)
+
+
+def lines(coord: Tensor, period: float, width: float, footprint: float | Tensor) -> Tensor:
+    """Anti-aliased coverage ``[0, 1]`` of lines of `width` at every multiple of `period` along `coord`.
+
+    All lengths are in the units of `coord`; footprint is how many of them one pixel spans. Where a
+    pixel spans a large part of a period the lines fade to their mean coverage, as a camera shows them.
+    """
+    dist = (coord / period - torch.round(coord / period)).abs() * period
+    soft = torch.as_tensor(footprint, dtype=coord.dtype).clamp(min=1e-6)
+    cover = ((width / 2 - dist) / soft + 0.5).clamp(0.0, 1.0) * (width / soft).clamp(max=1.0)
+    return torch.lerp(cover, torch.full_like(cover, width / period), smoothstep(period / 4, period / 2, soft))
+
+
+def checker(a: Tensor, b: Tensor, period: float, footprint: float | Tensor) -> Tensor:
+    """Anti-aliased checkerboard ``[0, 1]`` with squares of side `period` in coordinates (a, b)."""
+    soft = torch.as_tensor(footprint, dtype=a.dtype).clamp(min=1e-6) * (math.pi / period)
+    ca = smoothstep(-soft, soft, torch.sin(a * (math.pi / period)))
+    cb = smoothstep(-soft, soft, torch.sin(b * (math.pi / period)))
+    board = ca * cb + (1 - ca) * (1 - cb)
+    return torch.lerp(board, torch.full_like(board, 0.5), smoothstep(period / 4, period / 2, soft * period / math.pi))

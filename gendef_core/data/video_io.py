@@ -28,12 +28,12 @@ VIDEO_EXTENSIONS = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".m
 
 def to_fraction(fps: Fraction | int | float | str) -> Fraction:
     """A frame rate as an exact Fraction ("30000/1001", 29.97, 25 ...); refuses <= 0 and non-finite."""
-    try:
-        f = Fraction(fps) if not isinstance(fps, float) else Fraction(fps).limit_denominator(1001)
-    except (ValueError, ZeroDivisionError, TypeError):
-        raise ValueError(f"frame rate {fps!r} is not a number") from None
     if isinstance(fps, float) and not math.isfinite(fps):
         raise ValueError(f"frame rate {fps!r} is not finite")
+    try:
+        f = Fraction(fps) if not isinstance(fps, float) else Fraction(fps).limit_denominator(1001)
+    except (ValueError, ZeroDivisionError, TypeError, OverflowError):
+        raise ValueError(f"frame rate {fps!r} is not a number") from None
     if f <= 0 or f > 1000:
         raise ValueError(f"frame rate must be in (0, 1000] frames per second, got {fps}")
     return f.limit_denominator(65535)
