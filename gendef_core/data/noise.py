@@ -1,12 +1,13 @@
-"""Procedural texture helpers for the synthetic datasets: seeded fractal noise and colour utilities.
+"""Procedural textures for the synthetic datasets: seeded fractal noise, colour, and still backdrops.
 
 Noise lives in *noise units*: one lattice cell of the coarsest octave is one unit. Callers map their
 coordinates (frame pixels, an object's local frame, a ground plane) into noise units themselves and
 say how many noise units one pixel spans (the *footprint*); octaves too fine to be shown by a pixel
 are faded out, so textures stay free of aliasing at every resolution and under any zoom.
 
-Everything here is a pure function of its arguments: randomness enters only through the
-`numpy.random.Generator` handed to `make_fbm`, never through global RNG state.
+Randomness enters only through the `numpy.random.Generator` a caller hands in (`make_fbm`,
+`jitter`, `scenery`, `sky` draw from it); there is no global RNG state, and every other function
+is pure.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-# Lattice period in cells. Each octave is randomly rotated and shifted, so repeats are never
-# aligned; 64 cells is far more than any texture here spans at its coarsest octave.
+# Lattice period in cells. Each octave is randomly rotated and shifted, so its repeats never line
+# up with another's; 64 cells exceeds what any texture here shows unfaded at its coarsest octave.
 _PERIOD = 64
 # Perlin-style 2-D gradient noise rarely leaves [-0.7, 0.7]; this brings fBm to roughly [-1, 1].
 _FBM_GAIN = 2.5
@@ -160,4 +161,163 @@ def checker(a: Tensor, b: Tensor, period: float, footprint: float | Tensor) -> T
     ca = smoothstep(-soft, soft, torch.sin(a * (math.pi / period)))
     cb = smoothstep(-soft, soft, torch.sin(b * (math.pi / period)))
     board = ca * cb + (1 - ca) * (1 - cb)
-    return torch.lerp(board, torch.full_like(board, 0.5), smoothstep(period / 4, period / 2, soft * period / math.pi))
+    fade = smoothstep(period / 4, period / 2, soft * (period / math.pi))  # back to the footprint
+    return torch.lerp(board, torch.full_like(board, 0.5), fade)
+
+
+def unit_grid(res: int) -> tuple[Tensor, Tensor]:
+    """Pixel centres in *frame units* (the frame spans [0, 1]): X, Y each ``[H, W]`` float32."""
+    c = (torch.arange(res, dtype=torch.float32) + 0.5) / res
+    gy, gx = torch.meshgrid(c, c, indexing="ij")
+    return gx, gy
+
+
+def scenery(rng: np.random.Generator, res: int) -> Tensor:
+    """A still backdrop ``[3, H, W]`` in [0, 1]: sky, hills and ground outdoors, or wall and floor indoors.
+
+    Both put a ground plane in perspective below a horizon; its texture is evaluated in ground
+    coordinates with the pixel footprint there, so it recedes without aliasing.
+    """
+    fields = tuple(make_fbm(rng) for _ in range(4))
+    indoor = bool(rng.random() < 0.45)
+    horizon, cam = float(rng.uniform(0.3, 0.55)), float(rng.uniform(0.12, 0.3))
+    # A fixed number of draws whatever the branch, so that later draws never depend on it.
+    d = rng.random(16)
+    tint = jitter(rng, torch.zeros(3), 0.05)
+    gx, gy = unit_grid(res)
+    px = 1.0 / res  # one pixel in frame units
+    dy = (gy - horizon).clamp(min=0.5 * px)
+    z = cam / dy  # ground depth, in ground units
+    ground_at = _Ground(ux=(gx - 0.5) * z, uz=z, fp_x=z * px, fp_z=cam / (dy * dy) * px,
+                        fog=(1 - torch.exp(-z / (2.5 + 3 * float(d[0])))).clamp(0, 1))
+    paint = _indoor if indoor else _outdoor
+    top, ground = paint(fields, d, gx, gy, horizon, ground_at, px)
+    img = mix(top, ground, smoothstep(-0.5 * px, 0.5 * px, gy - horizon)) + tint[:, None, None]
+    # Soft light from the upper left and a lens vignette, as a camera would record them.
+    light = 1.05 - 0.15 * (gx + gy) / 2 - 0.3 * ((gx - 0.5) ** 2 + (gy - 0.5) ** 2)
+    return (img * light).clamp(0, 1)
+
+
+@dataclass(frozen=True)
+class _Ground:
+    """A ground plane seen in perspective: coordinates, pixel footprints (all ``[H, W]``) and fog."""
+
+    ux: Tensor  # across the picture, ground units
+    uz: Tensor  # depth, ground units
+    fp_x: Tensor  # ground units per pixel along ux
+    fp_z: Tensor  # ground units per pixel along uz
+    fog: Tensor  # [0, 1] haze towards the horizon
+
+    @property
+    def fp(self) -> Tensor:
+        """Isotropic footprint: the larger of the two, so nothing aliases."""
+        return torch.maximum(self.fp_x, self.fp_z)
+
+
+def _indoor(fields: tuple[Fbm, ...], d: np.ndarray, gx: Tensor, gy: Tensor, horizon: float, g: _Ground,
+            px: float) -> tuple[Tensor, Tensor]:
+    """Plaster wall (maybe striped paper, a framed panel) with skirting; planks or tiles below."""
+    hue = float(d[15])
+    wall = hsv(hue, 0.08 + 0.35 * d[1], 0.55 + 0.3 * d[2])
+    top = wall[:, None, None] * (1 + 0.06 * fbm(fields[0], gx * 10, gy * 10, 10 * px)) * (0.85 + 0.2 * gy)
+    stripes = 6 + int(10 * d[3])
+    band = smoothstep(0.3, 0.7, 0.5 + 0.5 * torch.cos(2 * math.pi * stripes * gx))
+    band = band * smoothstep(0.5, 0.25, torch.tensor(stripes * px)) * float(d[4] < 0.5)
+    top = mix(top, top * 0.82, band)
+    # A framed panel (picture or window) hung on the wall: an anti-aliased box and its frame.
+    cx, w, h = 0.15 + 0.7 * d[12], 0.12 + 0.15 * d[13], 0.1 + 0.12 * d[14]
+    cy = max(horizon * 0.45, h / 2 + 0.04)
+    box = (torch.maximum((gx - cx).abs() - w / 2, (gy - cy).abs() - h / 2)) / px
+    inner = hsv(hue + 0.5, 0.3 + 0.4 * d[5], 0.3 + 0.5 * d[6])[:, None, None] * (
+        1 + 0.35 * fbm(fields[3], gx * 12, gy * 12, 12 * px))
+    if d[4] < 0.75:
+        top = mix(top, top * 0.35, smoothstep(1.0, 0.0, box - 0.04 / px))  # frame
+        top = mix(top, inner, smoothstep(0.5, -0.5, box + 0.01 / px))
+    skirting = smoothstep(-0.5 * px, 0.5 * px, gy - (horizon - 0.02 - 0.03 * d[5]))
+    top = mix(top, hsv(hue, 0.1, 0.92)[:, None, None] * (0.8 + 0.2 * gy), skirting)
+    wooden = d[7] < 0.6
+    floor_hue = 0.05 + 0.06 * d[6] if wooden else hue + 0.5
+    c1 = hsv(floor_hue, 0.35 + 0.35 * d[8], 0.35 + 0.4 * d[9])
+    c2 = c1 * (0.6 + 0.25 * d[10])
+    if wooden:  # planks running away from the camera, each its own tone, with grain and butt joints
+        width = 0.035 + 0.03 * d[11]
+        plank = torch.floor(g.ux / width)
+        # Per-plank tones and staggered joints change every plank, so they fade out (to their
+        # mean) where a pixel spans a large part of a plank, lest they alias.
+        fade = smoothstep(width / 2, width / 5, g.fp_x)
+        tone = fbm(fields[1], plank * 3.1, plank * 1.7, 0.0) * fade
+        grain = fbm(fields[2], g.ux * 120, g.uz * 6, torch.maximum(g.fp_x * 120, g.fp_z * 6))
+        ground = mix(c1, c2, smoothstep(-0.8, 0.8, 1.5 * tone + 0.5 * grain))
+        joints = lines(g.uz + plank * 0.37, 0.6, 0.003, g.fp_z) * fade
+        seams = torch.maximum(lines(g.ux, width, 0.003, g.fp_x), joints)
+    else:  # tiles with grout
+        size = 0.05 + 0.05 * d[11]
+        ground = mix(c1, c2, checker(g.ux, g.uz, size, g.fp) * 0.7)
+        ground = ground * (1 + 0.1 * fbm(fields[2], g.ux * 40, g.uz * 40, g.fp * 40))
+        seams = torch.maximum(lines(g.ux, size, 0.004, g.fp_x), lines(g.uz, size, 0.004, g.fp_z))
+    ground = mix(ground, ground * 0.45, seams)
+    return top, mix(ground, top.mean(dim=(1, 2)) * 0.7, g.fog * 0.6)
+
+
+def _outdoor(fields: tuple[Fbm, ...], d: np.ndarray, gx: Tensor, gy: Tensor, horizon: float, g: _Ground,
+             px: float) -> tuple[Tensor, Tensor]:
+    """Graded sky with faint clouds, hazy far hills, a tree line; grass, sand or earth below."""
+    sky_top = hsv(0.55 + 0.08 * d[1], 0.35 + 0.35 * d[2], 0.7 + 0.25 * d[3])
+    sky_low = mix(sky_top, hsv(0.1 * d[4], 0.15, 0.97), torch.tensor(0.7))
+    top = mix(sky_top, sky_low, (gy / horizon).clamp(0, 1) ** 0.7)
+    puffs = smoothstep(0.05, 0.7, fbm(fields[0], gx * 3, gy * 9, 9 * px))
+    top = mix(top, torch.full((3,), 0.97), puffs * 0.6)
+    hills = hsv(0.22 + 0.15 * d[5], 0.35 + 0.2 * d[6], 0.3 + 0.25 * d[7])
+    ridge = fbm(fields[1], gx * 1.5, torch.zeros_like(gx), 1.5 * px)
+    far = mix(hills, sky_low, torch.tensor(0.55))
+    ridge_line = horizon - 0.04 - 0.12 * (0.5 + 0.5 * ridge)
+    top = mix(top, far, smoothstep(-0.5 * px, 0.5 * px, gy - ridge_line))
+    canopy = fbm(fields[1], gx * 7, torch.full_like(gx, 5.0), 7 * px)
+    trees = hills[:, None, None] * 0.6 * (1 + 0.3 * fbm(fields[2], gx * 25, gy * 25, 25 * px))
+    tree_line = horizon - 0.01 - 0.05 * (0.5 + 0.5 * canopy)
+    top = mix(top, trees, smoothstep(-0.5 * px, 0.5 * px, gy - tree_line))
+    kind = int(3 * d[8])  # grass, sand, earth
+    c1 = hsv((0.24, 0.11, 0.07)[kind] + 0.04 * d[9], (0.55, 0.35, 0.45)[kind], (0.5, 0.78, 0.45)[kind])
+    c2 = c1 * (0.65 + 0.15 * d[10])
+    patches = fbm(fields[3], g.ux * 3, g.uz * 3, g.fp * 3)
+    detail = fbm(fields[2], g.ux * 30, g.uz * 30, g.fp * 30)
+    ground = mix(c1, c2, smoothstep(-0.5, 0.5, patches)) * (1 + 0.25 * detail)
+    return top, mix(ground, sky_low * 0.85, g.fog * 0.8)
+
+
+def sky(rng: np.random.Generator, res: int) -> Tensor:
+    """Canonical sky ``[3, H, W]`` in [0, 1]: graded blue (or dusk, or overcast) with lit fBm clouds."""
+    shape_f, warp_f, wisp_f = make_fbm(rng, octaves=7), make_fbm(rng, octaves=3), make_fbm(rng)
+    d = rng.random(10)
+    mood = 0 if d[0] < 0.6 else (1 if d[0] < 0.85 else 2)  # day, dusk, overcast
+    top = hsv(0.56 + 0.06 * d[1], (0.65, 0.45, 0.12)[mood] + 0.2 * d[2], (0.75, 0.5, 0.6)[mood] + 0.2 * d[3])
+    low = (hsv(0.55 + 0.05 * d[4], 0.2, 0.95), hsv(0.02 + 0.07 * d[4], 0.55, 0.95),
+           hsv(0.6, 0.05, 0.8))[mood]
+    cloud = (torch.ones(3), hsv(0.02 + 0.06 * d[5], 0.3, 1.0), torch.tensor([0.92, 0.92, 0.94]))[mood]
+    # Cloud shadows take the colour of the sky that lights them.
+    umbra = mix(cloud * 0.5, top, torch.tensor(0.35))
+    gx, gy = unit_grid(res)
+    scale, px = 1.5 + 1.5 * d[6], 1.0 / res
+    img = mix(top, low, ((gy + 0.3 * (gx - 0.5) * (d[7] - 0.5)).clamp(0, 1)) ** 1.3)
+    # Gently domain-warped fBm; squashing y flattens the clouds as if seen obliquely.
+    nx, ny = gx * scale, gy * scale * 1.6
+    fp = px * scale * 1.6
+    wx, wy = fbm(warp_f, nx, ny, fp), fbm(warp_f, nx + 17.3, ny - 9.1, fp)
+
+    def density(ox: float, oy: float, footprint: float) -> Tensor:
+        return fbm(shape_f, nx + 0.35 * wx + ox, ny + 0.35 * wy + oy, footprint)
+
+    cover = (-0.2, -0.05, -0.4)[mood] + 0.35 * d[8]
+    dens = density(0.0, 0.0, fp)
+    alpha = smoothstep(cover, cover + 0.4, dens)
+    # Lighting from a blurred density (only the coarse octaves, via a large footprint): brighter
+    # where the cloud thins towards the sun, darker where it is thick; fine octaves add the
+    # cauliflower relief. Lighting from the full density would look like satin.
+    blur = max(fp, 1 / 24)
+    coarse = density(0.0, 0.0, blur)
+    lit = (coarse - density(-0.15, -0.2, blur)) * 3.0 + (dens - coarse) * 1.0
+    thick = smoothstep(cover + 0.1, cover + 0.7, coarse)
+    shade = (0.8 + 0.45 * lit - 0.35 * thick).clamp(0, 1)
+    img = mix(img, mix(umbra, cloud, shade) * (1 - 0.1 * gy), alpha * 0.97)
+    wisps = smoothstep(0.1, 0.6, fbm(wisp_f, gx * scale * 0.6, gy * scale * 4, px * scale * 4)) * 0.35
+    return mix(img, cloud, wisps * (1 - alpha)).clamp(0, 1)

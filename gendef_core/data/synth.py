@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gendef_core.data.noise import Fbm, checker, fbm, hsv, jitter, lines, make_fbm, mix, smoothstep
+from gendef_core.data.noise import Fbm, fbm, hsv, jitter, make_fbm, mix, scenery, sky, smoothstep, unit_grid
 from gendef_core.warp import pixels_to_offsets, warp_chunks
 
 SynthKind = Literal["sprites", "clouds"]
@@ -46,7 +46,8 @@ class SynthVideo:
         visible: ``[T, N]`` bool, True where that point is inside the frame and not occluded.
         canonical: ``[3, H, W]`` float32 in [-1, 1] for clouds; None for sprites (occlusion has none).
         offsets: ``[T, 2, H, W]`` float32 normalised backward-warp offsets (see `gendef_core.warp`)
-            for clouds, with ``frames == quantise(warp(canonical, offsets))``; None for sprites.
+            for clouds; None for sprites. For clouds ``frames`` is ``warp(canonical, offsets)``
+            quantised as ``round((x + 1) / 2 * 255)``, so frame 0 is the quantised canonical.
     """
 
     frames: Tensor
@@ -58,10 +59,11 @@ class SynthVideo:
 
 
 def synth_video(kind: SynthKind, *, num_frames: int, resolution: int, seed: int, grid: int = 8) -> SynthVideo:
-    """One procedural video, deterministic in (kind, num_frames, resolution, seed). `grid` x `grid` query points.
+    """One procedural video, deterministic in (kind, num_frames, resolution, seed).
 
-    Frames are square, `resolution` pixels a side. Query points sit at the (rounded-down) centres
-    of a regular `grid` x `grid` partition of frame 0, on whole pixels.
+    Frames are square, `resolution` pixels a side. The `grid` x `grid` query points sit at the
+    (rounded-down) centres of the cells of a regular partition of frame 0, on whole pixels.
+    Raises ValueError for an unknown kind, num_frames < 2, resolution < 16 or grid < 1.
     """
     if kind not in SYNTH_KINDS:
         raise ValueError(f"kind must be one of {SYNTH_KINDS}, not {kind!r}")
@@ -92,13 +94,6 @@ def _query_grid(res: int, grid: int) -> Tensor:
 def _to_uint8(rgb01: Tensor) -> Tensor:
     """``[T, 3, H, W]`` floats in [0, 1] -> ``[T, H, W, 3]`` uint8."""
     return (rgb01 * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-
-
-def _unit_grid(res: int) -> tuple[Tensor, Tensor]:
-    """Pixel centres in *frame units* (the frame spans [0, 1]): X, Y each ``[H, W]`` float32."""
-    c = (torch.arange(res, dtype=torch.float32) + 0.5) / res
-    gy, gx = torch.meshgrid(c, c, indexing="ij")
-    return gx, gy
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,7 +154,8 @@ def _signed_distance(s: _Sprite, u: Tensor, v: Tensor) -> Tensor:
     su, sv = u / a, v / b
     rho = (su.abs() ** s.power + sv.abs() ** s.power) ** (1 / s.power)
     theta = torch.atan2(sv, su)
-    edge = 1 + sum(float(s.wobble[k, 0]) * torch.cos((k + 2) * theta + float(s.wobble[k, 1])) for k in range(3))
+    edge = 1 + sum(float(amp) * torch.cos((k + 2) * theta + float(phase))
+                   for k, (amp, phase) in enumerate(s.wobble))
     # Radial distance: r / rho is the length of a unit of rho along this ray (min(a, b) at the centre).
     scale = torch.where(rho > 1e-6, torch.hypot(u, v) / rho.clamp(min=1e-6), torch.full_like(rho, min(a, b)))
     return (rho - edge) * scale
@@ -178,10 +174,10 @@ def _sprite_colour(s: _Sprite, u: Tensor, v: Tensor, res: int) -> Tensor:
     albedo = mix(s.colours[0], s.colours[1], smoothstep(-0.6, 0.6, mottle))
     if s.pattern == 1:
         warp_n = fbm(s.texture[1], nu, nv, fp)
-        phase = (math.cos(s.stripe_dir) * nu + math.sin(s.stripe_dir) * nv) * 1.2 + 2.5 * warp_n
+        phase = (math.cos(s.stripe_dir) * nu + math.sin(s.stripe_dir) * nv) * 0.7 + 1.2 * warp_n
         albedo = mix(albedo, s.colours[2], smoothstep(0.2, 0.9, torch.sin(phase * math.pi)) * 0.85)
     elif s.pattern == 2:
-        spots = smoothstep(0.15, 0.35, fbm(s.texture[1], nu * 1.5, nv * 1.5, fp * 1.5))
+        spots = smoothstep(0.1, 0.4, fbm(s.texture[1], nu * 0.7, nv * 0.7, fp * 0.7))
         albedo = mix(albedo, s.colours[2], spots)
     # Fake relief: an ellipsoidal dome over the outline, lit in the object's own frame, so a
     # surface point keeps its colour as the object turns (the tracks stay colour-consistent).
@@ -214,8 +210,9 @@ def _draw_sprite(rng: np.random.Generator, hue: float) -> _Sprite:
     return _Sprite(radii=(a, a * rng.uniform(0.55, 1.0)), power=rng.uniform(1.7, 4.0),
                    wobble=np.stack([rng.uniform(0, 0.06, 3), rng.uniform(0, 2 * math.pi, 3)], -1),
                    centre=rng.uniform(0.2, 0.8, size=2), path=path, angle=rng.uniform(0, 2 * math.pi),
-                   spin=spin, texture=(make_fbm(rng), make_fbm(rng)), colours=(base, second, accent),
-                   pattern=int(rng.integers(0, 3)), pattern_scale=a * rng.uniform(0.25, 0.6),
+                   spin=spin, colours=(base, second, accent),
+                   texture=(make_fbm(rng, persistence=0.45), make_fbm(rng, octaves=3, persistence=0.4)),
+                   pattern=int(rng.integers(0, 3)), pattern_scale=a * rng.uniform(0.35, 0.7),
                    stripe_dir=rng.uniform(0, math.pi), light=light / light.norm(),
                    gloss=rng.uniform(0.0, 0.35), shadow=rng.uniform(0.25, 0.45))
 
@@ -227,7 +224,7 @@ def _layers(scene: _Scene, t: Tensor) -> tuple[Tensor, Tensor]:
     """Render times ``t [T]``: frames ``[T, 3, H, W]`` in [0, 1], and ``[T, H, W]`` bool where any
     object or shadow touches the frame (everywhere else the frame is the background, bit for bit)."""
     res = scene.res
-    gx, gy = _unit_grid(res)
+    gx, gy = unit_grid(res)
     img = scene.background.unsqueeze(0).repeat(t.shape[0], 1, 1, 1)  # [T, 3, H, W]
     touched = torch.zeros(t.shape[0], res, res, dtype=torch.bool)
     for s in scene.sprites:
@@ -240,13 +237,16 @@ def _layers(scene: _Scene, t: Tensor) -> tuple[Tensor, Tensor]:
         img = img * (1 - shade.unsqueeze(1))
         u, v = _to_local(centre, angle, gx, gy)
         alpha = _alpha(_signed_distance(s, u, v), res)
-        img = img + (_sprite_colour(s, u, v, res).transpose(0, 1) - img) * alpha.unsqueeze(1)
-        touched |= (shade > 0) | (alpha > 0)
+        on = alpha > 0  # texture only where the object shows: most of the frame is elsewhere
+        colour = torch.zeros(3, *alpha.shape)
+        colour[:, on] = _sprite_colour(s, u[on], v[on], res)
+        img = img + (colour.transpose(0, 1) - img) * alpha.unsqueeze(1)
+        touched |= (shade > 0) | on
     return img, touched
 
 
 def _sprite_scene(rng: np.random.Generator, res: int) -> _Scene:
-    background = _scenery(rng, res)
+    background = scenery(rng, res)
     hues = rng.uniform(0, 1) + np.arange(3) / 3 + rng.uniform(-0.08, 0.08, 3)  # spread for variety
     sprites = tuple(_draw_sprite(rng, float(h)) for h in hues[: int(rng.integers(1, 4))])
     return _Scene(background=background, sprites=sprites, res=res)
@@ -281,79 +281,6 @@ def _sprites_video(scene: _Scene, t: Tensor, points: Tensor) -> SynthVideo:
                       canonical=None, offsets=None)
 
 
-def _scenery(rng: np.random.Generator, res: int) -> Tensor:
-    """A still backdrop ``[3, H, W]`` in [0, 1]: sky, hills and ground outdoors, or wall and floor indoors.
-
-    Both put a ground plane in perspective below a horizon; its texture is evaluated in ground
-    coordinates with the pixel footprint there, so it recedes without aliasing.
-    """
-    fields = [make_fbm(rng) for _ in range(4)]
-    indoor = bool(rng.random() < 0.45)
-    horizon, cam = rng.uniform(0.3, 0.55), rng.uniform(0.12, 0.3)
-    hue = rng.random()
-    # Fixed number of draws whatever the branch, so later draws do not depend on it.
-    d = rng.random(12)
-    gx, gy = _unit_grid(res)
-    px = 1.0 / res  # one pixel in frame units
-    dy = (gy - horizon).clamp(min=0.5 * px)
-    z = cam / dy  # ground depth, in ground units
-    ux, uz = (gx - 0.5) * z, z  # ground-plane coordinates
-    fp_x, fp_z = z * px, cam / (dy * dy) * px  # ground units per pixel across and into the picture
-    fog = (1 - torch.exp(-z / (2.5 + 3 * d[0]))).clamp(0, 1)
-    if indoor:
-        wall = hsv(hue, 0.08 + 0.35 * d[1], 0.55 + 0.3 * d[2])
-        top = wall[:, None, None] * (1 + 0.06 * fbm(fields[0], gx * 10, gy * 10, 10 * px)) * (0.85 + 0.2 * gy)
-        stripes = 6 + int(10 * d[3])
-        band = smoothstep(0.3, 0.7, 0.5 + 0.5 * torch.cos(2 * math.pi * stripes * gx))
-        band = band * smoothstep(0.5, 0.25, torch.tensor(stripes * px)) * float(d[4] < 0.5)
-        top = mix(top, top * 0.82, band)
-        skirting = smoothstep(-0.5 * px, 0.5 * px, gy - (horizon - 0.02 - 0.03 * d[5]))
-        top = mix(top, hsv(hue, 0.1, 0.92)[:, None, None] * (0.8 + 0.2 * gy), skirting)
-        floor_hue = 0.05 + 0.06 * d[6] if d[7] < 0.6 else hue + 0.5
-        c1 = hsv(floor_hue, 0.35 + 0.35 * d[8], 0.35 + 0.4 * d[9])
-        c2 = c1 * (0.6 + 0.25 * d[10])
-        if d[7] < 0.6:  # wooden planks running away from the camera
-            width = 0.08 + 0.06 * d[11]
-            plank = torch.floor(ux / width)
-            tone = fbm(fields[1], plank * 3.1, plank * 1.7, 0.0)  # one random tone per plank
-            grain = fbm(fields[2], ux * 60, uz * 4, torch.maximum(fp_x * 60, fp_z * 4))
-            ground = mix(c1, c2, smoothstep(-0.8, 0.8, tone + 0.6 * grain))
-            seams = torch.maximum(lines(ux, width, 0.004, fp_x), lines(uz + plank * 0.37, 0.9, 0.004, fp_z))
-        else:  # tiles with grout
-            size = 0.12 + 0.1 * d[11]
-            ground = mix(c1, c2, checker(ux, uz, size, torch.maximum(fp_x, fp_z)) * 0.7)
-            ground = ground * (1 + 0.08 * fbm(fields[2], ux * 20, uz * 20, torch.maximum(fp_x, fp_z) * 20))
-            seams = torch.maximum(lines(ux, size, 0.006, fp_x), lines(uz, size, 0.006, fp_z))
-        ground = mix(ground, ground * 0.45, seams)
-        far = top.mean(dim=(1, 2)) * 0.7
-        ground = mix(ground, far, fog * 0.6)
-    else:
-        sky_top = hsv(0.55 + 0.08 * d[1], 0.35 + 0.35 * d[2], 0.7 + 0.25 * d[3])
-        sky_low = mix(sky_top, hsv(0.1 * d[4], 0.15, 0.97), torch.tensor(0.7))
-        top = mix(sky_top, sky_low, (gy / horizon).clamp(0, 1) ** 0.7)
-        puffs = smoothstep(0.05, 0.7, fbm(fields[0], gx * 3, gy * 9, 9 * px))
-        top = mix(top, torch.full((3,), 0.97), puffs * 0.6)
-        hills = hsv(0.22 + 0.15 * d[5], 0.35 + 0.2 * d[6], 0.3 + 0.25 * d[7])
-        far_line = horizon - 0.04 - 0.12 * (0.5 + 0.5 * fbm(fields[1], gx * 1.5, torch.zeros_like(gx), 1.5 * px))
-        far = mix(hills, sky_low, torch.tensor(0.55))
-        top = mix(top, far, smoothstep(-0.5 * px, 0.5 * px, gy - far_line))
-        near_line = horizon - 0.01 - 0.05 * (0.5 + 0.5 * fbm(fields[1], gx * 7, torch.ones_like(gx) * 5, 7 * px))
-        trees = hills[:, None, None] * 0.6 * (1 + 0.3 * fbm(fields[2], gx * 25, gy * 25, 25 * px))
-        top = mix(top, trees, smoothstep(-0.5 * px, 0.5 * px, gy - near_line))
-        kind = int(3 * d[8])  # grass, sand, earth
-        c1 = hsv((0.24, 0.11, 0.07)[kind] + 0.04 * d[9], (0.55, 0.35, 0.45)[kind], (0.5, 0.78, 0.45)[kind])
-        c2 = jitter(rng, c1 * (0.65 + 0.15 * d[10]), 0.05)
-        fp = torch.maximum(fp_x, fp_z)
-        patches = fbm(fields[3], ux * 3, uz * 3, fp * 3)
-        detail = fbm(fields[2], ux * 30, uz * 30, fp * 30)
-        ground = mix(c1, c2, smoothstep(-0.5, 0.5, patches)) * (1 + 0.25 * detail)
-        ground = mix(ground, sky_low * 0.85, fog * 0.8)
-    img = mix(top, ground, smoothstep(-0.5 * px, 0.5 * px, gy - horizon))
-    # Soft light from the upper left and a lens vignette, as a camera would record them.
-    light = 1.05 - 0.15 * (gx + gy) / 2 - 0.3 * ((gx - 0.5) ** 2 + (gy - 0.5) ** 2)
-    return (img * light).clamp(0, 1)
-
-
 # ---------------------------------------------------------------------------------------------
 # clouds: one canonical sky and an analytic, border-respecting deformation of it
 # ---------------------------------------------------------------------------------------------
@@ -377,11 +304,11 @@ def _draw_flow(rng: np.random.Generator) -> _Flow:
     l = np.arange(_MODES)[None, :]  # noqa: E741 (the mode index's name in every text)
     shape = (2, _MODES, _MODES, 2)
     amp = rng.normal(size=shape) / (k * k + l * l)[None, :, :, None]  # smooth: low modes dominate
-    coef = np.stack([amp, 2 * math.pi / rng.uniform(50, 200, shape), rng.uniform(0, 2 * math.pi, shape)], -1)
+    coef = np.stack([amp, 2 * math.pi / rng.uniform(40, 160, shape), rng.uniform(0, 2 * math.pi, shape)], -1)
     # Scale to the target strain, measured over a fixed 33 x 33 grid and 256 frames so the scale
     # does not depend on the video's size or length.
-    strain = _strain(_Flow(coef), torch.arange(0, 257, 2, dtype=torch.float64), torch.linspace(0, 1, 33,
-                     dtype=torch.float64))
+    times = torch.arange(0, 257, 2, dtype=torch.float64)
+    strain = _strain(_Flow(coef), times, torch.linspace(0, 1, 33, dtype=torch.float64))
     coef[..., 0] *= _MAX_STRAIN / float(strain.max())
     return _Flow(coef)
 
@@ -403,7 +330,7 @@ def _basis(s: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 
 
 def _field(flow: _Flow, t: Tensor, xs: Tensor) -> Tensor:
-    """d_t on the separable grid ``xs x xs`` (normalised [0, 1]): ``[T, 2, len, len]`` float64, (W-1) units."""
+    """d_t on the grid ``xs x xs`` (normalised, [0, 1]): ``[T, 2, len, len]`` float64 in (W-1) units."""
     a = _amplitudes(flow, t)  # [T, 2, K, K]
     sk, cl, _, _ = _basis(xs)
     dx = torch.einsum("tkl,xk,yl->tyx", a[:, 0], sk, cl)
@@ -412,7 +339,7 @@ def _field(flow: _Flow, t: Tensor, xs: Tensor) -> Tensor:
 
 
 def _at_points(flow: _Flow, a: Tensor, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """d and its Jacobian at points: a ``[T, 2, K, K]``, x, y ``[T, N]`` -> ``[T, N, 2]``, ``[T, N, 2, 2]``."""
+    """d and grad d at points: a ``[T, 2, K, K]``, x, y ``[T, N]`` -> ``[T, N, 2]``, ``[T, N, 2, 2]``."""
     sx, cx, dsx, dcx = _basis(x)
     sy, cy, dsy, dcy = _basis(y)
     ax, ay = a[:, 0], a[:, 1]
@@ -427,7 +354,8 @@ def _strain(flow: _Flow, t: Tensor, xs: Tensor) -> Tensor:
     """Spectral norm of grad d at times t on the grid xs x xs: ``[T, len, len]``."""
     y, x = torch.meshgrid(xs, xs, indexing="ij")
     a = _amplitudes(flow, t)
-    _, j = _at_points(flow, a, x.reshape(1, -1).expand(t.shape[0], -1), y.reshape(1, -1).expand(t.shape[0], -1))
+    n = t.shape[0]
+    _, j = _at_points(flow, a, x.reshape(1, -1).expand(n, -1), y.reshape(1, -1).expand(n, -1))
     return torch.linalg.matrix_norm(j, ord=2).reshape(t.shape[0], xs.shape[0], xs.shape[0])
 
 
@@ -446,46 +374,14 @@ def _invert(flow: _Flow, t: Tensor, points: Tensor, res: int) -> Tensor:
     return x * (res - 1)
 
 
-def _sky(rng: np.random.Generator, res: int) -> Tensor:
-    """Canonical sky ``[3, H, W]`` in [0, 1]: graded blue (or dusk, or overcast) with lit fBm clouds."""
-    shape_f, warp_f, wisp_f = make_fbm(rng, octaves=7), make_fbm(rng), make_fbm(rng)
-    d = rng.random(10)
-    mood = 0 if d[0] < 0.6 else (1 if d[0] < 0.85 else 2)  # day, dusk, overcast
-    top = hsv(0.56 + 0.06 * d[1], (0.65, 0.45, 0.12)[mood] + 0.2 * d[2], (0.75, 0.5, 0.6)[mood] + 0.2 * d[3])
-    low = (hsv(0.55 + 0.05 * d[4], 0.2, 0.95), hsv(0.02 + 0.08 * d[4], 0.55, 0.95),
-           hsv(0.6, 0.05, 0.8))[mood]
-    cloud = (torch.tensor([1.0, 1.0, 1.0]), hsv(0.07 + 0.05 * d[5], 0.35, 1.0), torch.tensor([0.9, 0.9, 0.92]))[mood]
-    gx, gy = _unit_grid(res)
-    scale, px = 2.0 + 2.0 * d[6], 1.0 / res
-    img = mix(top, low, ((gy + 0.3 * (gx - 0.5) * (d[7] - 0.5)).clamp(0, 1)) ** 1.3)
-    # Domain-warped fBm billows like cumulus; squashing y flattens them as clouds seen obliquely.
-    nx, ny = gx * scale, gy * scale * 1.6
-    fp = px * scale * 1.6
-    wx = fbm(warp_f, nx, ny, fp)
-    wy = fbm(warp_f, nx + 17.3, ny - 9.1, fp)
-
-    def density_at(ox: float, oy: float) -> Tensor:
-        return fbm(shape_f, nx + 0.6 * wx + ox, ny + 0.6 * wy + oy, fp)
-
-    cover = (-0.15, 0.0, -0.35)[mood] + 0.3 * d[8]
-    dens = density_at(0.0, 0.0)
-    alpha = smoothstep(cover, cover + 0.45, dens)
-    # Light from the sun's side: brighter where density falls towards it, grey undersides.
-    lit = (dens - density_at(-0.06, -0.08)) * 4.0
-    shade = (0.78 + 0.35 * lit.clamp(-1, 1) - 0.15 * smoothstep(cover + 0.2, cover + 0.8, dens)).clamp(0.35, 1.1)
-    body = mix(cloud * 0.55, cloud, shade.clamp(0, 1)) * (1 - 0.12 * gy)
-    img = mix(img, body, alpha * 0.95)
-    wisps = smoothstep(0.1, 0.6, fbm(wisp_f, gx * scale * 0.6, gy * scale * 4, px * scale * 4)) * 0.35
-    return mix(img, cloud, wisps * (1 - alpha)).clamp(0, 1)
-
-
 def _clouds_video(rng: np.random.Generator, res: int, t: Tensor, points: Tensor) -> SynthVideo:
-    canonical = _sky(rng, res) * 2 - 1  # [3, H, W] in [-1, 1]
+    canonical = sky(rng, res) * 2 - 1  # [3, H, W] in [-1, 1]
     flow = _draw_flow(rng)
     xs = torch.linspace(0, 1, res, dtype=torch.float64)
-    disp = _field(flow, t, xs) * (res - 1)  # [T, 2, H, W] pixels
-    offsets = pixels_to_offsets(disp, (res, res)).float()
     chunk = max(1, _PIXELS_PER_CHUNK // (res * res))
+    # The field is evaluated in float64 a chunk of frames at a time, then stored as float32.
+    offsets = torch.cat([pixels_to_offsets(_field(flow, t[i:i + chunk], xs) * (res - 1), (res, res)).float()
+                         for i in range(0, t.shape[0], chunk)])  # [T, 2, H, W]
     frames = torch.cat([_to_uint8((f + 1) / 2) for f in warp_chunks(canonical, offsets, chunk=chunk)])
     tracks = _invert(flow, t, points, res)
     visible = ((tracks >= 0) & (tracks <= res - 1)).all(-1)
