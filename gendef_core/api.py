@@ -151,7 +151,11 @@ def describe(path: Path) -> dict[str, Any]:
                     "networks": list(ck.networks), "metadata": dict(ck.metadata)}
         raise ArtifactError(f"{path} is not a gendef artifact (no manifest.json); expected a clip, dataset, "
                             f"checkpoint or run directory")
-    fmt = (read_json(path / MANIFEST, fix="re-create the artifact") or {}).get("format")
+    manifest = read_json(path / MANIFEST, fix="re-create the artifact")
+    if not isinstance(manifest, dict):
+        raise ArtifactError(f"{path / MANIFEST} is not a gendef manifest (a JSON object with a 'format' field); "
+                            f"re-create the artifact")
+    fmt = manifest.get("format")
     if fmt == "gendef.clip":
         from gendef_core.artifacts.clip import load_clip, read_clip_manifest
 
