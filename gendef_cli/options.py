@@ -11,6 +11,6 @@ OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace the out
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages on stderr.")]
 OutDirOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory to create.", show_default=False)]
-ClipArg = Annotated[Path, typer.Argument(help="A clip directory (made by `gendef sample` or `gendef data clip`).",
-                                         show_default=False)]
+ClipArg = Annotated[Path, typer.Argument(metavar="CLIP", show_default=False,
+                                         help="A clip directory (made by `gendef sample` or `gendef data clip`).")]
 FpsOpt = Annotated[str | None, typer.Option("--fps", help="Frame rate, e.g. 25 or 30000/1001.")]

@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 
 from rich.console import Console
+from rich.markup import escape
 
 from gendef_core.events import Event, Info, OnEvent, Progress, Warning
 
@@ -30,9 +31,9 @@ def progress_to_stderr(quiet: bool = False) -> Iterator[OnEvent]:
                 tasks[event.task] = bars.add_task(event.task, total=event.total)
             bars.update(tasks[event.task], completed=event.completed, total=event.total)
         elif isinstance(event, Warning):
-            bars.console.print(f"[yellow]warning:[/] {event.message}")
+            bars.console.print(f"[yellow]warning:[/] {escape(event.message)}", soft_wrap=True)
         elif isinstance(event, Info) and not quiet:
-            bars.console.print(event.message)
+            bars.console.print(escape(event.message), soft_wrap=True)
 
     with bars:
         yield on_event

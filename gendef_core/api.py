@@ -32,7 +32,7 @@ def synth_dataset(kind: str, out: Path, *, num_videos: int, num_frames: int, res
 
     if kind not in SYNTH_KINDS:
         raise ConfigError(f"--kind must be one of {', '.join(SYNTH_KINDS)}, got {kind!r}")
-    check_resolution(resolution)
+    check_resolution(resolution, minimum=16)
     if num_videos < 1 or num_frames < 2 or grid < 1:
         raise ConfigError("--num-videos must be >= 1, --frames >= 2 and --grid >= 1")
     try:
@@ -96,7 +96,8 @@ def dataset_clip(data: Path, out: Path, *, video: str = "0", flow: bool = False,
                           f"or an index 0..{len(names) - 1}")
     gt = load_ground_truth(info, name)
     assert gt.canonical is not None and gt.offsets is not None
-    clip = Clip(canonical=gt.canonical, offsets=gt.offsets, fps=info.fps, source=f"dataset:{info.path}#{name}")
+    clip = Clip(canonical=gt.canonical, offsets=gt.offsets, fps=info.fps,
+                source=f"dataset:{info.path.resolve()}#{name}")
     return save_clip(clip, Path(out), overwrite=overwrite, flow=flow, on_event=on_event)
 
 
@@ -115,25 +116,14 @@ def render(clip: Path, *, flow: bool = False, flow_max: float | None = None, crf
     if not 0 <= crf <= 51:
         raise ConfigError(f"--crf must be in 0..51, got {crf}")
     path = Path(clip)
-    c = _load_for_render(path, load_clip)
+    # A missing video is exactly what `render` repairs, so only the tensors must be intact. Nothing in
+    # the clip changes unless they are; each video is written atomically, then the manifest records it.
+    c = load_clip(path, require_videos=False)
     videos = {"video.mp4": render_video(c, path / "video.mp4", crf=crf, on_event=on_event)}
     if flow:
         videos["flow.mp4"] = render_flow_video(c, path / "flow.mp4", flow_max=flow_max, crf=crf, on_event=on_event)
     update_videos(path, videos)
     return videos
-
-
-def _load_for_render(path: Path, load_clip: Any) -> Any:
-    # A missing video is exactly what `render` repairs, so only the tensors must be intact.
-    from gendef_core.artifacts.clip import read_clip_manifest
-    from gendef_core.artifacts.common import write_json_atomic
-
-    m = read_clip_manifest(path)
-    missing = [n for n in m["videos"] if not (path / n).is_file()]
-    if missing:
-        m["videos"] = {k: v for k, v in m["videos"].items() if k not in missing}
-        write_json_atomic(path / "manifest.json", m)
-    return load_clip(path)
 
 
 def describe(path: Path) -> dict[str, Any]:
@@ -142,6 +132,8 @@ def describe(path: Path) -> dict[str, Any]:
     from gendef_core.errors import ArtifactError
 
     path = Path(path)
+    if not path.exists():
+        raise ArtifactError(f"{path} does not exist; give a clip, dataset, checkpoint or run directory")
     if not (path / MANIFEST).is_file():
         from gendef_core.artifacts.checkpoint import load_checkpoint
 
@@ -156,6 +148,9 @@ def describe(path: Path) -> dict[str, Any]:
         raise ArtifactError(f"{path / MANIFEST} is not a gendef manifest (a JSON object with a 'format' field); "
                             f"re-create the artifact")
     fmt = manifest.get("format")
+    if not isinstance(fmt, str):
+        raise ArtifactError(f"{path / MANIFEST} has no 'format' field, so it is not a gendef manifest; "
+                            f"re-create the artifact")
     if fmt == "gendef.clip":
         from gendef_core.artifacts.clip import load_clip, read_clip_manifest
 

@@ -20,7 +20,7 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class Warning:  # noqa: A001 - deliberately mirrors the builtin's meaning
+class Warning:
     """Something was skipped or adjusted; the work goes on."""
 
     message: str

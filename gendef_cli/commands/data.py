@@ -41,7 +41,8 @@ def synth(
 
 @app.command()
 def prepare(
-    src: Annotated[Path, typer.Argument(help="Folder or .zip of video files and/or folders of frames.",
+    src: Annotated[Path, typer.Argument(metavar="SRC",
+                                        help="Folder or .zip of video files and/or folders of frames.",
                                         show_default=False)],
     out: OutDirOpt,
     resolution: Annotated[int, typer.Option("--resolution", help="Frame size R (R x R), a power of two.",
@@ -66,7 +67,8 @@ def prepare(
 
 @app.command()
 def clip(
-    data: Annotated[Path, typer.Argument(help="A `gendef data synth --kind clouds` dataset.", show_default=False)],
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="A `gendef data synth --kind clouds` dataset.",
+                                         show_default=False)],
     out: OutDirOpt,
     video: Annotated[str, typer.Option("--video", help="Video name or index.")] = "0",
     flow: Annotated[bool, typer.Option("--flow", help="Also write flow.mp4.")] = False,

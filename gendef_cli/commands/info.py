@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 
-def info(path: Annotated[Path, typer.Argument(help="A clip, dataset, checkpoint or run directory.",
+def info(path: Annotated[Path, typer.Argument(metavar="PATH", help="A clip, dataset, checkpoint or run directory.",
                                               show_default=False)]) -> None:
     """Validate a clip, dataset or checkpoint and print what it holds (JSON)."""
     from gendef_core import api

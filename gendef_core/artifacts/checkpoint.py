@@ -32,7 +32,7 @@ CHECKPOINT_VERSION = 1
 CONFIG_FORMAT = "gendef.config"
 CONFIG_VERSION = 1
 CHECKPOINTS_DIR = "checkpoints"
-_NAME_RE = re.compile(r"^step-(\d{8})$")
+_NAME_RE = re.compile(r"^step-(\d{8,})$")
 _NET_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _FIX = "point at a run directory or a checkpoint made by `gendef pretrain` or `gendef finetune`"
 
@@ -44,11 +44,13 @@ class CheckpointInfo:
     config: Mapping[str, Any]
     networks: tuple[str, ...]
     metadata: Mapping[str, Any]
+    records: Mapping[str, Any]
 
     def load_network(self, name: str) -> dict[str, Tensor]:
-        """The state dict of network `name` (validated against the manifest's sha256 on read)."""
+        """The state dict of network `name`, after checking the file against the manifest's size and sha256."""
         if name not in self.networks:
             raise ArtifactError(f"{self.path}: has no network {name!r} (has {', '.join(self.networks)})")
+        verify_files(self.path, {f"{name}.safetensors": self.records[name]}, fix=_FIX)
         return load_tensors(self.path / f"{name}.safetensors", fix=_FIX)
 
     @property
@@ -92,7 +94,7 @@ def list_checkpoints(run: Path) -> list[Path]:
     if not d.is_dir():
         return []
     found = [p for p in d.iterdir() if p.is_dir() and _NAME_RE.match(p.name) and (p / "manifest.json").is_file()]
-    return sorted(found, key=lambda p: p.name)
+    return sorted(found, key=lambda p: int(p.name.removeprefix("step-")))
 
 
 def prune_checkpoints(run: Path, keep: int) -> list[Path]:
@@ -132,7 +134,10 @@ def load_checkpoint(path: Path, *, verify: bool = True) -> CheckpointInfo:
     cfg = read_json(path / "config.json", fix=_FIX)
     if not isinstance(cfg, dict) or cfg.get("format") != CONFIG_FORMAT or not isinstance(cfg.get("config"), dict):
         raise ArtifactError(f"{path / 'config.json'}: not a gendef config file; {_FIX}")
-    if int(cfg.get("format_version", 0)) > CONFIG_VERSION:
+    cv = cfg.get("format_version")
+    if not isinstance(cv, int) or isinstance(cv, bool) or cv < 1:
+        raise ArtifactError(f"{path / 'config.json'}: format_version must be a positive integer, got {cv!r}; {_FIX}")
+    if cv > CONFIG_VERSION:
         raise ArtifactError(f"{path / 'config.json'}: config format v{cfg['format_version']} is newer than "
                             f"this gendef reads (v{CONFIG_VERSION}); upgrade gendef")
-    return CheckpointInfo(path, step, cfg["config"], tuple(sorted(nets)), m.get("metadata") or {})
+    return CheckpointInfo(path, step, cfg["config"], tuple(sorted(nets)), m.get("metadata") or {}, nets)

@@ -55,20 +55,29 @@ class Clip:
     def width(self) -> int:
         return int(self.canonical.shape[2])
 
-    def validate(self, where: Path | str = "clip") -> None:
-        """Raise ArtifactError unless shapes, dtypes and values satisfy FORMATS.md."""
+    def validate(self, where: Path | str = "clip", *, fix: str = "") -> None:
+        """Raise ArtifactError unless shapes, dtypes and values satisfy FORMATS.md.
+
+        Messages name ``where/canonical.safetensors`` or ``where/deform.safetensors`` and end with `fix`.
+        """
         where = Path(str(where))
+        tail = f"; {fix}" if fix else ""
         tensors = {"canonical": self.canonical, "offsets": self.offsets}
-        c = expect_tensor(tensors, "canonical", where, dtype=torch.float32, shape=(3, None, None),
-                          value_range=(-1 - _EPS, 1 + _EPS))
-        h, w = c.shape[1:]
-        if h < 2 or w < 2:
-            raise ArtifactError(f"{where}: the canonical is {h}x{w}; clips need at least 2x2 pixels")
-        expect_tensor(tensors, "offsets", where, dtype=torch.float32, shape=(None, 2, h, w))
-        if self.offsets.shape[0] < 1:
-            raise ArtifactError(f"{where}: the clip has no frames")
+        try:
+            c = expect_tensor(tensors, "canonical", where / "canonical.safetensors", dtype=torch.float32,
+                              shape=(3, None, None), value_range=(-1 - _EPS, 1 + _EPS))
+            h, w = c.shape[1:]
+            if h < 2 or w < 2:
+                raise ArtifactError(f"{where / 'canonical.safetensors'}: the canonical is {h}x{w}; "
+                                    f"clips need at least 2x2 pixels")
+            expect_tensor(tensors, "offsets", where / "deform.safetensors", dtype=torch.float32,
+                          shape=(None, 2, h, w))
+            if self.offsets.shape[0] < 1:
+                raise ArtifactError(f"{where / 'deform.safetensors'}: the clip has no frames")
+        except ArtifactError as e:
+            raise ArtifactError(f"{e}{tail}") from None
         if self.fps <= 0:
-            raise ArtifactError(f"{where}: fps must be positive, got {self.fps}")
+            raise ArtifactError(f"{where}: fps must be positive, got {self.fps}{tail}")
 
 
 def _fps_json(fps: Fraction) -> list[int]:
@@ -128,8 +137,12 @@ def read_clip_manifest(path: Path) -> dict[str, Any]:
     return m
 
 
-def load_clip(path: Path, *, verify: bool = True) -> Clip:
-    """Load and validate a clip directory. `verify` checks the sha256 of its tensor files."""
+def load_clip(path: Path, *, verify: bool = True, require_videos: bool = True) -> Clip:
+    """Load and validate a clip directory.
+
+    `verify` checks the sha256 of its tensor files; `require_videos` that the derived videos the
+    manifest lists exist (`gendef render`, which rebuilds them, passes False).
+    """
     path = Path(path)
     m = read_clip_manifest(path)
     files = m["files"]
@@ -138,7 +151,7 @@ def load_clip(path: Path, *, verify: bool = True) -> Clip:
             raise ArtifactError(f"{path / 'manifest.json'}: does not list {required}; {_FIX}")
     if verify:
         verify_files(path, files, fix=_FIX)
-    for name in m["videos"]:
+    for name in m["videos"] if require_videos else ():
         if not (path / name).is_file():
             raise ArtifactError(f"{path / name} is missing; run `gendef render {path}` to rebuild it")
     canonical = load_tensors(path / "canonical.safetensors", fix=_FIX).get("canonical")
@@ -149,7 +162,7 @@ def load_clip(path: Path, *, verify: bool = True) -> Clip:
     latents = load_tensors(path / "latents.safetensors", fix=_FIX) if "latents.safetensors" in files else {}
     clip = Clip(canonical=canonical, offsets=offsets, fps=Fraction(*m["fps"]), seed=m.get("seed"),
                 checkpoint=m.get("checkpoint"), source=str(m.get("source", "unknown")), latents=latents)
-    clip.validate(path)
+    clip.validate(path, fix=_FIX)
     if (clip.height, clip.width, clip.num_frames) != (m["height"], m["width"], m["num_frames"]):
         raise ArtifactError(f"{path}: tensors are {clip.num_frames} frames of {clip.height}x{clip.width} "
                             f"but the manifest says {m['num_frames']} of {m['height']}x{m['width']}; {_FIX}")

@@ -57,13 +57,11 @@ def atomic_file(path: Path) -> Iterator[Path]:
 def prepare_output_dir(path: Path, *, overwrite: bool, what: str) -> None:
     """Refuse to replace an existing `path` unless `overwrite` (checked before any work starts)."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        if path.is_dir() and not any(path.iterdir()):
-            return
-        raise ArtifactError(f"{path} already exists; choose another output path or pass --overwrite "
-                            f"to replace the {what}")
     if path.exists() and not path.is_dir():
         raise ArtifactError(f"{path} exists and is not a directory; choose another output path")
+    if path.exists() and not overwrite and any(path.iterdir()):
+        raise ArtifactError(f"{path} already exists; choose another output path or pass --overwrite "
+                            f"to replace the {what}")
 
 
 @contextlib.contextmanager
@@ -139,7 +137,9 @@ def read_manifest(directory: Path, *, fmt: str, version: int, what: str, fix: st
         if step is None:
             raise ArtifactError(f"{manifest_path}: no migration from {what} format v{v}; upgrade gendef")
         m = step(m)
-        v = m["format_version"]
+        if m.get("format_version") != v + 1:  # a migration goes exactly one version up, or we would loop
+            raise RuntimeError(f"migration of {what} v{v} produced version {m.get('format_version')!r}")
+        v = v + 1
     return m
 
 

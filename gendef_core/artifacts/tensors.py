@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from torch import Tensor
 from gendef_core.artifacts.common import atomic_file
 from gendef_core.errors import ArtifactError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def save_tensors(path: Path, tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | None = None) -> Path:
     """Write tensors (made contiguous, moved to CPU) to a safetensors file, atomically."""
@@ -19,6 +23,7 @@ def save_tensors(path: Path, tensors: Mapping[str, Tensor], metadata: Mapping[st
     data = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     with atomic_file(Path(path)) as tmp:
         save_file(data, str(tmp), metadata=dict(metadata) if metadata else None)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # safetensors creates 0600; match the JSON/PNG files beside it
     return Path(path)
 
 

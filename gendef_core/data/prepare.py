@@ -47,9 +47,9 @@ class DatasetSummary:
         return asdict(self)
 
 
-def check_resolution(resolution: int) -> int:
-    if resolution < 8 or resolution > 1024 or resolution & (resolution - 1):
-        raise ConfigError(f"--resolution must be a power of two from 8 to 1024 (the generators need one), "
+def check_resolution(resolution: int, minimum: int = 8) -> int:
+    if resolution < minimum or resolution > 1024 or resolution & (resolution - 1):
+        raise ConfigError(f"--resolution must be a power of two from {minimum} to 1024 (the generators need one), "
                           f"got {resolution}")
     return resolution
 
@@ -63,19 +63,25 @@ def _hidden(p: Path, root: Path) -> bool:
     return any(part.startswith(".") or part == "__MACOSX" for part in p.relative_to(root).parts)
 
 
-def discover_sources(root: Path) -> list[Source]:
-    """Video files anywhere under `root`, and every folder that directly holds image files."""
+def discover_sources(root: Path, *, name: str | None = None, exclude: Path | None = None) -> list[Source]:
+    """Video files anywhere under `root`, and every folder that directly holds image files.
+
+    `name` names frames lying directly in `root` (default: root's name); `exclude` is a directory
+    to ignore (the output, when it lies inside the source).
+    """
     root = Path(root)
     sources: list[Source] = []
-    dirs = [root] + sorted((p for p in root.rglob("*") if p.is_dir() and not _hidden(p, root)),
-                           key=lambda p: _natural_key(str(p)))
+    skip = exclude.resolve() if exclude is not None else None
+    dirs = [root, *sorted((p for p in root.rglob("*") if p.is_dir() and not _hidden(p, root)
+                            and (skip is None or not p.resolve().is_relative_to(skip))),
+                           key=lambda p: _natural_key(str(p)))]
     for d in dirs:
         files = sorted((f for f in d.iterdir() if f.is_file() and not f.name.startswith(".")),
                        key=lambda f: _natural_key(f.name))
         rel = d.relative_to(root)
         prefix = "_".join(rel.parts)
         if any(f.suffix.lower() in IMAGE_EXTENSIONS for f in files):
-            sources.append(Source(prefix or root.stem, "frames", d))
+            sources.append(Source(prefix or name or root.name, "frames", d))
         for f in files:
             if f.suffix.lower() in VIDEO_EXTENSIONS:
                 sources.append(Source("_".join([*rel.parts, f.stem]), "video", f))
@@ -136,10 +142,13 @@ def prepare_dataset(src: Path, out: Path, *, resolution: int, fps: float | str |
         if src.is_file():
             if not zipfile.is_zipfile(src):
                 raise DataError(f"{src} is a file but not a zip; give a folder or .zip of videos or frame folders")
-            with zipfile.ZipFile(src) as z:
-                z.extractall(tmp)  # extractall refuses absolute paths and '..' members
+            try:
+                with zipfile.ZipFile(src) as z:
+                    z.extractall(tmp)  # extractall refuses absolute paths and '..' members
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, OSError, EOFError) as e:
+                raise DataError(f"{src} is a corrupt or unreadable zip ({e}); re-create the archive") from None
             root = Path(tmp)
-        sources = discover_sources(root)
+        sources = discover_sources(root, name=src.stem, exclude=out if out.exists() else None)
         if not sources:
             raise DataError(f"{src} contains no video files ({', '.join(VIDEO_EXTENSIONS[:5])}, …) "
                             f"and no folders of image frames")

@@ -124,7 +124,7 @@ class VideoStreamInfo:
     num_frames: int | None  # as declared by the container; may be None or approximate
 
 
-def _open(path: Path):  # noqa: ANN202 - av types are optional
+def _open(path: Path):
     import av
 
     path = Path(path)
@@ -132,6 +132,8 @@ def _open(path: Path):  # noqa: ANN202 - av types are optional
         raise DataError(f"{path} does not exist")
     if not path.is_file():
         raise DataError(f"{path} is not a file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty (0 bytes); re-encode or remove it")
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, ValueError, OSError) as e:
