@@ -140,3 +140,15 @@ def test_bad_shapes_raise() -> None:
         warp(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 4))
     with pytest.raises(ValueError):
         identity_grid(1, 4)
+
+
+@pytest.mark.parametrize("size", [(16, 16), (17, 23), (64, 64)])
+def test_fast_path_matches_the_general_sampler(size: tuple[int, int]) -> None:
+    from gendef_core.warp import sample
+
+    h, w = size
+    g = torch.Generator().manual_seed(h)
+    img = torch.rand(2, 3, h, w, generator=g)
+    off = torch.randn(2, 5, 2, h, w, generator=g) * 0.2  # many samples fall outside: checks the zero padding too
+    general = sample(img, sample_positions(off, (h, w)))
+    torch.testing.assert_close(warp(img, off), general, atol=2e-5, rtol=0)
