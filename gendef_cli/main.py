@@ -12,13 +12,15 @@ from typing import Annotated
 
 import typer
 
-from gendef_cli.commands import data, info, render
+from gendef_cli.commands import data, info, render, train
 from gendef_core import __version__
 from gendef_core.errors import GendefError
 
 app = typer.Typer(name="gendef", no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
                   help="GenDeF: video generation by warping a canonical image with generated deformation fields.")
 app.add_typer(data.app, name="data")
+app.command()(train.pretrain)
+app.command()(train.finetune)
 app.command()(render.render)
 app.command()(info.info)
 

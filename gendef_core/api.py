@@ -6,6 +6,7 @@ through `on_event` (see `gendef_core.events`).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,74 @@ def describe(path: Path) -> dict[str, Any]:
                 "metadata": dict(ck.metadata)}
     raise ArtifactError(f"{path / MANIFEST}: unknown format {fmt!r}; upgrade gendef if it is newer")
 
+
+
+def resolve_train_config(stage: str, *, preset: str = "small", init: Path | None = None, steps: int | None = None,
+                         kimg: float | None = None, batch_size: int | None = None, flags: dict[str, Any] | None = None,
+                         overrides: list[str] | None = None, config_file: Path | None = None,
+                         from_scratch: bool = False) -> Any:
+    """The `TrainConfig` a `pretrain`/`finetune` command would run (what `--dry-run` prints).
+
+    Order: the preset (or `config_file`, a saved config.json); for fine-tuning from `init`, the
+    pre-training run's model and discriminator sections (so G_c and D fit); explicit flags
+    (`flags` maps dotted keys to values, None = not given); then `--set` overrides.
+    """
+    import dataclasses
+    import os
+
+    from gendef_core.artifacts.checkpoint import load_checkpoint
+    from gendef_core.artifacts.common import read_json
+    from gendef_core.config import TrainConfig, apply_overrides
+    from gendef_core.config import preset as preset_config
+    from gendef_core.errors import ConfigError
+
+    if config_file is not None:
+        raw = read_json(Path(config_file), fix="give a config.json written by gendef (RUN/config.json)")
+        cfg = TrainConfig.from_dict(raw.get("config", raw) if isinstance(raw, dict) else raw)
+        cfg = dataclasses.replace(cfg, stage=stage)  # type: ignore[arg-type]
+    else:
+        cfg = preset_config(preset, stage)  # type: ignore[arg-type]
+    sets: list[str] = []
+    if stage == "finetune" and (init is None) == (not from_scratch):
+        raise ConfigError("finetune needs exactly one of --init PRETRAIN_RUN and --from-scratch (the Table 4 "
+                          "`w/o pt.` row, and the direct-frame baseline)")
+    if init is not None:
+        ck = load_checkpoint(Path(init), verify=False)
+        saved = TrainConfig.from_dict(ck.config)
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(saved.model, variant="gendef"),
+                                  discriminator=dataclasses.replace(saved.discriminator,
+                                                                    temporal_shift=cfg.discriminator.temporal_shift),
+                                  init_from=str(ck.path))
+    if batch_size is not None:
+        cfg = dataclasses.replace(cfg, batch_size=batch_size)
+    if steps is not None and kimg is not None:
+        raise ConfigError("give --steps or --kimg, not both")
+    if steps is not None:
+        cfg = dataclasses.replace(cfg, steps=steps)
+    if kimg is not None:
+        # kimg counts images (frames) over all processes; accelerate launch sets WORLD_SIZE.
+        frames = cfg.num_frames if stage == "finetune" else 1
+        per_step = cfg.batch_size * int(os.environ.get("WORLD_SIZE", "1")) * frames
+        cfg = dataclasses.replace(cfg, steps=max(1, round(kimg * 1000 / per_step)))
+    for key, value in (flags or {}).items():
+        if value is not None:
+            sets.append(f"{key}={json.dumps(value)}")
+    return apply_overrides(cfg, sets + list(overrides or []))
+
+
+def pretrain(data: Path, out: Path, cfg: Any, *, resume: bool = False, on_event: OnEvent = ignore) -> Any:
+    """Stage 1 (`gendef pretrain`): G_c and D as an image GAN on single frames. Returns a `TrainResult`."""
+    from gendef_core.training.loop import train
+
+    if cfg.stage != "pretrain":
+        raise ValueError("pretrain needs a config with stage='pretrain' (see resolve_train_config)")
+    return train(cfg, Path(data), Path(out), resume=resume, on_event=on_event)
+
+
+def finetune(data: Path, out: Path, cfg: Any, *, resume: bool = False, on_event: OnEvent = ignore) -> Any:
+    """Stage 2 (`gendef finetune`): the full model on sparse frame triplets. Returns a `TrainResult`."""
+    from gendef_core.training.loop import train
+
+    if cfg.stage != "finetune":
+        raise ValueError("finetune needs a config with stage='finetune' (see resolve_train_config)")
+    return train(cfg, Path(data), Path(out), resume=resume, on_event=on_event)

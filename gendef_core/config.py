@@ -1,0 +1,289 @@
+"""Typed, frozen training configuration, presets and `--set key=value` overrides.
+
+One dataclass per component. The resolved `TrainConfig` is saved as JSON beside every run and
+checkpoint (`config.json`) and read back with `TrainConfig.from_dict`, which refuses unknown keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from gendef_core.errors import ConfigError
+
+Variant = Literal["gendef", "direct"]
+DeformInit = Literal["zero", "xavier", "none"]
+Stage = Literal["pretrain", "finetune"]
+MixedPrecision = Literal["no", "fp16", "bf16"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The generator(s)."""
+
+    variant: Variant = "gendef"
+    """`gendef`: canonical image + deformation; `direct`: the baseline that synthesises frames from (z, u_t)."""
+    resolution: int = 64
+    """Frame and canonical size R (R x R pixels), a power of two in 16..1024."""
+    z_dim: int = 128
+    """Size of the content latent z_c (and of z_d for the deformation generator)."""
+    w_dim: int = 128
+    """Size of the intermediate latents w (mapping output)."""
+    mapping_layers: int = 2
+    """Layers of each mapping network (StyleGAN-V/GenDeF use 2)."""
+    channel_base: int = 8192
+    """Canonical/direct synthesis channels at resolution r: min(channel_base // r, channel_max)."""
+    channel_max: int = 128
+    deform_channel_base: int = 4096
+    """Deformation generator channels at r: min(deform_channel_base // r, deform_channel_max)."""
+    deform_channel_max: int = 64
+    motion_noise_dim: int = 128
+    """Size of each equidistant motion noise vector (StyleGAN-V: 512)."""
+    motion_hidden_dim: int = 128
+    """Width of the 1-D conv motion mapping."""
+    motion_freqs: int = 64
+    """Frequencies of the acyclic positional encoding; u_t has 2 x motion_freqs dims (StyleGAN-V: 256)."""
+    motion_distance: int = 16
+    """Frames between motion noise vectors (StyleGAN-V's motion_z_distance = min_period_len)."""
+    motion_kernel: int = 11
+    """Kernel of the 1-D motion mapping convs (StyleGAN-V: 11)."""
+    canonical_feature: bool = True
+    """Feed the canonical feature f_c to every deformation-generator layer (the Table 2 `w/o f_c` ablation is False)."""
+    feature_layer: int | None = None
+    """Which canonical-generator layer gives f_c (0-based conv layer; `num_layers` = the image). None = the last conv
+    layer, the paper's penultimate (Table 3 ablation)."""
+    feature_dim: int = 32
+    """f_c is projected (1x1 conv) to this many channels before being concatenated (upstream: 64)."""
+    deform_init: DeformInit = "zero"
+    """Last ToOut of G_d: `zero` (paper), `xavier`, or `none` = no multiplier, StyleGAN-V default init (Table A1)."""
+    mtm_resolutions: tuple[int, ...] = ()
+    """Resolutions whose (non-upsampling) convs use MTM deformable convs, in both generators. Empty = off."""
+
+    def validate(self) -> None:
+        r = self.resolution
+        if r < 16 or r > 1024 or r & (r - 1):
+            raise ConfigError(f"model.resolution must be a power of two in 16..1024, got {r}")
+        for name in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "deform_channel_base",
+                     "deform_channel_max", "motion_noise_dim", "motion_hidden_dim", "motion_freqs",
+                     "motion_distance", "motion_kernel", "feature_dim"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"model.{name} must be positive, got {getattr(self, name)}")
+        if self.motion_kernel % 2 == 0:
+            raise ConfigError(f"model.motion_kernel must be odd, got {self.motion_kernel}")
+        bad = [m for m in self.mtm_resolutions if m < 4 or m > r or m & (m - 1)]
+        if bad:
+            raise ConfigError(f"model.mtm_resolutions must be powers of two in 4..{r}, got {bad}")
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    channel_base: int = 8192
+    """Channels at resolution r: min(channel_base // r, channel_max)."""
+    channel_max: int = 128
+    fuse_resolution: int = 16
+    """Per-frame features are averaged over the sampled frames at this resolution (GenDeF's `tmean`)."""
+    temporal_shift: bool = True
+    """Temporal shift of 1/4 of the channels before fusion, in fine-tuning only (GenDeF's `tsm`)."""
+    mbstd_group: int = 4
+    cmap_dim: int = 128
+    """Size of the time-difference projection (fine-tuning)."""
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    r1_gamma: float = 1.0
+    """R1 weight gamma on real data (pre-training upstream: 0.5; fine-tuning upstream: 8 at 256 px)."""
+    r1_every: int = 16
+    """Lazy R1: applied every N steps, scaled by N (StyleGAN2); optimiser lr/betas corrected accordingly."""
+    reg_weight: float = 1.0
+    """lambda_reg of the structural temporal smoothness loss (Eq. 4); the paper uses 1, upstream ships 0."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs, besides the data path and output directory."""
+
+    stage: Stage = "pretrain"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    batch_size: int = 16
+    """Videos (fine-tuning) or images (pre-training) per step, per process."""
+    steps: int = 1000
+    """Optimisation steps to train (a resumed run continues up to this total)."""
+    lr_g: float = 0.0025
+    lr_d: float = 0.0025
+    betas: tuple[float, float] = (0.0, 0.99)
+    ema_kimg: float = 2.5
+    """EMA half-life of the generator weights, in thousands of images/videos (StyleGAN-V at batch 64: 20)."""
+    ema_rampup: float | None = 0.05
+    """EMA half-life ramp-up as a fraction of images seen; None = off (used when fine-tuning from a checkpoint)."""
+    num_frames: int = 3
+    """Frames sampled per video in fine-tuning (StyleGAN-V sparse sampling)."""
+    max_span: int = 32
+    """Largest distance between the first and last sampled frame."""
+    freeze_canonical: bool = False
+    """Fine-tuning: keep G_c fixed (the Table 4 `pt. + freeze` row)."""
+    init_from: str | None = None
+    """Fine-tuning: the pre-training run or checkpoint G_c and D start from (None = from scratch, Table 4 `w/o pt.`)."""
+    seed: int = 0
+    mixed_precision: MixedPrecision = "no"
+    log_every: int = 10
+    """Steps between log lines (stderr) and events.jsonl records."""
+    snapshot_every: int = 200
+    """Steps between sample snapshots (PNG grid + MP4) in RUN/snapshots; 0 = off."""
+    save_every: int = 200
+    """Steps between checkpoints (the final step is always saved)."""
+    keep_last: int = 3
+    """Checkpoints kept (older ones are deleted; the latest is always kept)."""
+
+    def validate(self) -> None:
+        self.model.validate()
+        if self.batch_size < 1 or self.steps < 0 or self.num_frames < 2 or self.max_span < self.num_frames - 1:
+            raise ConfigError("batch_size >= 1, steps >= 0, num_frames >= 2 and max_span >= num_frames - 1 required")
+        if self.stage == "pretrain" and self.model.variant == "direct":
+            raise ConfigError("the direct-frame baseline has no pre-training stage; train it with `gendef finetune "
+                              "--from-scratch --set model.variant=direct`")
+        if self.loss.r1_every < 1 or self.save_every < 1 or self.log_every < 1 or self.keep_last < 1:
+            raise ConfigError("loss.r1_every, save_every, log_every and keep_last must be at least 1")
+        d = self.discriminator.fuse_resolution
+        if d < 4 or d > self.model.resolution or d & (d - 1):
+            raise ConfigError(f"discriminator.fuse_resolution must be a power of two in 4..{self.model.resolution}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return _from_dict(cls, data, "")
+
+
+def _from_dict(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"config{' ' + prefix if prefix else ''} must be an object")
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ConfigError(f"unknown config key {prefix}{sorted(unknown)[0]}; valid keys: {', '.join(sorted(names))}")
+    kwargs = {}
+    for name, value in data.items():
+        tp = hints[name]
+        kwargs[name] = (_from_dict(tp, value, f"{prefix}{name}.") if dataclasses.is_dataclass(tp)
+                        else _coerce(value, tp, f"{prefix}{name}"))
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check/convert a JSON value (or a --set string parsed as JSON) to the field type `tp`."""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key} must be one of {', '.join(map(str, args))}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{key}: invalid value {value!r}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key} must be a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], key) for v in value)
+        if len(value) != len(args):
+            raise ConfigError(f"{key} must have {len(args)} items, got {value!r}")
+        return tuple(_coerce(v, a, key) for v, a in zip(value, args, strict=True))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported type {tp}")  # pragma: no cover - all field types are handled above
+
+
+def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
+    """Apply `--set a.b=value` overrides. Values are JSON (`true`, `3`, `[8, 16]`, `"x"`) or bare strings."""
+    data = cfg.to_dict()
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = data
+        parts = key.split(".")
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                sections = ", ".join(k for k, v in data.items() if isinstance(v, dict))
+                raise ConfigError(f"unknown config key {key!r}; sections: {sections}")
+            node = node[p]
+        if parts[-1] not in node or isinstance(node[parts[-1]], dict):
+            raise ConfigError(f"unknown config key {key!r}; valid keys here: {', '.join(sorted(node))}")
+        node[parts[-1]] = value
+    new = TrainConfig.from_dict(data)
+    new.validate()
+    return new
+
+
+TINY = TrainConfig(
+    model=ModelConfig(resolution=16, z_dim=32, w_dim=32, channel_base=512, channel_max=32, deform_channel_base=256,
+                      deform_channel_max=16, motion_noise_dim=16, motion_hidden_dim=16, motion_freqs=8,
+                      motion_distance=4, motion_kernel=3, feature_dim=8),
+    discriminator=DiscriminatorConfig(channel_base=512, channel_max=32, fuse_resolution=8, cmap_dim=16),
+    batch_size=4, steps=20, ema_kimg=0.01, log_every=5, snapshot_every=0, save_every=10, max_span=8,
+)
+"""Seconds on a CPU; for tests and smoke runs (16 px)."""
+
+SMALL = TrainConfig(
+    model=ModelConfig(resolution=64),
+    discriminator=DiscriminatorConfig(),
+    batch_size=16, steps=4000, ema_kimg=2.5,
+)
+"""64 px, half the usual widths (128 channels up to 16 px, 64 at 32, 32 at 64): ~an hour or two on 2 CPU cores."""
+
+PAPER = TrainConfig(
+    model=ModelConfig(resolution=256, z_dim=512, w_dim=512, channel_base=16384, channel_max=512,
+                      deform_channel_base=16384, deform_channel_max=512, motion_noise_dim=512, motion_hidden_dim=512,
+                      motion_freqs=256, feature_dim=64, mtm_resolutions=(4, 8, 16, 32, 64)),
+    discriminator=DiscriminatorConfig(channel_base=16384, channel_max=512, cmap_dim=512),
+    loss=LossConfig(r1_gamma=0.5), batch_size=8, steps=400_000, ema_kimg=20.0,
+    snapshot_every=2000, save_every=2000,
+)
+"""256 px with the paper's widths (StyleGAN-V fmaps 0.5); for GPUs. batch_size is per process: 8 x 8 GPUs = 64."""
+
+PRESETS: dict[str, TrainConfig] = {"tiny": TINY, "small": SMALL, "paper": PAPER}
+
+
+def preset(name: str, stage: Stage) -> TrainConfig:
+    """A preset for a stage: fine-tuning uses the pre-training preset with the video-stage settings."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    cfg = replace(PRESETS[name], stage=stage)
+    if stage == "finetune" and name == "paper":
+        cfg = replace(cfg, loss=replace(cfg.loss, r1_gamma=8.0))  # upstream stage-2 value at 256 px
+    return cfg

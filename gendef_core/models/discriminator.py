@@ -1,0 +1,270 @@
+"""The video discriminator: a StyleGAN2 ResNet D over sampled frames, StyleGAN-V style, with GenDeF's
+mean fusion (`tmean`) and optional temporal shift (`tsm`).
+
+    frames [B, K, 3, R, R] -> per frame (batch B*K): FromRGB, ResNet blocks down to `fuse_resolution`
+      (temporal shift inside the blocks when enabled) -> mean over the K frames -> blocks down to 4x4
+      -> epilogue: minibatch-std, conv 3x3, FC, then
+         logit = out(h) + <proj(h), cmap(time differences)> / sqrt(cmap_dim)   (second term only for K > 1)
+
+Why mean fusion (upstream GenDeF's `tmean`, instead of StyleGAN-V's channel concatenation): the same
+weights then take any number of frames, so the image D trained with K = 1 in pre-training is the
+initialisation of the video D fine-tuned with K = 3.
+
+Why "unconditional logit plus projection" (our choice; StyleGAN-V has only the projection
+`<out(h), cmap>`): with a separate FC -> 1 the pre-trained image D keeps a meaningful logit, and every
+time-conditioning parameter lives in the `time_cond` submodule, so a K = 1 state dict loads into a
+time-conditioned D with `load_state_dict(strict=False)` and only `time_cond.*` keys missing.
+
+Simplifications against StyleGAN2 (say so when comparing): downsampling is a 2x2 average pool before
+the (unstrided) conv; StyleGAN2 blurs with a [1,3,3,1] FIR filter and strides. No fp16, no conv clamp.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+_LRELU_GAIN = math.sqrt(2.0)
+
+
+class _EqConv2d(nn.Module):
+    """Equalized-lr Conv2d ('same' padding), optional 2x2 average-pool downsampling first, optional
+    lrelu(0.2) * sqrt(2); the output is multiplied by `gain` (StyleGAN2's residual sqrt(0.5))."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, bias: bool = True,
+                 lrelu: bool = True, down: bool = False) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.padding = kernel_size // 2
+        self.lrelu = lrelu
+        self.down = down
+
+    def forward(self, x: Tensor, gain: float = 1.0) -> Tensor:
+        """x [N, C_in, H, W] -> [N, C_out, H', W'] (H' = H/2 when down)."""
+        if self.down:
+            x = F.avg_pool2d(x, 2)  # pooling first: the conv then runs at the lower resolution
+        x = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.padding)
+        if self.lrelu:
+            return F.leaky_relu(x, 0.2) * (_LRELU_GAIN * gain)
+        return x * gain if gain != 1.0 else x
+
+
+class _EqLinear(nn.Module):
+    """Equalized-lr linear layer (StyleGAN2 FullyConnectedLayer), optional lrelu(0.2) * sqrt(2)."""
+
+    def __init__(self, in_features: int, out_features: int, *, lrelu: bool = False, lr_mult: float = 1.0) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mult)
+        self.bias = nn.Parameter(torch.zeros(out_features))
+        self.weight_gain = lr_mult / math.sqrt(in_features)
+        self.bias_gain = lr_mult
+        self.lrelu = lrelu
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x [N, in] -> [N, out]."""
+        x = F.linear(x, self.weight * self.weight_gain, self.bias * self.bias_gain)
+        return F.leaky_relu(x, 0.2) * _LRELU_GAIN if self.lrelu else x
+
+
+def temporal_shift(x: Tensor, num_frames: int, fold_div: int = 8) -> Tensor:
+    """Parameter-free temporal shift (TSM, as in upstream GenDeF's D).
+
+    x [B*K, C, H, W] with the K frames of each video consecutive -> same shape, where, with
+    f = C // fold_div, channels [0, f) of frame k come from frame k+1, channels [f, 2f) from frame
+    k-1 (zeros where that frame does not exist) and the rest are unchanged.
+    """
+    n, c = x.shape[:2]
+    if n % num_frames:
+        raise ValueError(f"batch {n} is not a multiple of num_frames={num_frames}")
+    fold = c // fold_div
+    v = x.reshape(n // num_frames, num_frames, *x.shape[1:])              # [B, K, C, H, W]
+    zero = v.new_zeros(v.shape[0], 1, fold, *v.shape[3:])
+    from_next = torch.cat([v[:, 1:, :fold], zero], dim=1)                 # frame k <- k+1
+    from_prev = torch.cat([zero, v[:, :-1, fold:2 * fold]], dim=1)        # frame k <- k-1
+    return torch.cat([from_next, from_prev, v[:, :, 2 * fold:]], dim=2).reshape(x.shape)
+
+
+class _DBlock(nn.Module):
+    """StyleGAN2 ResNet D block: conv 3x3, conv 3x3 + down, skip 1x1 + down, (x + skip) / sqrt(2)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv0 = _EqConv2d(in_channels, in_channels, 3)
+        self.conv1 = _EqConv2d(in_channels, out_channels, 3, down=True)
+        self.skip = _EqConv2d(in_channels, out_channels, 1, bias=False, lrelu=False, down=True)
+
+    def forward(self, x: Tensor, shift_frames: int = 0) -> Tensor:
+        """x [N, C_in, H, W] -> [N, C_out, H/2, W/2]; shift_frames > 0 applies the temporal shift
+        (frames grouped by that many) to the residual branch only, as upstream does."""
+        y = self.skip(x, gain=math.sqrt(0.5))
+        if shift_frames:
+            x = temporal_shift(x, shift_frames)
+        x = self.conv1(self.conv0(x), gain=math.sqrt(0.5))
+        return x + y
+
+
+def _minibatch_std(x: Tensor, group_size: int) -> Tensor:
+    """StyleGAN2 minibatch-stddev (1 feature): x [N, C, H, W] -> [N, C+1, H, W].
+
+    The group is min(group_size, N) as in StyleGAN2, lowered further to the largest divisor of N so
+    that any batch size works (StyleGAN2 would fail on e.g. N = 6 with groups of 4).
+    """
+    n, c, h, w = x.shape
+    g = min(group_size, n)
+    while n % g:
+        g -= 1
+    y = x.reshape(g, n // g, c, h, w)                                     # sample i is in group i % (n/g)
+    y = (y - y.mean(dim=0)).square().mean(dim=0).add(1e-8).sqrt()        # [n/g, C, H, W]
+    y = y.mean(dim=(1, 2, 3)).reshape(-1, 1, 1, 1).repeat(g, 1, h, w)     # [N, 1, H, W]
+    return torch.cat([x, y], dim=1)
+
+
+def _fixed_time_freqs(max_time_diff: int) -> Tensor:
+    """StyleGAN-V FixedTimeEncoder: pi * 2**i / T_res for i < log2(T_res), T_res = 2**ceil(log2(max))."""
+    resolution = 2 ** math.ceil(math.log2(max(max_time_diff, 2)))
+    n = int(math.log2(resolution))
+    return math.pi * 2.0 ** torch.arange(n, dtype=torch.float64) / resolution   # [n]
+
+
+class TimeConditioning(nn.Module):
+    """The time-difference projection term of the logit (StyleGAN-V's TemporalDifferenceEncoder +
+    mapping + projection), for clips of `num_frames` frames.
+
+    Each of the K-1 differences d = t[:, k+1] - t[:, k] is encoded as [Embedding(round(d)) (256),
+    sin/cos(d * freqs) (2 log2(max_time_diff))]; the K-1 encodings are concatenated, mapped by an
+    embed FC, 2nd-moment normalisation and `num_layers` lrelu FCs (lr_mult 0.01) to cmap [B, cmap_dim].
+    The term is <proj(h), cmap> / sqrt(cmap_dim) for the epilogue features h [B, C4].
+    """
+
+    embed_dim = 256
+    freqs: Tensor          # [n] fixed sin/cos frequencies (buffer, not saved)
+
+    def __init__(self, in_features: int, *, num_frames: int, cmap_dim: int, max_time_diff: int,
+                 num_layers: int = 2) -> None:
+        super().__init__()
+        if num_frames < 2:
+            raise ValueError(f"time conditioning needs num_frames >= 2, got {num_frames}")
+        self.num_frames = num_frames
+        self.max_time_diff = max_time_diff
+        self.cmap_dim = cmap_dim
+        self.diff_embed = nn.Embedding(max_time_diff, self.embed_dim)
+        self.register_buffer("freqs", _fixed_time_freqs(max_time_diff).float(), persistent=False)
+        c_dim = (num_frames - 1) * (self.embed_dim + 2 * self.freqs.numel())
+        self.embed = _EqLinear(c_dim, cmap_dim)
+        self.mapping = nn.Sequential(*[_EqLinear(cmap_dim, cmap_dim, lrelu=True, lr_mult=0.01)
+                                       for _ in range(num_layers)])
+        self.proj = _EqLinear(in_features, cmap_dim)
+
+    def cmap(self, times: Tensor) -> Tensor:
+        """times [B, num_frames] (sorted, in frames) -> cmap [B, cmap_dim]."""
+        diffs = (times[:, 1:] - times[:, :-1]).float()                    # [B, K-1]
+        if bool((diffs < 0).any()):
+            raise ValueError("times must be sorted within each clip (non-negative differences)")
+        idx = diffs.round().long().clamp(max=self.max_time_diff - 1)      # StyleGAN-V: round, clamped here
+        raw = diffs.unsqueeze(-1) * self.freqs                            # [B, K-1, n]
+        enc = torch.cat([self.diff_embed(idx), raw.sin(), raw.cos()], dim=-1)  # [B, K-1, 256 + 2n]
+        c = self.embed(enc.flatten(1))                                    # [B, cmap_dim]
+        c = c * (c.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()     # normalize_2nd_moment
+        return self.mapping(c)
+
+    def forward(self, h: Tensor, times: Tensor) -> Tensor:
+        """h [B, C4] epilogue features, times [B, num_frames] -> logit term [B]."""
+        return (self.proj(h) * self.cmap(times)).sum(dim=1) / math.sqrt(self.cmap_dim)
+
+
+class Discriminator(nn.Module):
+    """StyleGAN-V-style video discriminator over K sampled frames per video (an image D when K = 1).
+
+    `channels` maps every resolution 4, 8, ..., `resolution` to its channel count (e.g.
+    min(base // res, max)). Parameter names: `from_rgb`, `blocks.b{res}` (res = resolution ... 8),
+    `epilogue.*`, and, only when `time_conditioning`, `time_cond.*`.
+
+    `temporal_shift` is applied for every K, literally: with K = 1 the shifted channels have no
+    neighbour and become zeros (a one-frame clip), so a shifted D is not the image D on single frames.
+    Upstream uses it only in fine-tuning (K = 3), and so should callers.
+    `num_frames` and `max_time_diff` (extra keywords) size the time conditioning: StyleGAN-V
+    concatenates the encodings of the K-1 differences, so the conditioned K is fixed; differences are
+    rounded and clamped to max_time_diff - 1 for the embedding (StyleGAN-V: max_num_frames = 1024).
+    """
+
+    def __init__(self, *, resolution: int, channels: Mapping[int, int], fuse_resolution: int = 16,
+                 time_conditioning: bool = True, temporal_shift: bool = False, mbstd_group: int = 4,
+                 cmap_dim: int = 128, num_frames: int = 3, max_time_diff: int = 1024) -> None:
+        super().__init__()
+        log2 = int(math.log2(resolution)) if resolution >= 4 else 0
+        if resolution < 4 or 2 ** log2 != resolution:
+            raise ValueError(f"resolution must be a power of two >= 4, got {resolution}")
+        self.resolutions = [2 ** i for i in range(log2, 1, -1)]           # R, R/2, ..., 4
+        missing = [r for r in self.resolutions if r not in channels]
+        if missing:
+            raise ValueError(f"channels needs an entry for every resolution {self.resolutions}; missing {missing}")
+        if fuse_resolution not in self.resolutions:
+            raise ValueError(f"fuse_resolution must be one of {self.resolutions}, got {fuse_resolution}")
+        if mbstd_group < 1:
+            raise ValueError(f"mbstd_group must be >= 1, got {mbstd_group}")
+        self.resolution = resolution
+        self.channels = {r: int(channels[r]) for r in self.resolutions}
+        self.fuse_resolution = fuse_resolution
+        self.temporal_shift = temporal_shift
+        self.mbstd_group = mbstd_group
+
+        self.from_rgb = _EqConv2d(3, self.channels[resolution], 1)
+        self.blocks = nn.ModuleDict({
+            f"b{r}": _DBlock(self.channels[r], self.channels[r // 2]) for r in self.resolutions[:-1]
+        })
+        c4 = self.channels[4]
+        self.epilogue = nn.ModuleDict({
+            "conv": _EqConv2d(c4 + 1, c4, 3),
+            "fc": _EqLinear(c4 * 16, c4, lrelu=True),
+            "out": _EqLinear(c4, 1),
+        })
+        self.time_cond = (TimeConditioning(c4, num_frames=num_frames, cmap_dim=cmap_dim,
+                                           max_time_diff=max_time_diff) if time_conditioning else None)
+
+    @property
+    def time_conditioning(self) -> bool:
+        return self.time_cond is not None
+
+    def extra_repr(self) -> str:
+        return (f"resolution={self.resolution}, fuse_resolution={self.fuse_resolution}, "
+                f"temporal_shift={self.temporal_shift}, mbstd_group={self.mbstd_group}")
+
+    def forward(self, frames: Tensor, times: Tensor | None = None) -> Tensor:
+        """frames [B, K, 3, R, R] in [-1, 1] (K sampled frames of each video, in time order; K = 1 for
+        image pre-training); times [B, K] (frame indices/times; None or K == 1 -> no time
+        conditioning) -> logits [B].
+
+        With time conditioning and K > 1, K must equal the constructor's `num_frames`.
+        """
+        if frames.ndim != 5 or frames.shape[2] != 3 or frames.shape[3:] != (self.resolution, self.resolution):
+            raise ValueError(f"frames must be [B, K, 3, {self.resolution}, {self.resolution}], "
+                             f"got {list(frames.shape)}")
+        b, k = frames.shape[:2]
+        if times is not None and times.shape != (b, k):
+            raise ValueError(f"times must be [B={b}, K={k}], got {list(times.shape)}")
+
+        x = self.from_rgb(frames.reshape(b * k, *frames.shape[2:]))       # [B*K, C_R, R, R]
+        for res in self.resolutions[:-1]:
+            if res == self.fuse_resolution:
+                x = x.reshape(b, k, *x.shape[1:]).mean(dim=1)              # [B, C, res, res]
+            shift = k if self.temporal_shift and res > self.fuse_resolution else 0
+            x = self.blocks[f"b{res}"](x, shift_frames=shift)
+        if self.fuse_resolution == 4:
+            x = x.reshape(b, k, *x.shape[1:]).mean(dim=1)                  # [B, C4, 4, 4]
+
+        ep = self.epilogue
+        x = ep["conv"](_minibatch_std(x, self.mbstd_group))               # [B, C4, 4, 4]
+        h = ep["fc"](x.flatten(1))                                         # [B, C4]
+        logits = ep["out"](h).squeeze(1)                                   # [B]
+        if self.time_cond is not None and times is not None and k > 1:
+            if k != self.time_cond.num_frames:
+                raise ValueError(f"this discriminator conditions on {self.time_cond.num_frames} frames "
+                                 f"per clip, got K={k}")
+            logits = logits + self.time_cond(h, times)
+        return logits

@@ -1,0 +1,139 @@
+"""Generators, composed from the parts: canonical (G_c), GenDeF (G_c + motion + G_d + warp), direct baseline.
+
+Each generator exposes `networks()`: the separately trained parts, by the name their weights are
+stored under in a checkpoint (FORMATS.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from gendef_core.config import ModelConfig
+from gendef_core.models.deform import DeformationGenerator
+from gendef_core.models.mapping import MappingNetwork
+from gendef_core.models.motion import MotionMapping
+from gendef_core.models.synthesis import SynthesisNetwork, channels_for
+from gendef_core.warp import warp
+
+
+@dataclass
+class GeneratorOutput:
+    frames: Tensor                 # [B, K, 3, R, R] in [-1, 1] (approximately: no tanh, as in StyleGAN)
+    canonical: Tensor | None = None  # [B, 3, R, R]
+    offsets: Tensor | None = None    # [B, K, 2, R, R], normalised (gendef_core.warp)
+
+
+class CanonicalGenerator(nn.Module):
+    """G_c: z_c -> canonical image (and the feature f_c of a chosen layer). StyleGAN2 synthesis; the paper's
+    is StyleGAN3."""
+
+    def __init__(self, cfg: ModelConfig, *, input_extra_channels: int = 0) -> None:
+        super().__init__()
+        self.mapping = MappingNetwork(cfg.z_dim, cfg.w_dim, num_layers=cfg.mapping_layers)
+        self.synthesis = SynthesisNetwork(w_dim=cfg.w_dim, resolution=cfg.resolution,
+                                          channels=channels_for(cfg.resolution, cfg.channel_base, cfg.channel_max),
+                                          input_extra_channels=input_extra_channels,
+                                          mtm_resolutions=cfg.mtm_resolutions)
+        n = self.synthesis.num_layers
+        self.feature_layer = n - 1 if cfg.feature_layer is None else cfg.feature_layer
+        if not 0 <= self.feature_layer <= n:
+            raise ValueError(f"model.feature_layer must be in 0..{n} (the image), got {cfg.feature_layer}")
+        self.feature_channels = self.synthesis.layer_shapes()[self.feature_layer][0]
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"canonical": self}
+
+    def forward(self, z: Tensor, *, truncation_psi: float = 1.0, update_w_avg: bool = False,
+                return_feature: bool = False, input_extra: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """z ``[N, z_dim]`` -> (image ``[N, 3, R, R]``, feature ``[N, C, r, r]`` or None)."""
+        w = self.mapping(z, truncation_psi=truncation_psi, update_w_avg=update_w_avg)
+        return self.synthesis(w, input_extra=input_extra,
+                              return_feature=self.feature_layer if return_feature else None)
+
+
+class GenDeFGenerator(nn.Module):
+    """frames_t = warp(G_c(z_c), G_d(z_d, u_t; f_c)) (paper Eqs. 1-3)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.canonical_frozen = False
+        """Set by training with --freeze-canonical: G_c then stays bit-identical, w_avg included."""
+        self.canonical = CanonicalGenerator(cfg)
+        self.motion = MotionMapping(noise_dim=cfg.motion_noise_dim, hidden_dim=cfg.motion_hidden_dim,
+                                    num_freqs=cfg.motion_freqs, distance=cfg.motion_distance,
+                                    kernel_size=cfg.motion_kernel)
+        self.deformation = DeformationGenerator(
+            resolution=cfg.resolution, z_dim=cfg.z_dim, w_dim=cfg.w_dim, mapping_layers=cfg.mapping_layers,
+            channels=channels_for(cfg.resolution, cfg.deform_channel_base, cfg.deform_channel_max),
+            motion_dim=self.motion.code_dim,
+            feature_channels=self.canonical.feature_channels if cfg.canonical_feature else 0,
+            feature_dim=cfg.feature_dim, deform_init=cfg.deform_init, mtm_resolutions=cfg.mtm_resolutions)
+
+    def networks(self) -> dict[str, nn.Module]:
+        # The motion mapping is trained with G_d, so it is stored with it.
+        return {"canonical": self.canonical, "deformation": _Deformation(self.motion, self.deformation)}
+
+    def forward(self, z_c: Tensor, z_d: Tensor, times: Tensor, motion_noise: Tensor, *, truncation_psi: float = 1.0,
+                update_w_avg: bool = False) -> GeneratorOutput:
+        """z_c, z_d ``[B, z_dim]``, times ``[B, K]`` (real, >= 0), motion noise ``[B, L, noise_dim]``."""
+        canonical, feature = self.canonical(z_c, truncation_psi=truncation_psi,
+                                            update_w_avg=update_w_avg and not self.canonical_frozen,
+                                            return_feature=self.cfg.canonical_feature)
+        offsets = self.deform(z_d, times, motion_noise, feature, truncation_psi=truncation_psi,
+                              update_w_avg=update_w_avg)
+        return GeneratorOutput(warp(canonical, offsets), canonical, offsets)
+
+    def deform(self, z_d: Tensor, times: Tensor, motion_noise: Tensor, feature: Tensor | None, *,
+               truncation_psi: float = 1.0, update_w_avg: bool = False) -> Tensor:
+        """Offsets ``[B, K, 2, R, R]`` for given times, reusing a canonical feature (sampling in chunks)."""
+        codes = self.motion(times, motion_noise)
+        return self.deformation(z_d, codes, feature if self.cfg.canonical_feature else None,
+                                truncation_psi=truncation_psi, update_w_avg=update_w_avg)
+
+
+class DirectGenerator(nn.Module):
+    """The direct-frame baseline (StyleGAN-V style): frames_t = G(z, u_t), no canonical image or deformation."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.motion = MotionMapping(noise_dim=cfg.motion_noise_dim, hidden_dim=cfg.motion_hidden_dim,
+                                    num_freqs=cfg.motion_freqs, distance=cfg.motion_distance,
+                                    kernel_size=cfg.motion_kernel)
+        self.frames = CanonicalGenerator(cfg, input_extra_channels=self.motion.code_dim)
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"frames": self}
+
+    def forward(self, z_c: Tensor, z_d: Tensor, times: Tensor, motion_noise: Tensor, *, truncation_psi: float = 1.0,
+                update_w_avg: bool = False) -> GeneratorOutput:
+        del z_d  # the baseline has one content latent
+        b, k = times.shape
+        codes = self.motion(times, motion_noise).reshape(b * k, -1)
+        img, _ = self.frames(z_c.repeat_interleave(k, dim=0), truncation_psi=truncation_psi,
+                             update_w_avg=update_w_avg, input_extra=codes)
+        return GeneratorOutput(img.reshape(b, k, *img.shape[1:]))
+
+
+class _Deformation(nn.Module):
+    """Groups the motion mapping and G_d under one checkpoint name without copying them."""
+
+    def __init__(self, motion: MotionMapping, deformation: DeformationGenerator) -> None:
+        super().__init__()
+        self.motion = motion
+        self.deformation = deformation
+
+
+def build_generator(cfg: ModelConfig, stage: str) -> nn.Module:
+    """The generator trained in `stage`: G_c alone for pre-training, else GenDeF or the baseline."""
+    if stage == "pretrain":
+        return CanonicalGenerator(cfg)
+    match cfg.variant:
+        case "gendef":
+            return GenDeFGenerator(cfg)
+        case "direct":
+            return DirectGenerator(cfg)
+    raise ValueError(f"unknown model variant {cfg.variant!r}")

@@ -1,0 +1,1 @@
+"""Training: losses, EMA, the Accelerate loop, snapshots."""

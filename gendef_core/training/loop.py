@@ -1,0 +1,364 @@
+"""The training loop (both stages), on HF Accelerate.
+
+Accelerate launches the processes, picks the device and runs mixed precision. The networks are not
+wrapped in DDP: a GAN step runs D twice before its optimiser step, takes a double backward for R1,
+and sends D gradients through the G step, all of which DDP handles badly. Instead, gradients are
+all-reduced explicitly before every optimiser step (as StyleGAN2-ADA does), so all processes keep
+identical weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gendef_core.artifacts.checkpoint import (
+    CHECKPOINTS_DIR,
+    checkpoint_name,
+    list_checkpoints,
+    load_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+)
+from gendef_core.artifacts.common import write_json_atomic
+from gendef_core.config import TrainConfig
+from gendef_core.data.datasets import VideoFrames, load_video_frames
+from gendef_core.errors import ArtifactError, ConfigError, GendefError
+from gendef_core.events import Info, OnEvent, Progress, ignore
+from gendef_core.models.discriminator import Discriminator
+from gendef_core.models.generator import build_generator
+from gendef_core.models.synthesis import channels_for
+from gendef_core.training import losses
+from gendef_core.training.batches import fake_times, real_batch, step_generator
+from gendef_core.training.ema import ema_beta, update_ema
+from gendef_core.training.snapshots import write_snapshot
+from gendef_core.training.state import load_train_state, save_train_state
+
+MAX_FAKE_LENGTH = 1024  # fake times are drawn from a window this long at most (StyleGAN-V's max_num_frames)
+
+
+class TrainingError(GendefError):
+    """Training cannot go on (e.g. a loss became NaN)."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    checkpoint: Path
+    step: int
+    images_per_second: float
+    main_process: bool = True
+    """False on the other processes of a multi-process run (they should not report the result)."""
+
+
+def build_discriminator(cfg: TrainConfig) -> Discriminator:
+    d = cfg.discriminator
+    video = cfg.stage == "finetune"
+    return Discriminator(resolution=cfg.model.resolution,
+                         channels=channels_for(cfg.model.resolution, d.channel_base, d.channel_max),
+                         fuse_resolution=d.fuse_resolution, time_conditioning=video,
+                         temporal_shift=video and d.temporal_shift, mbstd_group=d.mbstd_group, cmap_dim=d.cmap_dim,
+                         num_frames=cfg.num_frames)
+
+
+def _networks(g: nn.Module, g_ema: nn.Module, d: nn.Module) -> dict[str, dict[str, Tensor]]:
+    nets = {name: m.state_dict() for name, m in g.networks().items()}
+    nets |= {f"{name}_ema": m.state_dict() for name, m in g_ema.networks().items()}
+    nets["discriminator"] = d.state_dict()
+    return nets
+
+
+def _load(module: nn.Module, state: dict[str, Tensor], what: str) -> None:
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[-1].strip()
+        raise ConfigError(f"{what} does not fit this model config ({first}); use the same --preset and "
+                          f"model.* settings as the run it came from") from None
+
+
+def _has_accelerator() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    xpu = getattr(torch, "xpu", None)
+    return (torch.cuda.is_available() or bool(mps and mps.is_available())
+            or bool(xpu and xpu.is_available()))
+
+
+def weights_checksum(module: nn.Module) -> Tensor:
+    """A float64 fingerprint of all parameters and buffers (equal weights give equal values)."""
+    total = torch.zeros((), dtype=torch.float64)
+    for i, t in enumerate([*module.parameters(), *module.buffers()]):
+        x = t.detach().double().cpu()
+        total += (i + 1) * x.sum() + x.square().sum()
+    return total
+
+
+class _Syncer:
+    """Average gradients over processes (no-op with one process)."""
+
+    def __init__(self, accelerator: Any) -> None:
+        self.n = accelerator.num_processes
+
+    def __call__(self, params: list[nn.Parameter]) -> None:
+        if self.n == 1:
+            return
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        torch.distributed.all_reduce(flat)
+        flat /= self.n
+        for p, g in zip(params, flat.split([g.numel() for g in grads]), strict=True):
+            p.grad = g.view_as(p).clone()
+
+    def buffers(self, module: nn.Module) -> None:
+        """Average floating-point buffers (e.g. the mapping's w_avg, updated from each process's latents)."""
+        if self.n == 1:
+            return
+        for b in module.buffers():
+            if b.is_floating_point():
+                torch.distributed.all_reduce(b)
+                b /= self.n
+
+
+def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_event: OnEvent = ignore) -> TrainResult:
+    """Train `cfg.stage` on dataset `data` into run directory `out`; returns the final checkpoint."""
+    from accelerate import Accelerator
+
+    cfg.validate()
+    # Without an accelerator, ask for the CPU explicitly: only then does Accelerate run several processes
+    # (torchrun, i.e. `accelerate launch --multi_gpu --num_processes N`) as multi-CPU over gloo.
+    acc = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not _has_accelerator())
+    main = acc.is_main_process
+    emit = on_event if main else ignore
+    out = Path(out)
+    start_ckpt = _check_run_dir(cfg, out, resume=resume)  # on every process, before anyone writes
+    acc.wait_for_everyone()
+    if main and start_ckpt is None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out / "config.json", {"format": "gendef.config", "format_version": 1,
+                                                "config": cfg.to_dict()})
+    acc.wait_for_everyone()
+
+    frames = load_video_frames(Path(data), on_event=emit)
+    _check_data(cfg, frames, data)
+    torch.manual_seed(cfg.seed)  # identical initial weights on every process
+    g = build_generator(cfg.model, cfg.stage).to(acc.device)
+    d = build_discriminator(cfg).to(acc.device)
+    g_ema = copy.deepcopy(g).eval().requires_grad_(False)
+    if start_ckpt is None and cfg.stage == "finetune" and cfg.init_from:
+        _init_from_pretraining(cfg, g, g_ema, d)
+
+    c = cfg.loss.r1_every / (cfg.loss.r1_every + 1)  # lazy-regularisation correction of lr and betas
+    g_params = [p for name, p in g.named_parameters() if not (cfg.freeze_canonical and name.startswith("canonical."))]
+    if cfg.freeze_canonical:
+        for name, p in g.named_parameters():
+            p.requires_grad_(not name.startswith("canonical."))
+        g.canonical_frozen = True
+    d_params = list(d.parameters())
+    opt_g = torch.optim.Adam(g_params, lr=cfg.lr_g, betas=cfg.betas, eps=1e-8)
+    opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d * c, betas=(cfg.betas[0] ** c, cfg.betas[1] ** c), eps=1e-8)
+    step, images_seen = 0, 0
+    if start_ckpt is not None:
+        step, images_seen = _resume(start_ckpt, g, g_ema, d, opt_g, opt_d)
+        emit(Info(f"resuming {start_ckpt.name} (step {step})"))
+    opt_g, opt_d = acc.prepare(opt_g, opt_d)
+    sync = _Syncer(acc)
+    video = cfg.stage == "finetune"
+    k = cfg.num_frames if video else 1
+    fake_len = min(int(frames.lengths.max()), MAX_FAKE_LENGTH)
+    use_reg = video and cfg.model.variant == "gendef" and cfg.loss.reg_weight > 0
+    batch = cfg.batch_size
+    world = acc.num_processes
+    rank = acc.process_index
+    t_start, images_start, last = time.perf_counter(), images_seen, None
+
+    def latents(stream: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        gen = step_generator(cfg.seed, step, rank, stream)
+        z_c = torch.randn(batch, cfg.model.z_dim, generator=gen)
+        z_d = torch.randn(batch, cfg.model.z_dim, generator=gen)
+        times = fake_times(batch, fake_len, k, cfg.max_span, gen) if video else torch.zeros(batch, 1)
+        if use_reg:  # three consecutive frames for the smoothness term, in the same forward pass
+            t0 = torch.randint(0, max(fake_len - 2, 1), (batch, 1), generator=gen).float()
+            times = torch.cat([times, t0 + torch.arange(3.0)], dim=1)
+        noise = g.motion.sample_noise(batch, float(times.max()), generator=gen) if video else None
+        dev = acc.device
+        return z_c.to(dev), z_d.to(dev), times.to(dev), (noise.to(dev) if noise is not None else None)
+
+    def generate(net: nn.Module, lat: tuple[Tensor, Tensor, Tensor, Tensor], update_w_avg: bool) -> Any:
+        z_c, z_d, times, noise = lat
+        if not video:
+            img, _ = net(z_c, update_w_avg=update_w_avg)
+            return img[:, None], None, times
+        return net(z_c, z_d, times, noise, update_w_avg=update_w_avg), times
+
+    while step < cfg.steps:
+        real, real_t = real_batch(frames, batch, k, cfg.max_span, step_generator(cfg.seed, step, rank, 0))
+        real, real_t = real.to(acc.device), real_t.to(acc.device)
+        # --- D: fakes (G frozen), then reals; two forward/backward pairs, one optimiser step.
+        opt_d.zero_grad(set_to_none=True)
+        with torch.no_grad(), acc.autocast():
+            res = generate(g, latents(1), False)
+            fake = res[0].frames[:, :k] if video else res[0]
+            fake_t = res[1][:, :k] if video else None
+        with acc.autocast():
+            loss_fake = nn.functional.softplus(d(fake, fake_t)).mean()
+        acc.backward(loss_fake)
+        with acc.autocast():
+            loss_real = nn.functional.softplus(-d(real, real_t if video else None)).mean()
+        acc.backward(loss_real)
+        sync(d_params)
+        opt_d.step()
+        r1 = None
+        if cfg.loss.r1_gamma > 0 and step % cfg.loss.r1_every == 0:
+            opt_d.zero_grad(set_to_none=True)
+            real_r1 = real.detach().requires_grad_(True)
+            with acc.autocast():
+                r1 = losses.r1_penalty(d(real_r1, real_t if video else None), real_r1)
+            acc.backward(r1 * (cfg.loss.r1_gamma / 2) * cfg.loss.r1_every)
+            sync(d_params)
+            opt_d.step()
+        # --- G: adversarial + structural temporal smoothness.
+        opt_g.zero_grad(set_to_none=True)
+        with acc.autocast():
+            res = generate(g, latents(2), True)
+            reg = None
+            if video:
+                out_g, times_g = res
+                g_frames, g_t = out_g.frames[:, :k], times_g[:, :k]
+                if use_reg:
+                    reg = losses.temporal_smoothness_loss(out_g.offsets[:, k:], out_g.frames[:, k + 1])
+            else:
+                g_frames, g_t = res[0], None
+            loss_g = losses.g_adv_loss(d(g_frames, g_t))
+            total_g = loss_g + cfg.loss.reg_weight * reg if reg is not None else loss_g
+        acc.backward(total_g)
+        sync(g_params)
+        opt_g.step()
+        sync.buffers(g)
+        step += 1
+        images_seen += batch * world * k
+        update_ema(g_ema, g, ema_beta(batch * world, cfg.ema_kimg, cfg.ema_rampup, images_seen))
+
+        values = {"loss_d": (loss_fake + loss_real).item(), "loss_g": loss_g.item()}
+        if r1 is not None:
+            values["r1"] = r1.item()
+        if reg is not None:
+            values["reg"] = reg.item()
+        bad = [name for name, v in values.items() if not math.isfinite(v)]
+        if bad:
+            good = list_checkpoints(out)
+            kept = f"the last good checkpoint is {good[-1]}" if good else "no checkpoint was saved"
+            raise TrainingError(f"{bad[0]} became {values[bad[0]]} at step {step}; {kept}; lower the learning "
+                                f"rates (--set lr_g=... --set lr_d=...) or raise loss.r1_gamma")
+        if main and (step % cfg.log_every == 0 or step == cfg.steps):
+            elapsed = time.perf_counter() - t_start
+            rate = (images_seen - images_start) / max(elapsed, 1e-9)
+            record = {"step": step, "kimg": images_seen / 1000, "images_per_s": rate, **values,
+                      "time_s": elapsed}
+            with open(out / "events.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+            emit(Info("  ".join(f"{k_}={v:.4g}" if isinstance(v, float) else f"{k_}={v}" for k_, v in record.items())))
+        emit(Progress(f"{cfg.stage}", step, cfg.steps))
+        if main and cfg.snapshot_every and step % cfg.snapshot_every == 0:
+            write_snapshot(g_ema, out, step, z_dim=cfg.model.z_dim)
+        if step % cfg.save_every == 0 or step == cfg.steps:
+            last = _save(acc, cfg, out, step, images_seen, g, g_ema, d, opt_g, opt_d, t_start)
+    if last is None:  # nothing left to train: the run already reached cfg.steps
+        last = list_checkpoints(out)[-1] if list_checkpoints(out) else _save(
+            acc, cfg, out, step, images_seen, g, g_ema, d, opt_g, opt_d, t_start)
+    if main and cfg.snapshot_every and step % cfg.snapshot_every != 0:
+        write_snapshot(g_ema, out, step, z_dim=cfg.model.z_dim)
+    acc.wait_for_everyone()
+    elapsed = time.perf_counter() - t_start
+    return TrainResult(out, last, step, (images_seen - images_start) / max(elapsed, 1e-9), main)
+
+
+def _save(acc: Any, cfg: TrainConfig, out: Path, step: int, images_seen: int, g: nn.Module, g_ema: nn.Module,
+          d: nn.Module, opt_g: Any, opt_d: Any, t_start: float) -> Path:
+    path = out / CHECKPOINTS_DIR / checkpoint_name(step)
+    # Every process must hold the same weights; check it (cheaply) before writing them.
+    sums = acc.gather(torch.stack([weights_checksum(m) for m in (g, g_ema, d)]).to(acc.device)[None]).cpu()
+    sums = sums.reshape(acc.num_processes, 3)
+    if not bool((sums == sums[0]).all()):
+        raise TrainingError(f"processes diverged at step {step} (weight checksums {sums.tolist()}); "
+                            f"this is a bug, please report it")
+    if acc.is_main_process:
+        with tempfile.TemporaryDirectory(dir=out, prefix=".train-state-") as tmp:
+            state = save_train_state(Path(tmp) / "train_state", {"optimizer_g": opt_g, "optimizer_d": opt_d},
+                                     {"step": step, "images_seen": images_seen})
+            save_checkpoint(path, step=step, config=cfg.to_dict(), networks=_networks(g, g_ema, d),
+                            metadata={"kimg": images_seen / 1000, "wall_time_s": time.perf_counter() - t_start,
+                                      "num_processes": acc.num_processes,
+                                      "weight_checksums": sums[:, 0].tolist()},
+                            train_state=state, overwrite=True)
+        prune_checkpoints(out, cfg.keep_last)
+    acc.wait_for_everyone()
+    return path
+
+
+def _check_run_dir(cfg: TrainConfig, out: Path, *, resume: bool) -> Path | None:
+    """Check the run directory; returns the checkpoint to resume from (None: a new run)."""
+    existing = list_checkpoints(out)
+    if resume:
+        if not existing:
+            raise ArtifactError(f"{out} has no checkpoint to resume from; drop --resume to start a new run")
+        saved = TrainConfig.from_dict(load_checkpoint(existing[-1]).config)
+        for key in ("stage", "model", "discriminator"):
+            if getattr(saved, key) != getattr(cfg, key):
+                raise ConfigError(f"--resume: {key} differs from the run in {out}; resume with the same settings "
+                                  f"(see {out / 'config.json'})")
+        return existing[-1]
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ArtifactError(f"{out} already exists; pass --resume to continue it or choose another --out")
+    return None
+
+
+def _check_data(cfg: TrainConfig, frames: VideoFrames, data: Path) -> None:
+    if frames.info.resolution != cfg.model.resolution:
+        raise ConfigError(f"{data} is {frames.info.resolution}x{frames.info.resolution} but the model is "
+                          f"{cfg.model.resolution}x{cfg.model.resolution}; prepare the data at --resolution "
+                          f"{cfg.model.resolution} or --set model.resolution={frames.info.resolution}")
+    if cfg.stage == "finetune" and int(frames.lengths.min()) < cfg.num_frames:
+        raise ConfigError(f"{data} has videos shorter than {cfg.num_frames} frames; re-prepare with --min-frames")
+
+
+def _init_from_pretraining(cfg: TrainConfig, g: nn.Module, g_ema: nn.Module, d: nn.Module) -> None:
+    """G_c (raw and EMA) and D from a pre-training checkpoint; G_d stays zero-initialised."""
+    assert cfg.init_from is not None
+    ck = load_checkpoint(Path(cfg.init_from))
+    if ck.config.get("stage") != "pretrain" or "canonical" not in ck.networks:
+        raise ConfigError(f"--init {cfg.init_from} is not a pre-training run (gendef pretrain)")
+    what = f"the canonical generator of {ck.path}"
+    if cfg.model.variant == "gendef":
+        _load(g.canonical, ck.load_network("canonical"), what)
+        _load(g_ema.canonical, ck.load_network("canonical_ema"), what)
+    else:  # the baseline's frame generator has extra motion input channels: only mapping weights transfer
+        raise ConfigError("the direct-frame baseline trains from scratch; drop --init")
+    state = ck.load_network("discriminator")
+    missing, unexpected = d.load_state_dict(state, strict=False)
+    if unexpected or any(not key.startswith("time_cond") for key in missing):
+        raise ConfigError(f"the discriminator of {ck.path} does not fit this config; use the same preset and "
+                          f"discriminator.* settings as pre-training")
+
+
+def _resume(ckpt: Path, g: nn.Module, g_ema: nn.Module, d: nn.Module, opt_g: torch.optim.Optimizer,
+            opt_d: torch.optim.Optimizer) -> tuple[int, int]:
+    info = load_checkpoint(ckpt)
+    for name, module in g.networks().items():
+        _load(module, info.load_network(name), f"{ckpt}/{name}")
+    for name, module in g_ema.networks().items():
+        _load(module, info.load_network(f"{name}_ema"), f"{ckpt}/{name}_ema")
+    _load(d, info.load_network("discriminator"), f"{ckpt}/discriminator")
+    if info.train_state is None:
+        raise ArtifactError(f"{ckpt} has no train_state/; it cannot be resumed (use it with --init instead)")
+    counters = load_train_state(info.train_state, {"optimizer_g": opt_g, "optimizer_d": opt_d})
+    return int(counters["step"]), int(counters["images_seen"])
+

@@ -1,0 +1,59 @@
+"""Periodic snapshots of fixed-seed samples, so a person sees progress without any tool.
+
+RUN/snapshots/step-XXXXXXXX.png: one row per sample: canonical | frames | deformation colour of
+those frames (pre-training: a grid of canonical images). RUN/snapshots/step-XXXXXXXX.mp4: the
+sample videos side by side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gendef_core.data.images import to_uint8, write_png
+from gendef_core.data.video_io import write_video
+from gendef_core.flow import flow_to_color
+from gendef_core.models.generator import CanonicalGenerator, GeneratorOutput
+from gendef_core.warp import offsets_to_pixels
+
+NUM_SAMPLES = 4
+SNAPSHOT_SEED = 1234
+
+
+def _grid_rows(rows: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([torch.cat(list(r), dim=1) for r in rows], dim=0)  # rows of [k, H, W, 3] -> image
+
+
+@torch.no_grad()
+def write_snapshot(generator: nn.Module, run_dir: Path, step: int, *, z_dim: int, num_frames: int = 16,
+                   fps: int = 25) -> Path:
+    """Render fixed-seed samples of `generator` (an EMA copy) and write a PNG (and, for videos, an MP4)."""
+    device = next(generator.parameters()).device
+    g = torch.Generator().manual_seed(SNAPSHOT_SEED)
+    z_c = torch.randn(NUM_SAMPLES, z_dim, generator=g).to(device)
+    out_dir = run_dir / "snapshots"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = out_dir / f"step-{step:08d}.png"
+    if isinstance(generator, CanonicalGenerator):
+        images, _ = generator(z_c)
+        write_png(png, _grid_rows([to_uint8(images.cpu())]).numpy())
+        return png
+    z_d = torch.randn(NUM_SAMPLES, z_dim, generator=g).to(device)
+    noise = generator.motion.sample_noise(NUM_SAMPLES, num_frames - 1, generator=g).to(device)
+    times = torch.arange(num_frames, dtype=torch.float32, device=device).expand(NUM_SAMPLES, -1)
+    out: GeneratorOutput = generator(z_c, z_d, times, noise)
+    frames = to_uint8(out.frames.cpu())                                        # [N, T, H, W, 3]
+    shown = torch.linspace(0, num_frames - 1, 4).round().long()
+    rows = []
+    for i in range(NUM_SAMPLES):
+        row = list(frames[i, shown])
+        if out.canonical is not None and out.offsets is not None:
+            disp = offsets_to_pixels(out.offsets[i, shown].cpu(), tuple(out.offsets.shape[-2:]))  # [4, 2, H, W]
+            scale = float(offsets_to_pixels(out.offsets.cpu(), tuple(out.offsets.shape[-2:])).norm(dim=-3).max())
+            row = [to_uint8(out.canonical[i].cpu()), *row, *flow_to_color(disp, scale or 1.0).movedim(1, -1)]
+        rows.append(torch.stack(row))
+    write_png(png, _grid_rows(rows).numpy())
+    write_video(out_dir / f"step-{step:08d}.mp4", [torch.cat(list(frames), dim=2)], fps)  # samples side by side
+    return png

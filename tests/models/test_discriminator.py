@@ -1,0 +1,172 @@
+"""The video discriminator: mean fusion, temporal shift, time conditioning, K = 1 -> K = 3 reuse."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gendef_core.models.discriminator import Discriminator, temporal_shift
+
+CHANNELS = {32: 8, 16: 16, 8: 16, 4: 16}
+
+
+def _d(seed: int = 0, **kw: object) -> Discriminator:
+    torch.manual_seed(seed)
+    args: dict[str, object] = {"resolution": 32, "channels": CHANNELS, "fuse_resolution": 16, "cmap_dim": 16}
+    return Discriminator(**{**args, **kw})  # type: ignore[arg-type]
+
+
+def _frames(b: int, k: int, seed: int = 1, res: int = 32) -> torch.Tensor:
+    return torch.rand(b, k, 3, res, res, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("shift", [False, True])
+def test_outputs_finite(k: int, shift: bool) -> None:
+    d = _d(temporal_shift=shift)
+    times = torch.tensor([[0.0, 3.0, 8.0]] * 4)[:, :k]
+    out = d(_frames(4, k), times)
+    assert out.shape == (4,) and torch.isfinite(out).all()
+    assert out.std() > 0                               # different clips, different logits
+
+
+@pytest.mark.parametrize("fuse", [32, 16, 8, 4])
+def test_mean_fusion_k3_identical_frames_equals_k1(fuse: int) -> None:
+    d = _d(fuse_resolution=fuse, time_conditioning=False)
+    one = _frames(4, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(d(one.repeat(1, 3, 1, 1, 1)), d(one), rtol=1e-5, atol=1e-5)
+    d_tc = _d(fuse_resolution=fuse)                   # time-conditioned D without times: same logit
+    with torch.no_grad():
+        torch.testing.assert_close(d_tc(one.repeat(1, 3, 1, 1, 1)), d_tc(one), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shift", [False, True])
+def test_k1_state_dict_loads_into_time_conditioned_d(shift: bool) -> None:
+    image_d = _d(seed=0, time_conditioning=False)
+    video_d = _d(seed=1, time_conditioning=True, temporal_shift=shift)
+    result = video_d.load_state_dict(image_d.state_dict(), strict=False)
+    assert result.unexpected_keys == []
+    assert result.missing_keys and all(k.startswith("time_cond.") for k in result.missing_keys)
+    assert set(result.missing_keys) == {k for k in video_d.state_dict() if k.startswith("time_cond.")}
+    one = _frames(2, 1)
+    if not shift:                                      # the shared part is now identical
+        with torch.no_grad():
+            torch.testing.assert_close(video_d(one), image_d(one))
+            torch.testing.assert_close(video_d(one.repeat(1, 3, 1, 1, 1)), image_d(one), rtol=1e-5, atol=1e-5)
+
+
+def test_time_differences_change_output() -> None:
+    d = _d()
+    frames = _frames(3, 3)
+    with torch.no_grad():
+        a = d(frames, torch.tensor([[0.0, 1.0, 2.0]] * 3))
+        b = d(frames, torch.tensor([[0.0, 8.0, 16.0]] * 3))
+        c = d(frames, torch.tensor([[10.0, 18.0, 26.0]] * 3))  # same differences, other offset
+        uncond = d(frames)
+    assert (a - b).abs().min() > 1e-4
+    torch.testing.assert_close(b, c)                   # only differences matter
+    assert (a - uncond).abs().min() > 1e-6
+
+
+def test_time_conditioning_off_ignores_times() -> None:
+    d = _d(time_conditioning=False)
+    frames = _frames(2, 3)
+    with torch.no_grad():
+        assert torch.equal(d(frames, torch.tensor([[0.0, 1.0, 2.0]] * 2)),
+                           d(frames, torch.tensor([[0.0, 9.0, 30.0]] * 2)))
+
+
+def test_time_conditioning_errors() -> None:
+    d = _d()
+    with pytest.raises(ValueError, match="sorted"):
+        d(_frames(2, 3), torch.tensor([[0.0, 5.0, 2.0]] * 2))
+    with pytest.raises(ValueError, match="conditions on 3"):
+        d(_frames(2, 2), torch.tensor([[0.0, 5.0]] * 2))
+    with pytest.raises(ValueError, match="times must be"):
+        d(_frames(2, 3), torch.tensor([[0.0, 5.0]] * 2))
+    with pytest.raises(ValueError, match="frames must be"):
+        d(_frames(2, 3, res=16))
+    d(_frames(2, 3), torch.tensor([[0.0, 2000.0, 2001.5]] * 2))   # beyond the embedding: clamped
+
+
+def test_temporal_shift_changes_k3_output() -> None:
+    plain, shifted = _d(temporal_shift=False), _d(temporal_shift=True)
+    shifted.load_state_dict(plain.state_dict())
+    frames, times = _frames(2, 3), torch.tensor([[0.0, 2.0, 4.0]] * 2)
+    with torch.no_grad():
+        assert (plain(frames, times) - shifted(frames, times)).abs().min() > 1e-6
+
+
+def test_temporal_shift_function() -> None:
+    b, k, c = 2, 3, 16                                 # fold = 2
+    x = torch.arange(b * k * c, dtype=torch.float32).reshape(b, k, c, 1, 1) + 1
+    out = temporal_shift(x.reshape(b * k, c, 1, 1), k).reshape(b, k, c, 1, 1)
+    # channels 0..1 come from the next frame, zeros after the last
+    torch.testing.assert_close(out[:, :-1, :2], x[:, 1:, :2])
+    assert torch.equal(out[:, -1, :2], torch.zeros(b, 2, 1, 1))
+    # channels 2..3 come from the previous frame, zeros before the first
+    torch.testing.assert_close(out[:, 1:, 2:4], x[:, :-1, 2:4])
+    assert torch.equal(out[:, 0, 2:4], torch.zeros(b, 2, 1, 1))
+    # the remaining 12 channels are untouched, and videos never mix
+    assert torch.equal(out[:, :, 4:], x[:, :, 4:])
+    assert out[0].max() <= x[0].max()
+    with pytest.raises(ValueError, match="multiple"):
+        temporal_shift(torch.zeros(5, 16, 1, 1), 3)
+
+
+def test_gradients_reach_frames_and_weights() -> None:
+    d = _d(temporal_shift=True)
+    frames = _frames(2, 3).requires_grad_(True)
+    d(frames, torch.tensor([[0.0, 1.0, 3.0]] * 2)).sum().backward()
+    assert frames.grad is not None and torch.isfinite(frames.grad).all()
+    assert frames.grad.abs().sum(dim=(2, 3, 4)).min() > 0       # every frame of every video
+    for name, p in d.named_parameters():
+        assert p.grad is not None, name
+
+
+def test_r1_style_double_backward() -> None:
+    d = _d()
+    frames = _frames(2, 3).requires_grad_(True)
+    (grad,) = torch.autograd.grad(d(frames, torch.tensor([[0.0, 1.0, 3.0]] * 2)).sum(), frames, create_graph=True)
+    grad.square().sum().backward()
+    assert d.from_rgb.weight.grad is not None and d.from_rgb.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 6])
+def test_mbstd_with_small_or_odd_batches(batch: int) -> None:
+    d = _d(mbstd_group=4)
+    out = d(_frames(batch, 3), torch.tensor([[0.0, 1.0, 2.0]] * batch))
+    assert out.shape == (batch,) and torch.isfinite(out).all()
+
+
+def test_mbstd_couples_samples_in_a_group() -> None:
+    d = _d(time_conditioning=False, mbstd_group=2)
+    frames = _frames(4, 1)
+    with torch.no_grad():
+        base = d(frames)
+        changed = frames.clone()
+        changed[0] = -changed[0]
+        after = d(changed)
+    # StyleGAN2 groups sample i with i + N/G: changing sample 0 moves samples 0 and 2 only
+    assert (after[2] - base[2]).abs() > 0
+    torch.testing.assert_close(after[[1, 3]], base[[1, 3]])
+
+
+def test_constructor_validation() -> None:
+    with pytest.raises(ValueError, match="power of two"):
+        _d(resolution=48)
+    with pytest.raises(ValueError, match="missing"):
+        _d(channels={32: 8, 16: 16, 8: 16})
+    with pytest.raises(ValueError, match="fuse_resolution"):
+        _d(fuse_resolution=64)
+
+
+def test_state_dict_round_trip_and_seeded_init() -> None:
+    a, b = _d(seed=7), _d(seed=7)
+    torch.testing.assert_close(a.state_dict(), b.state_dict())
+    c = _d(seed=8)
+    c.load_state_dict(a.state_dict())
+    frames, times = _frames(2, 3), torch.tensor([[0.0, 1.0, 2.0]] * 2)
+    with torch.no_grad():
+        assert torch.equal(a(frames, times), c(frames, times))
