@@ -35,10 +35,11 @@ class ModelConfig:
     """Size of the intermediate latents w (mapping output)."""
     mapping_layers: int = 2
     """Layers of each mapping network (StyleGAN-V/GenDeF use 2)."""
-    channel_base: int = 8192
-    """Canonical/direct synthesis channels at resolution r: min(channel_base // r, channel_max)."""
+    channel_base: int = 2048
+    """Canonical/direct synthesis channels at resolution r: min(channel_base // r, channel_max)
+    (2048/128: 128 channels up to 16 px, 64 at 32, 32 at 64)."""
     channel_max: int = 128
-    deform_channel_base: int = 4096
+    deform_channel_base: int = 1024
     """Deformation generator channels at r: min(deform_channel_base // r, deform_channel_max)."""
     deform_channel_max: int = 64
     motion_noise_dim: int = 128
@@ -81,7 +82,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class DiscriminatorConfig:
-    channel_base: int = 8192
+    channel_base: int = 2048
     """Channels at resolution r: min(channel_base // r, channel_max)."""
     channel_max: int = 128
     fuse_resolution: int = 16
