@@ -26,8 +26,9 @@ from gendef_core.models.mapping import MappingNetwork
 def _resize(x: Tensor, size: int) -> Tensor:
     if x.shape[-1] == size and x.shape[-2] == size:
         return x
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
-                         antialias=size < x.shape[-1])
+    # float32: antialiased resizing has no bf16/fp16 kernel on every device.
+    return F.interpolate(x.float(), size=(size, size), mode="bilinear", align_corners=False,
+                         antialias=size < x.shape[-1]).to(x.dtype)
 
 
 class DeformationGenerator(nn.Module):

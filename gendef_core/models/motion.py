@@ -180,7 +180,13 @@ class MotionMapping(nn.Module):
             raise ValueError(f"noise has {noise.shape[1]} steps but times up to {max_time:g} need {need} "
                              f"(distance {self.distance}, +{self.extra_noise} for the conv); "
                              f"sample it with sample_noise(batch, max_time={max_time:g})")
-        traj = self.trajectory(noise[:, :need])                           # [B, n_knots, H]
+        # The time encoding runs in float32 even under mixed precision: sines of large phases and the
+        # interpolation weights lose too much in bf16/fp16.
+        with torch.autocast(device_type=noise.device.type, enabled=False):
+            return self._encode(times, noise[:, :need].float())
+
+    def _encode(self, times: Tensor, noise: Tensor) -> Tensor:
+        traj = self.trajectory(noise)                                     # [B, n_knots, H]
 
         left = torch.floor(times / self.distance)                         # [B, K]
         t_left = left * self.distance                                     # [B, K]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -77,13 +78,20 @@ def _networks(g: nn.Module, g_ema: nn.Module, d: nn.Module) -> dict[str, dict[st
     return nets
 
 
-def _load(module: nn.Module, state: dict[str, Tensor], what: str) -> None:
+def _load(module: nn.Module, state: dict[str, Tensor], what: str, *, allow_new_mtm: bool = False) -> None:
+    """Load weights; with `allow_new_mtm`, MTM weights absent from `state` keep their zero init (the layer
+    then starts as the plain conv it was pre-trained as)."""
     try:
-        module.load_state_dict(state)
+        missing, unexpected = module.load_state_dict(state, strict=False)
     except RuntimeError as e:
         first = str(e).strip().splitlines()[-1].strip()
         raise ConfigError(f"{what} does not fit this model config ({first}); use the same --preset and "
                           f"model.* settings as the run it came from") from None
+    missing = [k for k in missing if not (allow_new_mtm and ".dcn_" in k)]
+    if missing or unexpected:
+        key = (missing or unexpected)[0]
+        raise ConfigError(f"{what} does not fit this model config ({'missing' if missing else 'unexpected'} "
+                          f"weight {key}); use the same --preset and model.* settings as the run it came from")
 
 
 def _has_accelerator() -> bool:
@@ -133,6 +141,12 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
     from accelerate import Accelerator
 
     cfg.validate()
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        # Accelerate keeps process-wide state; a second run in one Python process (e.g. another mixed
+        # precision) needs it cleared. Under a distributed launch there is one run per process.
+        from accelerate.state import AcceleratorState
+
+        AcceleratorState._reset_state(reset_partial_state=True)
     # Without an accelerator, ask for the CPU explicitly: only then does Accelerate run several processes
     # (torchrun, i.e. `accelerate launch --multi_gpu --num_processes N`) as multi-CPU over gloo.
     acc = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not _has_accelerator())
@@ -338,8 +352,8 @@ def _init_from_pretraining(cfg: TrainConfig, g: nn.Module, g_ema: nn.Module, d: 
         raise ConfigError(f"--init {cfg.init_from} is not a pre-training run (gendef pretrain)")
     what = f"the canonical generator of {ck.path}"
     if cfg.model.variant == "gendef":
-        _load(g.canonical, ck.load_network("canonical"), what)
-        _load(g_ema.canonical, ck.load_network("canonical_ema"), what)
+        _load(g.canonical, ck.load_network("canonical"), what, allow_new_mtm=True)
+        _load(g_ema.canonical, ck.load_network("canonical_ema"), what, allow_new_mtm=True)
     else:  # the baseline's frame generator has extra motion input channels: only mapping weights transfer
         raise ConfigError("the direct-frame baseline trains from scratch; drop --init")
     state = ck.load_network("discriminator")

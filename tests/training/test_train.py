@@ -162,7 +162,8 @@ def test_ablation_flags_resolve(pretrained: Path) -> None:
 
 
 @pytest.mark.parametrize("flags", [{"freeze_canonical": True}, {"model.canonical_feature": False},
-                                   {"model.variant": "direct"}])
+                                   {"model.variant": "direct"}, {"mixed_precision": "bf16"},
+                                   {"model.mtm_resolutions": [8]}, {"model.feature_layer": 0}])
 def test_variants_train_a_step(data: Path, pretrained: Path, tmp_path: Path, flags: dict[str, object]) -> None:
     direct = flags.get("model.variant") == "direct"
     cfg = _tiny("finetune", init=None if direct else pretrained, from_scratch=direct, steps=2, flags=flags)
@@ -207,3 +208,32 @@ def test_dry_run_prints_the_resolved_config(run_cli, data: Path) -> None:  # typ
 def test_model_config_validation() -> None:
     with pytest.raises(ConfigError, match="power of two"):
         ModelConfig(resolution=48).validate()
+
+
+def test_killed_run_resumes_to_the_same_weights(data: Path, pretrained: Path, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    steps, overrides = 30, ["save_every=2", "keep_last=100", "log_every=1"]
+    straight = api.finetune(data, tmp_path / "straight", _tiny("finetune", init=pretrained, steps=steps,
+                                                                 overrides=overrides))
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "gendef_cli", "finetune", "--data", str(data), "--init", str(pretrained),
+           "--out", str(out), "--preset", "tiny", "--steps", str(steps), "--quiet"]
+    cmd += [arg for o in overrides for arg in ("--set", o)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 120
+    while not list_checkpoints(out) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = load_checkpoint(out).step
+    assert killed_at < steps, "the run finished before it could be killed; make it longer"
+    resumed = api.finetune(data, out, _tiny("finetune", init=pretrained, steps=steps, overrides=overrides),
+                           resume=True)
+    assert resumed.step == steps
+    a, b = load_checkpoint(straight.checkpoint), load_checkpoint(resumed.checkpoint)
+    for name in a.networks:
+        sa, sb = a.load_network(name), b.load_network(name)
+        assert all(torch.equal(sa[k], sb[k]) for k in sa), name
