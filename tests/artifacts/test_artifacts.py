@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from gendef_core import __version__
 from gendef_core.artifacts.checkpoint import (
     CheckpointInfo,
     checkpoint_name,
@@ -92,7 +93,7 @@ def test_clip_round_trip_is_bit_exact(tmp_path: Path) -> None:
     m = json.loads((path / "manifest.json").read_text())
     assert {k: m[k] for k in ("format", "format_version", "gendef_version", "height", "width", "num_frames", "fps",
                               "seed", "checkpoint", "source", "convention", "latents", "videos")} == {
-        "format": "gendef.clip", "format_version": 1, "gendef_version": "0.1.0", "height": 7, "width": 9,
+        "format": "gendef.clip", "format_version": 1, "gendef_version": __version__, "height": 7, "width": 9,
         "num_frames": 3, "fps": [30000, 1001], "seed": 2**40 + 7, "checkpoint": "runs/exp/checkpoints/step-00001000",
         "source": "sample", "convention": CONVENTION, "latents": ["index", "noise", "z"],
         "videos": {"video.mp4": {"num_frames": 3}}}
@@ -316,7 +317,7 @@ def test_read_manifest_migrates_one_step_at_a_time(tmp_path: Path) -> None:
 
 def test_read_manifest_refuses_newer_versions(tmp_path: Path) -> None:
     d = write_fake(tmp_path / "v4", 4)
-    with raises(f"{d / 'manifest.json'}: fake thing format v4 is newer than this gendef (0.1.0) reads (v3); "
+    with raises(f"{d / 'manifest.json'}: fake thing format v4 is newer than this gendef ({__version__}) reads (v3); "
                 "upgrade gendef"):
         read_fake(d, _migrations([]))
 
@@ -402,11 +403,11 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     assert m["networks"]["generator"] == {"bytes": (ck / "generator.safetensors").stat().st_size,
                                           "sha256": sha256_file(ck / "generator.safetensors"), "num_tensors": 3}
     assert json.loads((ck / "config.json").read_text()) == {"format": "gendef.config", "format_version": 1,
-                                                            "gendef_version": "0.1.0", "config": config}
+                                                            "gendef_version": __version__, "config": config}
     from safetensors import safe_open
 
     with safe_open(str(ck / "generator.safetensors"), "pt") as f:
-        assert f.metadata() == {"format": "gendef.checkpoint", "format_version": "1", "gendef_version": "0.1.0"}
+        assert f.metadata() == {"format": "gendef.checkpoint", "format_version": "1", "gendef_version": __version__}
 
 
 def test_checkpoint_without_train_state(tmp_path: Path) -> None:
@@ -492,7 +493,7 @@ def test_newer_config_and_checkpoint_formats_are_refused(tmp_path: Path) -> None
     ck2 = save_step(tmp_path / "run", 2)
     m = json.loads((ck2 / "manifest.json").read_text())
     (ck2 / "manifest.json").write_text(json.dumps({**m, "format_version": 2}))
-    with raises(f"{ck2 / 'manifest.json'}: checkpoint format v2 is newer than this gendef (0.1.0) reads (v1); "
+    with raises(f"{ck2 / 'manifest.json'}: checkpoint format v2 is newer than this gendef ({__version__}) reads (v1); "
                 "upgrade gendef"):
         load_checkpoint(tmp_path / "run")
 

@@ -18,6 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
+from gendef_core import __version__
 from gendef_core.artifacts.checkpoint import load_checkpoint
 from gendef_core.artifacts.clip import load_clip, read_clip_manifest
 from gendef_core.artifacts.dataset import load_dataset_info, load_ground_truth, read_video_frames
@@ -207,11 +208,11 @@ def test_checkpoint_v1_through_the_cli(run_cli) -> None:
 
 
 BUMPED = [
-    ("clip_v1", "manifest.json", load_clip, "clip format v2 is newer than this gendef (0.1.0) reads (v1)"),
+    ("clip_v1", "manifest.json", load_clip, f"clip format v2 is newer than this gendef ({__version__}) reads (v1)"),
     ("dataset_v1", "manifest.json", load_dataset_info,
-     "dataset format v2 is newer than this gendef (0.1.0) reads (v1)"),
+     f"dataset format v2 is newer than this gendef ({__version__}) reads (v1)"),
     ("checkpoint_v1", "checkpoints/step-00000042/manifest.json", load_checkpoint,
-     "checkpoint format v2 is newer than this gendef (0.1.0) reads (v1)"),
+     f"checkpoint format v2 is newer than this gendef ({__version__}) reads (v1)"),
     ("checkpoint_v1", "checkpoints/step-00000042/config.json", load_checkpoint,
      "config format v2 is newer than this gendef reads (v1)"),
 ]

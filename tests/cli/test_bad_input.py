@@ -21,6 +21,7 @@ import pytest
 import torch
 from PIL import Image
 
+from gendef_core import __version__
 from gendef_core.artifacts.clip import Clip, save_clip
 from gendef_core.artifacts.common import file_record
 from gendef_core.artifacts.tensors import save_tensors
@@ -389,7 +390,7 @@ def test_clip_format_version_too_new(run_cli, clip: Path, tmp_path: Path, cmd: s
     (clip / "manifest.json").write_text(json.dumps(m))
     before = tree(tmp_path)
     assert_error(run_cli(cmd, clip), f"error: {clip / 'manifest.json'}: clip format v2 is newer than this gendef "
-                                     "(0.1.0) reads (v1); upgrade gendef")
+                                     f"({__version__}) reads (v1); upgrade gendef")
     assert tree(tmp_path) == before
 
 
