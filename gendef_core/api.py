@@ -179,57 +179,84 @@ def describe(path: Path) -> dict[str, Any]:
 
 
 
+_GC_SHAPE = ("resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max")
+_D_SHAPE = ("channel_base", "channel_max", "fuse_resolution", "mbstd_group")
+
+
 def resolve_train_config(stage: str, *, preset: str = "small", init: Path | None = None, steps: int | None = None,
                          kimg: float | None = None, batch_size: int | None = None, flags: dict[str, Any] | None = None,
                          overrides: list[str] | None = None, config_file: Path | None = None,
-                         from_scratch: bool = False) -> Any:
-    """The `TrainConfig` a `pretrain`/`finetune` command would run (what `--dry-run` prints).
+                         from_scratch: bool = False, resume_run: Path | None = None) -> Any:
+    """The `TrainConfig` a `pretrain`/`finetune` command runs (what `--dry-run` prints).
 
-    Order: the preset (or `config_file`, a saved config.json); for fine-tuning from `init`, the
-    pre-training run's model and discriminator sections (so G_c and D fit); explicit flags
-    (`flags` maps dotted keys to values, None = not given); then `--set` overrides.
+    New run: the preset (or `config_file`, a saved config.json); for fine-tuning from `init`, the
+    pre-training's G_c and D shape settings (so their weights fit) and no EMA ramp-up (the EMA
+    starts from the pre-trained EMA); then explicit `flags` (dotted keys, None = not given), then
+    `--set` overrides, then `kimg` (thousands of images over all processes) -> steps.
+    Resumed run (`resume_run`): the run's own config; only `steps`/`kimg` and `--set` of the
+    bookkeeping keys (log_every, save_every, snapshot_every, keep_last) may change it.
     """
     import dataclasses
-    import os
 
-    from gendef_core.artifacts.checkpoint import load_checkpoint
+    from gendef_core.artifacts.checkpoint import list_checkpoints, load_checkpoint
     from gendef_core.artifacts.common import read_json
     from gendef_core.config import TrainConfig, apply_overrides
     from gendef_core.config import preset as preset_config
-    from gendef_core.errors import ConfigError
+    from gendef_core.errors import ArtifactError, ConfigError
+    from gendef_core.training.loop import RESUMABLE
 
+    if steps is not None and kimg is not None:
+        raise ConfigError("give --steps or --kimg, not both")
+    sets = [f"{key}={json.dumps(value)}" for key, value in (flags or {}).items() if value is not None]
+    if batch_size is not None:
+        sets.append(f"batch_size={batch_size}")
+    if resume_run is not None:  # --init/--from-scratch/--preset/--config describe how the run began: ignored
+        found = list_checkpoints(Path(resume_run))
+        if not found:
+            raise ArtifactError(f"{resume_run} has no checkpoint to resume from; drop --resume to start a new run")
+        saved = TrainConfig.from_dict(load_checkpoint(found[-1], verify=False).config)
+        if saved.stage != stage:
+            raise ConfigError(f"{resume_run} is a {saved.stage} run; resume it with `gendef {saved.stage} --resume`")
+        cfg = _set_length(apply_overrides(saved, sets + list(overrides or [])), steps, kimg)
+        mine, theirs = cfg.to_dict(), saved.to_dict()
+        changed = sorted(k for k in mine if k not in RESUMABLE and mine[k] != theirs[k])
+        if changed:
+            raise ConfigError(f"--resume continues {resume_run} with its own config; it cannot change "
+                              f"{', '.join(changed)} (only --steps, --kimg and --set {'/'.join(RESUMABLE)})")
+        return cfg
     if config_file is not None:
         raw = read_json(Path(config_file), fix="give a config.json written by gendef (RUN/config.json)")
         cfg = TrainConfig.from_dict(raw.get("config", raw) if isinstance(raw, dict) else raw)
         cfg = dataclasses.replace(cfg, stage=stage)  # type: ignore[arg-type]
     else:
         cfg = preset_config(preset, stage)  # type: ignore[arg-type]
-    sets: list[str] = []
     if stage == "finetune" and (init is None) == (not from_scratch):
         raise ConfigError("finetune needs exactly one of --init PRETRAIN_RUN and --from-scratch (the Table 4 "
                           "`w/o pt.` row, and the direct-frame baseline)")
+    if from_scratch:
+        cfg = dataclasses.replace(cfg, init_from=None)
     if init is not None:
         ck = load_checkpoint(Path(init), verify=False)
         saved = TrainConfig.from_dict(ck.config)
-        cfg = dataclasses.replace(cfg, model=dataclasses.replace(saved.model, variant="gendef"),
-                                  discriminator=dataclasses.replace(saved.discriminator,
-                                                                    temporal_shift=cfg.discriminator.temporal_shift),
-                                  init_from=str(ck.path))
-    if batch_size is not None:
-        cfg = dataclasses.replace(cfg, batch_size=batch_size)
-    if steps is not None and kimg is not None:
-        raise ConfigError("give --steps or --kimg, not both")
+        model = dataclasses.replace(cfg.model, **{k: getattr(saved.model, k) for k in _GC_SHAPE})
+        disc = dataclasses.replace(cfg.discriminator, **{k: getattr(saved.discriminator, k) for k in _D_SHAPE})
+        cfg = dataclasses.replace(cfg, model=model, discriminator=disc, init_from=str(ck.path.resolve()),
+                                  ema_rampup=None)
+    return _set_length(apply_overrides(cfg, sets + list(overrides or [])), steps, kimg)
+
+
+def _set_length(cfg: Any, steps: int | None, kimg: float | None) -> Any:
+    import dataclasses
+    import os
+
     if steps is not None:
-        cfg = dataclasses.replace(cfg, steps=steps)
+        return dataclasses.replace(cfg, steps=steps)
     if kimg is not None:
         # kimg counts images (frames) over all processes; accelerate launch sets WORLD_SIZE.
-        frames = cfg.num_frames if stage == "finetune" else 1
+        frames = cfg.num_frames if cfg.stage == "finetune" else 1
         per_step = cfg.batch_size * int(os.environ.get("WORLD_SIZE", "1")) * frames
-        cfg = dataclasses.replace(cfg, steps=max(1, round(kimg * 1000 / per_step)))
-    for key, value in (flags or {}).items():
-        if value is not None:
-            sets.append(f"{key}={json.dumps(value)}")
-    return apply_overrides(cfg, sets + list(overrides or []))
+        return dataclasses.replace(cfg, steps=max(1, round(kimg * 1000 / per_step)))
+    return cfg
 
 
 def pretrain(data: Path, out: Path, cfg: Any, *, resume: bool = False, on_event: OnEvent = ignore) -> Any:

@@ -78,6 +78,13 @@ class ModelConfig:
         bad = [m for m in self.mtm_resolutions if m < 4 or m > r or m & (m - 1)]
         if bad:
             raise ConfigError(f"model.mtm_resolutions must be powers of two in 4..{r}, got {bad}")
+        if self.channel_base < r or self.deform_channel_base < r:
+            raise ConfigError(f"model.channel_base and model.deform_channel_base must be at least the resolution "
+                              f"({r}) so that every layer has a channel")
+        num_layers = 1 + 2 * (r.bit_length() - 3)  # 1 conv at 4x4, 2 per block up to R (synthesis.py)
+        if self.feature_layer is not None and not 0 <= self.feature_layer <= num_layers:
+            raise ConfigError(f"model.feature_layer must be in 0..{num_layers} at {r} px ({num_layers} = the image), "
+                              f"got {self.feature_layer}")
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,19 @@ class TrainConfig:
         d = self.discriminator.fuse_resolution
         if d < 4 or d > self.model.resolution or d & (d - 1):
             raise ConfigError(f"discriminator.fuse_resolution must be a power of two in 4..{self.model.resolution}")
+        disc = self.discriminator
+        if disc.channel_base < self.model.resolution or disc.channel_max < 1 or disc.mbstd_group < 1 \
+                or disc.cmap_dim < 1:
+            raise ConfigError("discriminator.channel_base must be at least the resolution, and channel_max, "
+                              "mbstd_group and cmap_dim at least 1")
+        if not (self.lr_g > 0 and self.lr_d > 0):
+            raise ConfigError(f"lr_g and lr_d must be positive, got {self.lr_g} and {self.lr_d}")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(f"betas must be in [0, 1), got {list(self.betas)}")
+        if not self.ema_kimg > 0 or (self.ema_rampup is not None and not self.ema_rampup > 0):
+            raise ConfigError("ema_kimg (and ema_rampup, unless null) must be positive")
+        if self.loss.r1_gamma < 0 or self.loss.reg_weight < 0:
+            raise ConfigError("loss.r1_gamma and loss.reg_weight must be non-negative")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -17,3 +17,7 @@ class ArtifactError(GendefError):
 
 class DataError(GendefError):
     """Source media (videos, frame folders, images) cannot be read or is unusable."""
+
+
+class TrainingError(GendefError):
+    """Training cannot go on (e.g. a loss or the weights became NaN)."""

@@ -51,7 +51,8 @@ def pretrain(data: DataOpt, out: RunOpt, preset: PresetOpt = "small", steps: Ste
     from gendef_core import api
 
     cfg = api.resolve_train_config("pretrain", preset=preset, steps=steps, kimg=kimg, batch_size=batch_size,
-                                   flags={"mixed_precision": mixed_precision}, overrides=set_, config_file=config)
+                                   flags={"mixed_precision": mixed_precision}, overrides=set_, config_file=config,
+                                   resume_run=out if resume else None)
     if dry_run:
         typer.echo(json.dumps(cfg.to_dict(), indent=2))
         return
@@ -89,7 +90,7 @@ def finetune(
              "freeze_canonical": True if freeze_canonical else None}
     cfg = api.resolve_train_config("finetune", preset=preset, init=init, steps=steps, kimg=kimg,
                                    batch_size=batch_size, flags=flags, overrides=set_, config_file=config,
-                                   from_scratch=from_scratch or resume)
+                                   from_scratch=from_scratch, resume_run=out if resume else None)
     if dry_run:
         typer.echo(json.dumps(cfg.to_dict(), indent=2))
         return

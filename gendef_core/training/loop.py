@@ -33,7 +33,7 @@ from gendef_core.artifacts.checkpoint import (
 from gendef_core.artifacts.common import write_json_atomic
 from gendef_core.config import TrainConfig
 from gendef_core.data.datasets import VideoFrames, load_video_frames
-from gendef_core.errors import ArtifactError, ConfigError, GendefError
+from gendef_core.errors import ArtifactError, ConfigError, TrainingError
 from gendef_core.events import Info, OnEvent, Progress, ignore
 from gendef_core.models.discriminator import Discriminator
 from gendef_core.models.generator import build_generator
@@ -45,10 +45,6 @@ from gendef_core.training.snapshots import write_snapshot
 from gendef_core.training.state import load_train_state, save_train_state
 
 MAX_FAKE_LENGTH = 1024  # fake times are drawn from a window this long at most (StyleGAN-V's max_num_frames)
-
-
-class TrainingError(GendefError):
-    """Training cannot go on (e.g. a loss became NaN)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +111,7 @@ class _Syncer:
 
     def __init__(self, accelerator: Any) -> None:
         self.n = accelerator.num_processes
+        self.device = accelerator.device
 
     def __call__(self, params: list[nn.Parameter]) -> None:
         if self.n == 1:
@@ -127,13 +124,23 @@ class _Syncer:
             p.grad = g.view_as(p).clone()
 
     def buffers(self, module: nn.Module) -> None:
-        """Average floating-point buffers (e.g. the mapping's w_avg, updated from each process's latents)."""
+        """Average saved floating-point buffers (e.g. the mapping's w_avg, updated from each process's
+        latents); constant, unsaved buffers are left alone."""
         if self.n == 1:
             return
-        for b in module.buffers():
-            if b.is_floating_point():
+        saved = module.state_dict(keep_vars=True)
+        for name, b in module.named_buffers():
+            if name in saved and b.is_floating_point():
                 torch.distributed.all_reduce(b)
                 b /= self.n
+
+    def any(self, flag: bool) -> bool:
+        """True if `flag` is true on any process."""
+        if self.n == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        return bool(t.item() > 0)
 
 
 def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_event: OnEvent = ignore) -> TrainResult:
@@ -153,13 +160,8 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
     main = acc.is_main_process
     emit = on_event if main else ignore
     out = Path(out)
-    start_ckpt = _check_run_dir(cfg, out, resume=resume)  # on every process, before anyone writes
-    acc.wait_for_everyone()
-    if main and start_ckpt is None:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out / "config.json", {"format": "gendef.config", "format_version": 1,
-                                                "config": cfg.to_dict()})
-    acc.wait_for_everyone()
+    start_ckpt = _check_run_dir(cfg, out, resume=resume)  # on every process; nothing is written until
+                                                           # data, models, --init and resume state all load
 
     frames = load_video_frames(Path(data), on_event=emit)
     _check_data(cfg, frames, data)
@@ -183,6 +185,10 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
     if start_ckpt is not None:
         step, images_seen = _resume(start_ckpt, g, g_ema, d, opt_g, opt_d)
         emit(Info(f"resuming {start_ckpt.name} (step {step})"))
+    acc.wait_for_everyone()
+    if main:
+        _start_run_dir(cfg, out, step)
+    acc.wait_for_everyone()
     opt_g, opt_d = acc.prepare(opt_g, opt_d)
     sync = _Syncer(acc)
     video = cfg.stage == "finetune"
@@ -194,12 +200,12 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
     rank = acc.process_index
     t_start, images_start, last = time.perf_counter(), images_seen, None
 
-    def latents(stream: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def latents(stream: int, with_reg: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         gen = step_generator(cfg.seed, step, rank, stream)
         z_c = torch.randn(batch, cfg.model.z_dim, generator=gen)
         z_d = torch.randn(batch, cfg.model.z_dim, generator=gen)
         times = fake_times(batch, fake_len, k, cfg.max_span, gen) if video else torch.zeros(batch, 1)
-        if use_reg:  # three consecutive frames for the smoothness term, in the same forward pass
+        if with_reg:  # three consecutive frames for the smoothness term, in the same forward pass
             t0 = torch.randint(0, max(fake_len - 2, 1), (batch, 1), generator=gen).float()
             times = torch.cat([times, t0 + torch.arange(3.0)], dim=1)
         noise = g.motion.sample_noise(batch, float(times.max()), generator=gen) if video else None
@@ -216,18 +222,15 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
     while step < cfg.steps:
         real, real_t = real_batch(frames, batch, k, cfg.max_span, step_generator(cfg.seed, step, rank, 0))
         real, real_t = real.to(acc.device), real_t.to(acc.device)
-        # --- D: fakes (G frozen), then reals; two forward/backward pairs, one optimiser step.
+        # --- D: logistic loss on fakes (G not differentiated) and reals.
         opt_d.zero_grad(set_to_none=True)
         with torch.no_grad(), acc.autocast():
-            res = generate(g, latents(1), False)
-            fake = res[0].frames[:, :k] if video else res[0]
-            fake_t = res[1][:, :k] if video else None
+            res = generate(g, latents(1, with_reg=False), False)
+            fake = res[0].frames if video else res[0]
+            fake_t = res[1] if video else None
         with acc.autocast():
-            loss_fake = nn.functional.softplus(d(fake, fake_t)).mean()
-        acc.backward(loss_fake)
-        with acc.autocast():
-            loss_real = nn.functional.softplus(-d(real, real_t if video else None)).mean()
-        acc.backward(loss_real)
+            loss_d = losses.d_adv_loss(d(real, real_t if video else None), d(fake, fake_t))
+        acc.backward(loss_d)
         sync(d_params)
         opt_d.step()
         r1 = None
@@ -239,10 +242,11 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
             acc.backward(r1 * (cfg.loss.r1_gamma / 2) * cfg.loss.r1_every)
             sync(d_params)
             opt_d.step()
-        # --- G: adversarial + structural temporal smoothness.
+        # --- G: adversarial + structural temporal smoothness (D only passes gradients through).
         opt_g.zero_grad(set_to_none=True)
+        d.requires_grad_(False)
         with acc.autocast():
-            res = generate(g, latents(2), True)
+            res = generate(g, latents(2, with_reg=use_reg), True)
             reg = None
             if video:
                 out_g, times_g = res
@@ -254,6 +258,7 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
             loss_g = losses.g_adv_loss(d(g_frames, g_t))
             total_g = loss_g + cfg.loss.reg_weight * reg if reg is not None else loss_g
         acc.backward(total_g)
+        d.requires_grad_(True)
         sync(g_params)
         opt_g.step()
         sync.buffers(g)
@@ -261,12 +266,14 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
         images_seen += batch * world * k
         update_ema(g_ema, g, ema_beta(batch * world, cfg.ema_kimg, cfg.ema_rampup, images_seen))
 
-        values = {"loss_d": (loss_fake + loss_real).item(), "loss_g": loss_g.item()}
+        values = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
         if r1 is not None:
             values["r1"] = r1.item()
         if reg is not None:
             values["reg"] = reg.item()
         bad = [name for name, v in values.items() if not math.isfinite(v)]
+        if sync.any(bool(bad)) and not bad:  # another process saw it: stop together, it explains
+            raise TrainingError(f"a loss became non-finite at step {step} on another process")
         if bad:
             good = list_checkpoints(out)
             kept = f"the last good checkpoint is {good[-1]}" if good else "no checkpoint was saved"
@@ -301,6 +308,11 @@ def _save(acc: Any, cfg: TrainConfig, out: Path, step: int, images_seen: int, g:
     # Every process must hold the same weights; check it (cheaply) before writing them.
     sums = acc.gather(torch.stack([weights_checksum(m) for m in (g, g_ema, d)]).to(acc.device)[None]).cpu()
     sums = sums.reshape(acc.num_processes, 3)
+    if not bool(torch.isfinite(sums).all()):
+        good = list_checkpoints(out)
+        kept = f"the last good checkpoint is {good[-1]}" if good else "no checkpoint was saved"
+        raise TrainingError(f"the weights became NaN or inf by step {step}; {kept}; lower the learning rates "
+                            f"(--set lr_g=... --set lr_d=...) or raise loss.r1_gamma")
     if not bool((sums == sums[0]).all()):
         raise TrainingError(f"processes diverged at step {step} (weight checksums {sums.tolist()}); "
                             f"this is a bug, please report it")
@@ -318,21 +330,49 @@ def _save(acc: Any, cfg: TrainConfig, out: Path, step: int, images_seen: int, g:
     return path
 
 
+RESUMABLE = ("steps", "log_every", "snapshot_every", "save_every", "keep_last")
+"""Config keys a resumed run may change; anything else would make it a different run."""
+_RUN_FILES = {"config.json", "events.jsonl", "snapshots"}
+
+
 def _check_run_dir(cfg: TrainConfig, out: Path, *, resume: bool) -> Path | None:
-    """Check the run directory; returns the checkpoint to resume from (None: a new run)."""
+    """Check the run directory without writing; returns the checkpoint to resume from (None: a new run)."""
     existing = list_checkpoints(out)
     if resume:
         if not existing:
             raise ArtifactError(f"{out} has no checkpoint to resume from; drop --resume to start a new run")
-        saved = TrainConfig.from_dict(load_checkpoint(existing[-1]).config)
-        for key in ("stage", "model", "discriminator"):
-            if getattr(saved, key) != getattr(cfg, key):
-                raise ConfigError(f"--resume: {key} differs from the run in {out}; resume with the same settings "
-                                  f"(see {out / 'config.json'})")
+        saved = TrainConfig.from_dict(load_checkpoint(existing[-1]).config).to_dict()
+        mine = cfg.to_dict()
+        changed = sorted(k for k in mine if k not in RESUMABLE and mine[k] != saved[k])
+        if changed:
+            raise ConfigError(f"--resume: {', '.join(changed)} differ(s) from the run in {out}; a resumed run may "
+                              f"only change {', '.join(RESUMABLE)} (see {out / 'config.json'})")
         return existing[-1]
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ArtifactError(f"{out} already exists; pass --resume to continue it or choose another --out")
-    return None
+    if out.exists() and not out.is_dir():
+        raise ArtifactError(f"{out} exists and is not a directory; choose another --out")
+    if existing:
+        raise ArtifactError(f"{out} already has checkpoints; pass --resume to continue it or choose another --out")
+    leftovers = [p.name for p in out.iterdir() if not p.name.startswith(".")] if out.exists() else []
+    if set(leftovers) - _RUN_FILES:
+        raise ArtifactError(f"{out} already exists and is not a gendef run; choose another --out")
+    return None  # absent, empty, or an attempt that never reached a checkpoint: (re)start it
+
+
+def _start_run_dir(cfg: TrainConfig, out: Path, step: int) -> None:
+    """Write RUN/config.json and drop log records past `step` (from an attempt after the last checkpoint)."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "config.json", {"format": "gendef.config", "format_version": 1, "config": cfg.to_dict()})
+    events = out / "events.jsonl"
+    if events.exists():
+        kept = [line for line in events.read_text().splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= step]
+        write_json_lines(events, kept)
+
+
+def write_json_lines(path: Path, lines: list[str]) -> None:
+    from gendef_core.artifacts.common import write_bytes_atomic
+
+    write_bytes_atomic(path, "".join(line + "\n" for line in lines).encode())
 
 
 def _check_data(cfg: TrainConfig, frames: VideoFrames, data: Path) -> None:
@@ -351,16 +391,19 @@ def _init_from_pretraining(cfg: TrainConfig, g: nn.Module, g_ema: nn.Module, d: 
     if ck.config.get("stage") != "pretrain" or "canonical" not in ck.networks:
         raise ConfigError(f"--init {cfg.init_from} is not a pre-training run (gendef pretrain)")
     what = f"the canonical generator of {ck.path}"
-    if cfg.model.variant == "gendef":
-        _load(g.canonical, ck.load_network("canonical"), what, allow_new_mtm=True)
-        _load(g_ema.canonical, ck.load_network("canonical_ema"), what, allow_new_mtm=True)
-    else:  # the baseline's frame generator has extra motion input channels: only mapping weights transfer
+    if cfg.model.variant != "gendef":  # the baseline's generator has extra motion inputs: nothing transfers
         raise ConfigError("the direct-frame baseline trains from scratch; drop --init")
-    state = ck.load_network("discriminator")
-    missing, unexpected = d.load_state_dict(state, strict=False)
+    ema = ck.load_network("canonical_ema")
+    # A frozen G_c is the pre-training's EMA generator (its best weights), and stays exactly that.
+    _load(g.canonical, ema if cfg.freeze_canonical else ck.load_network("canonical"), what, allow_new_mtm=True)
+    _load(g_ema.canonical, ema, what, allow_new_mtm=True)
+    fix = f"use the same preset and discriminator.* settings as the pre-training in {ck.path}"
+    try:
+        missing, unexpected = d.load_state_dict(ck.load_network("discriminator"), strict=False)
+    except RuntimeError:
+        raise ConfigError(f"the discriminator of {ck.path} does not fit this config; {fix}") from None
     if unexpected or any(not key.startswith("time_cond") for key in missing):
-        raise ConfigError(f"the discriminator of {ck.path} does not fit this config; use the same preset and "
-                          f"discriminator.* settings as pre-training")
+        raise ConfigError(f"the discriminator of {ck.path} does not fit this config; {fix}")
 
 
 def _resume(ckpt: Path, g: nn.Module, g_ema: nn.Module, d: nn.Module, opt_g: torch.optim.Optimizer,

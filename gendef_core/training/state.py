@@ -58,5 +58,8 @@ def load_train_state(directory: Path, optimizers: dict[str, torch.optim.Optimize
         raise ArtifactError(f"{directory / 'state.json'} has no counters or optimizers; {_FIX}")
     for name, opt in optimizers.items():
         tensors = load_tensors(directory / f"{name}.safetensors", fix=_FIX)
-        optimizer_from_tensors(opt, tensors, meta["optimizers"][name])
+        try:
+            optimizer_from_tensors(opt, tensors, meta["optimizers"][name])
+        except (KeyError, ValueError, TypeError, RuntimeError) as e:
+            raise ArtifactError(f"{directory}: the {name} state does not fit this model ({e}); {_FIX}") from None
     return meta["counters"]

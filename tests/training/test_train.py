@@ -120,9 +120,9 @@ def test_finetune_runs_and_resume_equals_uninterrupted(data: Path, pretrained: P
 def test_resume_and_output_errors(data: Path, pretrained: Path, tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="has no checkpoint to resume from"):
         api.pretrain(data, tmp_path / "none", _tiny("pretrain", steps=1), resume=True)
-    with pytest.raises(ArtifactError, match="already exists; pass --resume"):
+    with pytest.raises(ArtifactError, match="already has checkpoints; pass --resume"):
         api.pretrain(data, pretrained, _tiny("pretrain", steps=1))
-    with pytest.raises(ConfigError, match="model differs"):
+    with pytest.raises(ConfigError, match=r"--resume: model differ\(s\) from the run"):
         api.pretrain(data, pretrained, _tiny("pretrain", steps=8, overrides=["model.w_dim=16"]), resume=True)
     with pytest.raises(ConfigError, match="exactly one of --init"):
         _tiny("finetune")
@@ -168,12 +168,25 @@ def test_variants_train_a_step(data: Path, pretrained: Path, tmp_path: Path, fla
     direct = flags.get("model.variant") == "direct"
     cfg = _tiny("finetune", init=None if direct else pretrained, from_scratch=direct, steps=2, flags=flags)
     result = api.finetune(data, tmp_path / "run", cfg)
-    nets = load_checkpoint(result.checkpoint).networks
-    assert ("frames" in nets) == direct
-    if flags.get("freeze_canonical"):
-        before = load_checkpoint(pretrained).load_network("canonical")
-        after = load_checkpoint(result.checkpoint).load_network("canonical")
-        assert all(torch.equal(before[k], after[k]) for k in before)
+    ck = load_checkpoint(result.checkpoint)
+    assert ("frames" in ck.networks) == direct
+    saved = ck.config
+    for key, value in flags.items():  # the flag reached the run's recorded config
+        section, _, name = key.rpartition(".")
+        assert (saved[section][name] if section else saved[name]) == value
+    if direct:
+        return
+    deform = ck.load_network("deformation")
+    canonical = ck.load_network("canonical")
+    if flags.get("freeze_canonical"):  # G_c is the pre-training's EMA generator, bit for bit
+        before = load_checkpoint(pretrained).load_network("canonical_ema")
+        assert all(torch.equal(before[k], canonical[k]) for k in before)
+    if "model.canonical_feature" in flags:
+        assert not any(k.startswith("deformation.project") for k in deform)
+    if "model.mtm_resolutions" in flags:
+        assert any(".dcn_" in k for k in canonical) and any(".dcn_" in k for k in deform)
+    if "model.feature_layer" in flags:  # layer 0 is the 4x4 conv: 32 channels in tiny, projected to 8
+        assert deform["deformation.project.weight"].shape == (8, 32, 1, 1)
 
 
 def test_two_processes_under_accelerate_keep_identical_weights(data: Path, pretrained: Path, tmp_path: Path) -> None:
