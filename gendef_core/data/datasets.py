@@ -54,9 +54,10 @@ def load_video_frames(data: Path | DatasetInfo, *, on_event: OnEvent = ignore) -
     return VideoFrames(frames, torch.tensor(starts), torch.tensor(lengths), info)
 
 
-def _generator(seed: int, epoch: int, index: int) -> torch.Generator:
+def seeded_generator(*keys: int) -> torch.Generator:
+    """A torch generator whose stream is a function of `keys` only (no hidden global RNG state)."""
     g = torch.Generator()
-    g.manual_seed(int(np.random.SeedSequence([seed, epoch, index]).generate_state(1, np.uint64)[0] >> 1))
+    g.manual_seed(int(np.random.SeedSequence(list(keys)).generate_state(1, np.uint64)[0] >> 1))
     return g
 
 
@@ -121,7 +122,7 @@ class ClipDataset(Dataset):
         return self.data.num_videos
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
-        g = _generator(self.seed, self.epoch, index)
+        g = seeded_generator(self.seed, self.epoch, index)
         length = int(self.data.lengths[index])
         times = sample_frame_times(length, self.num_frames, self.max_span, g)
         frames = self.data.frames[self.data.starts[index] + times]

@@ -6,18 +6,15 @@ would, and every process of a multi-process run draws different data.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from gendef_core.data.datasets import VideoFrames, sample_frame_times, to_float
+from gendef_core.data.datasets import VideoFrames, sample_frame_times, seeded_generator, to_float
 
 
 def step_generator(seed: int, step: int, rank: int, stream: int) -> torch.Generator:
     """A generator for one purpose (`stream`) at one step on one process."""
-    g = torch.Generator()
-    g.manual_seed(int(np.random.SeedSequence([seed, step, rank, stream]).generate_state(1, np.uint64)[0] >> 1))
-    return g
+    return seeded_generator(seed, step, rank, stream)
 
 
 def real_batch(data: VideoFrames, batch: int, num_frames: int, max_span: int,
