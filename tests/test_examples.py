@@ -23,3 +23,20 @@ def test_python_api_example(tmp_path: Path) -> None:
     # The first tile of the bottom row is the blank (white) cell; the flow tiles are not all white.
     assert np.all(sheet[16 * 3:, : 16 * 3] == 255)
     assert sheet[16 * 3:, 16 * 3:].min() < 250
+
+
+def test_bench_quality_script(tmp_path: Path) -> None:
+    from gendef_core import api
+
+    data = tmp_path / "data"
+    api.synth_dataset("sprites", data, num_videos=2, num_frames=8, resolution=16)
+    api.pretrain(data, tmp_path / "pre", api.resolve_train_config("pretrain", preset="tiny", steps=1))
+    api.finetune(data, tmp_path / "ft", api.resolve_train_config("finetune", preset="tiny", steps=1,
+                                                                init=tmp_path / "pre"))
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_quality.py"), str(tmp_path / "ft"),
+                          str(data), "--num", "2", "--frames", "6", "--sheet", str(tmp_path / "s.png")],
+                         capture_output=True, text=True, check=True).stdout
+    rows = {line.split("|")[1].strip(): [float(x) for x in line.split("|")[2:5]]
+            for line in out.splitlines() if line.startswith("| real") or line.startswith("| generated")}
+    assert set(rows) == {"real", "generated"} and all(0 <= v <= 1 for r in rows.values() for v in r)
+    assert np.asarray(Image.open(tmp_path / "s.png")).shape == (2 * 16 * 3, 9 * 16 * 3, 3)
