@@ -58,8 +58,10 @@ def flow_to_color(flow: Tensor, max_magnitude: float | None = None) -> Tensor:
     """
     if flow.ndim < 3 or flow.shape[-3] != 2:
         raise ValueError(f"flow must be [..., 2, H, W], got {tuple(flow.shape)}")
-    u = flow[..., 0, :, :].double()
-    v = flow[..., 1, :, :].double()
+    # float32 is ample for 8-bit colours: against a float64 version, 6 in a million values differ, by
+    # one level, on random flows; float64 ran about 2x slower on a CPU.
+    u = flow[..., 0, :, :].float()
+    v = flow[..., 1, :, :].float()
     rad = torch.sqrt(u * u + v * v)
     if max_magnitude is None:
         max_magnitude = float(rad.max()) if rad.numel() else 0.0
@@ -68,13 +70,13 @@ def flow_to_color(flow: Tensor, max_magnitude: float | None = None) -> Tensor:
     u = u / max_magnitude
     v = v / max_magnitude
     rad = rad / max_magnitude
-    wheel = color_wheel().double().to(flow.device)
+    wheel = color_wheel().to(flow.device)
     ncols = wheel.shape[0]
     angle = torch.atan2(-v, -u) / math.pi               # [-1, 1]
     fk = (angle + 1) / 2 * (ncols - 1)
     k0 = torch.floor(fk).long().clamp(0, ncols - 1)
     k1 = (k0 + 1) % ncols
-    f = (fk - k0.double()).unsqueeze(-1)
+    f = (fk - k0.float()).unsqueeze(-1)
     col = (1 - f) * wheel[k0] + f * wheel[k1]           # [..., H, W, 3]
     r = rad.unsqueeze(-1)
     col = torch.where(r <= 1, 1 - r * (1 - col), col * 0.75)
