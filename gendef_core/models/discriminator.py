@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-_LRELU_GAIN = math.sqrt(2.0)
+from gendef_core.models.layers import LRELU_GAIN, EqualLinear
+from gendef_core.models.mapping import normalize_2nd_moment
 
 
 class _EqConv2d(nn.Module):
@@ -51,25 +52,8 @@ class _EqConv2d(nn.Module):
             x = F.avg_pool2d(x, 2)  # pooling first: the conv then runs at the lower resolution
         x = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.padding)
         if self.lrelu:
-            return F.leaky_relu(x, 0.2) * (_LRELU_GAIN * gain)
+            return F.leaky_relu(x, 0.2) * (LRELU_GAIN * gain)
         return x * gain if gain != 1.0 else x
-
-
-class _EqLinear(nn.Module):
-    """Equalized-lr linear layer (StyleGAN2 FullyConnectedLayer), optional lrelu(0.2) * sqrt(2)."""
-
-    def __init__(self, in_features: int, out_features: int, *, lrelu: bool = False, lr_mult: float = 1.0) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mult)
-        self.bias = nn.Parameter(torch.zeros(out_features))
-        self.weight_gain = lr_mult / math.sqrt(in_features)
-        self.bias_gain = lr_mult
-        self.lrelu = lrelu
-
-    def forward(self, x: Tensor) -> Tensor:
-        """x [N, in] -> [N, out]."""
-        x = F.linear(x, self.weight * self.weight_gain, self.bias * self.bias_gain)
-        return F.leaky_relu(x, 0.2) * _LRELU_GAIN if self.lrelu else x
 
 
 def temporal_shift(x: Tensor, num_frames: int, fold_div: int = 8) -> Tensor:
@@ -156,10 +140,10 @@ class TimeConditioning(nn.Module):
         self.diff_embed = nn.Embedding(max_time_diff, self.embed_dim)
         self.register_buffer("freqs", _fixed_time_freqs(max_time_diff).float(), persistent=False)
         c_dim = (num_frames - 1) * (self.embed_dim + 2 * self.freqs.numel())
-        self.embed = _EqLinear(c_dim, cmap_dim)
-        self.mapping = nn.Sequential(*[_EqLinear(cmap_dim, cmap_dim, lrelu=True, lr_mult=0.01)
+        self.embed = EqualLinear(c_dim, cmap_dim)
+        self.mapping = nn.Sequential(*[EqualLinear(cmap_dim, cmap_dim, lr_mult=0.01, activation="lrelu")
                                        for _ in range(num_layers)])
-        self.proj = _EqLinear(in_features, cmap_dim)
+        self.proj = EqualLinear(in_features, cmap_dim)
 
     def cmap(self, times: Tensor) -> Tensor:
         """times [B, num_frames] (sorted, in frames) -> cmap [B, cmap_dim]."""
@@ -170,7 +154,7 @@ class TimeConditioning(nn.Module):
         raw = diffs.unsqueeze(-1) * self.freqs                            # [B, K-1, n]
         enc = torch.cat([self.diff_embed(idx), raw.sin(), raw.cos()], dim=-1)  # [B, K-1, 256 + 2n]
         c = self.embed(enc.flatten(1))                                    # [B, cmap_dim]
-        c = c * (c.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()     # normalize_2nd_moment
+        c = normalize_2nd_moment(c)
         return self.mapping(c)
 
     def forward(self, h: Tensor, times: Tensor) -> Tensor:
@@ -221,8 +205,8 @@ class Discriminator(nn.Module):
         c4 = self.channels[4]
         self.epilogue = nn.ModuleDict({
             "conv": _EqConv2d(c4 + 1, c4, 3),
-            "fc": _EqLinear(c4 * 16, c4, lrelu=True),
-            "out": _EqLinear(c4, 1),
+            "fc": EqualLinear(c4 * 16, c4, activation="lrelu"),
+            "out": EqualLinear(c4, 1),
         })
         self.time_cond = (TimeConditioning(c4, num_frames=num_frames, cmap_dim=cmap_dim,
                                            max_time_diff=max_time_diff) if time_conditioning else None)

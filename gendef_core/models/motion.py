@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gendef_core.models.layers import EqualLinear
+
 
 class _EqLRConv1d(nn.Module):
     """Equalized-learning-rate Conv1d without padding, optional leaky ReLU (slope 0.2, no gain,
@@ -47,19 +49,6 @@ class _EqLRConv1d(nn.Module):
         """x [B, C_in, L] -> [B, C_out, L - kernel_size + 1]."""
         y = F.conv1d(x, self.weight * self.weight_gain, self.bias * self.bias_gain)
         return F.leaky_relu(y, 0.2) if self.lrelu else y
-
-
-class _EqLRLinearNoBias(nn.Module):
-    """Equalized-learning-rate bias-free linear layer (StyleGAN2 FullyConnectedLayer, bias=False)."""
-
-    def __init__(self, in_features: int, out_features: int) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features))
-        self.weight_gain = 1.0 / math.sqrt(in_features)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """x [..., in] -> [..., out]."""
-        return x @ (self.weight * self.weight_gain).t()
 
 
 class MotionMapping(nn.Module):
@@ -107,9 +96,9 @@ class MotionMapping(nn.Module):
         ])
         # Bias-free, as StyleGAN-V: a bias would give every video the same periods/phases offset
         # ("to prevent motion mode collapse" in their comment).
-        self.period_fc = _EqLRLinearNoBias(hidden_dim, num_freqs)
-        self.phase_fc = _EqLRLinearNoBias(hidden_dim, num_freqs)
-        self.aligner = _EqLRLinearNoBias(hidden_dim, self.code_dim)
+        self.period_fc = EqualLinear(hidden_dim, num_freqs, bias=False)
+        self.phase_fc = EqualLinear(hidden_dim, num_freqs, bias=False)
+        self.aligner = EqualLinear(hidden_dim, self.code_dim, bias=False)
 
         # Derived from the config, so not saved in state dicts.
         log2 = torch.linspace(math.log2(min_period), math.log2(max_period), num_freqs, dtype=torch.float64)

@@ -38,13 +38,10 @@ from gendef_core.events import Info, OnEvent, Progress, ignore
 from gendef_core.models.discriminator import Discriminator
 from gendef_core.models.generator import build_generator
 from gendef_core.models.synthesis import channels_for
-from gendef_core.training import losses
-from gendef_core.training.batches import fake_times, real_batch, step_generator
 from gendef_core.training.ema import ema_beta, update_ema
 from gendef_core.training.snapshots import write_snapshot
 from gendef_core.training.state import load_train_state, save_train_state
-
-MAX_FAKE_LENGTH = 1024  # fake times are drawn from a window this long at most (StyleGAN-V's max_num_frames)
+from gendef_core.training.steps import Phases
 
 
 @dataclass(frozen=True)
@@ -191,102 +188,18 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
     acc.wait_for_everyone()
     opt_g, opt_d = acc.prepare(opt_g, opt_d)
     sync = _Syncer(acc)
-    video = cfg.stage == "finetune"
-    k = cfg.num_frames if video else 1
-    fake_len = min(int(frames.lengths.max()), MAX_FAKE_LENGTH)
-    use_reg = video and cfg.model.variant == "gendef" and cfg.loss.reg_weight > 0
-    batch = cfg.batch_size
-    world = acc.num_processes
-    rank = acc.process_index
+    phases = Phases(cfg, acc, g, d, opt_g, opt_d, sync, frames)
+    per_step = cfg.batch_size * acc.num_processes * phases.k
     t_start, images_start, last = time.perf_counter(), images_seen, None
-
-    def latents(stream: int, with_reg: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        gen = step_generator(cfg.seed, step, rank, stream)
-        z_c = torch.randn(batch, cfg.model.z_dim, generator=gen)
-        z_d = torch.randn(batch, cfg.model.z_dim, generator=gen)
-        times = fake_times(batch, fake_len, k, cfg.max_span, gen) if video else torch.zeros(batch, 1)
-        if with_reg:  # three consecutive frames for the smoothness term, in the same forward pass
-            t0 = torch.randint(0, max(fake_len - 2, 1), (batch, 1), generator=gen).float()
-            times = torch.cat([times, t0 + torch.arange(3.0)], dim=1)
-        noise = g.motion.sample_noise(batch, float(times.max()), generator=gen) if video else None
-        dev = acc.device
-        return z_c.to(dev), z_d.to(dev), times.to(dev), (noise.to(dev) if noise is not None else None)
-
-    def generate(net: nn.Module, lat: tuple[Tensor, Tensor, Tensor, Tensor], update_w_avg: bool) -> Any:
-        z_c, z_d, times, noise = lat
-        if not video:
-            img, _ = net(z_c, update_w_avg=update_w_avg)
-            return img[:, None], None, times
-        return net(z_c, z_d, times, noise, update_w_avg=update_w_avg), times
-
     while step < cfg.steps:
-        real, real_t = real_batch(frames, batch, k, cfg.max_span, step_generator(cfg.seed, step, rank, 0))
-        real, real_t = real.to(acc.device), real_t.to(acc.device)
-        # --- D: logistic loss on fakes (G not differentiated) and reals.
-        opt_d.zero_grad(set_to_none=True)
-        with torch.no_grad(), acc.autocast():
-            res = generate(g, latents(1, with_reg=False), False)
-            fake = res[0].frames if video else res[0]
-            fake_t = res[1] if video else None
-        with acc.autocast():
-            loss_d = losses.d_adv_loss(d(real, real_t if video else None), d(fake, fake_t))
-        acc.backward(loss_d)
-        sync(d_params)
-        opt_d.step()
-        r1 = None
-        if cfg.loss.r1_gamma > 0 and step % cfg.loss.r1_every == 0:
-            opt_d.zero_grad(set_to_none=True)
-            real_r1 = real.detach().requires_grad_(True)
-            with acc.autocast():
-                r1 = losses.r1_penalty(d(real_r1, real_t if video else None), real_r1)
-            acc.backward(r1 * (cfg.loss.r1_gamma / 2) * cfg.loss.r1_every)
-            sync(d_params)
-            opt_d.step()
-        # --- G: adversarial + structural temporal smoothness (D only passes gradients through).
-        opt_g.zero_grad(set_to_none=True)
-        d.requires_grad_(False)
-        with acc.autocast():
-            res = generate(g, latents(2, with_reg=use_reg), True)
-            reg = None
-            if video:
-                out_g, times_g = res
-                g_frames, g_t = out_g.frames[:, :k], times_g[:, :k]
-                if use_reg:
-                    reg = losses.temporal_smoothness_loss(out_g.offsets[:, k:], out_g.frames[:, k + 1])
-            else:
-                g_frames, g_t = res[0], None
-            loss_g = losses.g_adv_loss(d(g_frames, g_t))
-            total_g = loss_g + cfg.loss.reg_weight * reg if reg is not None else loss_g
-        acc.backward(total_g)
-        d.requires_grad_(True)
-        sync(g_params)
-        opt_g.step()
-        sync.buffers(g)
+        step_losses = phases.run(step)
         step += 1
-        images_seen += batch * world * k
-        update_ema(g_ema, g, ema_beta(batch * world, cfg.ema_kimg, cfg.ema_rampup, images_seen))
-
-        values = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
-        if r1 is not None:
-            values["r1"] = r1.item()
-        if reg is not None:
-            values["reg"] = reg.item()
-        bad = [name for name, v in values.items() if not math.isfinite(v)]
-        if sync.any(bool(bad)) and not bad:  # another process saw it: stop together, it explains
-            raise TrainingError(f"a loss became non-finite at step {step} on another process")
-        if bad:
-            good = list_checkpoints(out)
-            kept = f"the last good checkpoint is {good[-1]}" if good else "no checkpoint was saved"
-            raise TrainingError(f"{bad[0]} became {values[bad[0]]} at step {step}; {kept}; lower the learning "
-                                f"rates (--set lr_g=... --set lr_d=...) or raise loss.r1_gamma")
+        images_seen += per_step
+        update_ema(g_ema, g, ema_beta(cfg.batch_size * acc.num_processes, cfg.ema_kimg, cfg.ema_rampup, images_seen))
+        values = step_losses.values()
+        _stop_on_nan(values, step, out, sync)
         if main and (step % cfg.log_every == 0 or step == cfg.steps):
-            elapsed = time.perf_counter() - t_start
-            rate = (images_seen - images_start) / max(elapsed, 1e-9)
-            record = {"step": step, "kimg": images_seen / 1000, "images_per_s": rate, **values,
-                      "time_s": elapsed}
-            with open(out / "events.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
-            emit(Info("  ".join(f"{k_}={v:.4g}" if isinstance(v, float) else f"{k_}={v}" for k_, v in record.items())))
+            _log(out, emit, step, images_seen, values, time.perf_counter() - t_start, images_seen - images_start)
         emit(Progress(f"{cfg.stage}", step, cfg.steps))
         if main and cfg.snapshot_every and step % cfg.snapshot_every == 0:
             write_snapshot(g_ema, out, step, z_dim=cfg.model.z_dim)
@@ -300,6 +213,27 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
     acc.wait_for_everyone()
     elapsed = time.perf_counter() - t_start
     return TrainResult(out, last, step, (images_seen - images_start) / max(elapsed, 1e-9), main)
+
+
+def _stop_on_nan(values: dict[str, float], step: int, out: Path, sync: _Syncer) -> None:
+    """Stop every process together when a loss is not finite, naming the last good checkpoint."""
+    bad = [name for name, v in values.items() if not math.isfinite(v)]
+    if sync.any(bool(bad)) and not bad:
+        raise TrainingError(f"a loss became non-finite at step {step} on another process")
+    if bad:
+        good = list_checkpoints(out)
+        kept = f"the last good checkpoint is {good[-1]}" if good else "no checkpoint was saved"
+        raise TrainingError(f"{bad[0]} became {values[bad[0]]} at step {step}; {kept}; lower the learning "
+                            f"rates (--set lr_g=... --set lr_d=...) or raise loss.r1_gamma")
+
+
+def _log(out: Path, emit: OnEvent, step: int, images_seen: int, values: dict[str, float], elapsed: float,
+         images_here: int) -> None:
+    record = {"step": step, "kimg": images_seen / 1000, "images_per_s": images_here / max(elapsed, 1e-9),
+              **values, "time_s": elapsed}
+    with open(out / "events.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+    emit(Info("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())))
 
 
 def _save(acc: Any, cfg: TrainConfig, out: Path, step: int, images_seen: int, g: nn.Module, g_ema: nn.Module,

@@ -134,14 +134,16 @@ def test_resume_and_output_errors(data: Path, pretrained: Path, tmp_path: Path) 
 
 def test_nan_stops_the_run_and_keeps_the_last_checkpoint(data: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    real_g_loss = loop.losses.g_adv_loss
+    from gendef_core.training import losses
+
+    real_g_loss = losses.g_adv_loss
     calls = {"n": 0}
 
     def poisoned(logits: torch.Tensor) -> torch.Tensor:
         calls["n"] += 1
         return real_g_loss(logits) * (float("nan") if calls["n"] == 3 else 1.0)
 
-    monkeypatch.setattr(loop.losses, "g_adv_loss", poisoned)
+    monkeypatch.setattr(losses, "g_adv_loss", poisoned)
     with pytest.raises(loop.TrainingError,
                        match=r"loss_g became nan at step 3; the last good checkpoint is .*step-00000002"):
         api.pretrain(data, tmp_path / "run", _tiny("pretrain", steps=10, overrides=["save_every=2"]))
