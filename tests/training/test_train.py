@@ -274,3 +274,20 @@ def test_checkpoint_round_trip_reproduces_the_generator(tmp_path: Path) -> None:
     with torch.no_grad():
         a, b = g(z, zd, t, noise, truncation_psi=0.7), fresh(z, zd, t, noise, truncation_psi=0.7)
     assert torch.equal(a.frames, b.frames) and torch.equal(a.offsets, b.offsets)
+
+
+def test_finetune_at_step_zero_through_train_reproduces_the_pretrained_canonical(data: Path, pretrained: Path,
+                                                                                 tmp_path: Path) -> None:
+    result = api.finetune(data, tmp_path / "ft0", _tiny("finetune", init=pretrained, steps=0))
+    ck = load_checkpoint(result.checkpoint)
+    assert ck.step == 0
+    pre = load_checkpoint(pretrained)
+    canonical = ck.load_network("canonical")
+    assert all(torch.equal(v, pre.load_network("canonical")[k]) for k, v in canonical.items())
+    g = GenDeFGenerator(TINY.model)
+    for name, module in g.networks().items():
+        module.load_state_dict(ck.load_network(f"{name}_ema"))
+    noise = g.motion.sample_noise(3, 50)
+    with torch.no_grad():
+        out = g(torch.randn(3, 32), torch.randn(3, 32), torch.tensor([[0.0, 17.5, 50.0]] * 3), noise)
+    assert torch.equal(out.frames, out.canonical[:, None].expand_as(out.frames))
