@@ -40,3 +40,18 @@ def test_bench_quality_script(tmp_path: Path) -> None:
             for line in out.splitlines() if line.startswith("| real") or line.startswith("| generated")}
     assert set(rows) == {"real", "generated"} and all(0 <= v <= 1 for r in rows.values() for v in r)
     assert np.asarray(Image.open(tmp_path / "s.png")).shape == (2 * 16 * 3, 9 * 16 * 3, 3)
+
+
+def test_train_small_script_at_tiny_size(tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    gendef = shutil.which("gendef") or str(Path(sys.executable).parent / "gendef")
+    env = {**os.environ, "GENDEF": gendef, "PRESET": "tiny", "RESOLUTION": "16", "VIDEOS": "2", "FRAMES": "8",
+           "CI": "1"}
+    subprocess.run(["bash", str(ROOT / "examples" / "train_small.sh"), "clouds", str(tmp_path / "r"), "0.008",
+                    "0.024"], env=env, capture_output=True, text=True, check=True)
+    from gendef_core.artifacts.checkpoint import load_checkpoint
+
+    assert load_checkpoint(tmp_path / "r" / "pretrain").step == 2   # 8 images at batch 4
+    assert load_checkpoint(tmp_path / "r" / "finetune").step == 2   # 24 frames at 4 videos x 3 frames
