@@ -170,11 +170,11 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
         _init_from_pretraining(cfg, g, g_ema, d)
 
     c = cfg.loss.r1_every / (cfg.loss.r1_every + 1)  # lazy-regularisation correction of lr and betas
-    g_params = [p for name, p in g.named_parameters() if not (cfg.freeze_canonical and name.startswith("canonical."))]
     if cfg.freeze_canonical:
         for name, p in g.named_parameters():
             p.requires_grad_(not name.startswith("canonical."))
         g.canonical_frozen = True
+    g_params = [p for p in g.parameters() if p.requires_grad]  # same order as before freezing, minus G_c
     d_params = list(d.parameters())
     opt_g = torch.optim.Adam(g_params, lr=cfg.lr_g, betas=cfg.betas, eps=1e-8)
     opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d * c, betas=(cfg.betas[0] ** c, cfg.betas[1] ** c), eps=1e-8)
