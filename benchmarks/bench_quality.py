@@ -20,15 +20,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from gendef_core.artifacts.checkpoint import load_checkpoint
 from gendef_core.config import TrainConfig
 from gendef_core.data.datasets import load_video_frames
 from gendef_core.data.images import to_uint8, write_png
-from gendef_core.flow import flow_to_color
 from gendef_core.models.generator import GenDeFGenerator, build_generator
+from gendef_core.training.snapshots import sample_rows
 from gendef_core.warp import offsets_to_pixels
 
 
@@ -61,18 +60,8 @@ def generate(g: torch.nn.Module, z_dim: int, num: int, frames: int) -> tuple[tor
 
 
 def contact_sheet(out: object, path: Path, rows: int = 6, scale: int = 3) -> Path:
-    frames = to_uint8(out.frames[:rows])                               # [n, T, H, W, 3]
-    t = frames.shape[1]
-    shown = np.linspace(0, t - 1, 4).round().astype(int).tolist()
-    lines = []
-    for i in range(frames.shape[0]):
-        tiles = [frames[i, s] for s in shown]
-        if out.canonical is not None and out.offsets is not None:
-            size = tuple(out.offsets.shape[-2:])
-            disp = offsets_to_pixels(out.offsets[i, shown], size)
-            colours = flow_to_color(disp, float(offsets_to_pixels(out.offsets[i], size).norm(dim=-3).max()) or 1.0)
-            tiles = [to_uint8(out.canonical[i]), *tiles, *colours.movedim(1, -1)]
-        lines.append(torch.cat(tiles, dim=1))
+    """Per sample: canonical | 4 frames | their offsets in flow colours, each sample on its own colour scale."""
+    lines = [torch.cat(list(r), dim=1) for r in sample_rows(out, 4)[:rows]]
     sheet = torch.cat(lines, dim=0).numpy().repeat(scale, axis=0).repeat(scale, axis=1)
     return write_png(path, sheet)
 

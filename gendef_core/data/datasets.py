@@ -17,6 +17,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from gendef_core.artifacts.dataset import DatasetInfo, load_dataset_info, read_video_frames
+from gendef_core.data.images import from_uint8
 from gendef_core.errors import DataError
 from gendef_core.events import OnEvent, Progress, ignore
 
@@ -81,11 +82,6 @@ def sample_frame_times(length: int, num_frames: int, max_span: int, generator: t
     return torch.cat([torch.tensor([start]), inner.sort().values, torch.tensor([start + span])])
 
 
-def to_float(frames: Tensor) -> Tensor:
-    """uint8 frames -> float32 in [-1, 1] (the network range)."""
-    return frames.float() / 127.5 - 1.0
-
-
 class FrameDataset(Dataset):
     """Every frame of every video, as an image: item = ``float32 [3, R, R]`` in [-1, 1]."""
 
@@ -96,7 +92,7 @@ class FrameDataset(Dataset):
         return int(self.data.frames.shape[0])
 
     def __getitem__(self, index: int) -> Tensor:
-        return to_float(self.data.frames[index])
+        return from_uint8(self.data.frames[index])
 
 
 class ClipDataset(Dataset):
@@ -126,4 +122,4 @@ class ClipDataset(Dataset):
         length = int(self.data.lengths[index])
         times = sample_frame_times(length, self.num_frames, self.max_span, g)
         frames = self.data.frames[self.data.starts[index] + times]
-        return {"frames": to_float(frames), "times": times, "video": torch.tensor(index)}
+        return {"frames": from_uint8(frames), "times": times, "video": torch.tensor(index)}

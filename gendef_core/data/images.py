@@ -1,7 +1,7 @@
 """Image conversions and PNG I/O.
 
 Images inside gendef are float tensors in [-1, 1], ``[3, H, W]``; on disk and in videos they
-are uint8 RGB, ``[H, W, 3]``. These two functions are the only conversion between the two.
+are uint8 RGB, ``[H, W, 3]``. `to_uint8` and `from_uint8` are the conversions between the ranges.
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ def to_uint8(images: Tensor) -> Tensor:
 
 
 def from_uint8(images: Tensor | np.ndarray) -> Tensor:
-    """``uint8 [..., H, W, 3]`` -> float32 ``[..., 3, H, W]`` in [-1, 1]."""
-    x = torch.as_tensor(images)
-    return (x.movedim(-1, -3).float() / 127.5) - 1.0
+    """uint8 -> float32 in [-1, 1], layout unchanged (training keeps frames as ``uint8 [..., 3, H, W]``)."""
+    return torch.as_tensor(images).float() / 127.5 - 1.0
 
 
 def read_image(path: Path, *, mode: str = "RGB") -> np.ndarray:

@@ -25,6 +25,12 @@ class GeneratorOutput:
     offsets: Tensor | None = None    # [B, K, 2, R, R], normalised (gendef_core.warp)
 
 
+def motion_mapping(cfg: ModelConfig) -> MotionMapping:
+    """The StyleGAN-V motion mapping of a model config (shared by GenDeF and the baseline)."""
+    return MotionMapping(noise_dim=cfg.motion_noise_dim, hidden_dim=cfg.motion_hidden_dim, num_freqs=cfg.motion_freqs,
+                         distance=cfg.motion_distance, kernel_size=cfg.motion_kernel)
+
+
 class CanonicalGenerator(nn.Module):
     """G_c: z_c -> canonical image (and the feature f_c of a chosen layer). StyleGAN2 synthesis; the paper's
     is StyleGAN3."""
@@ -62,9 +68,7 @@ class GenDeFGenerator(nn.Module):
         self.canonical_frozen = False
         """Set by training with --freeze-canonical: G_c then stays bit-identical, w_avg included."""
         self.canonical = CanonicalGenerator(cfg)
-        self.motion = MotionMapping(noise_dim=cfg.motion_noise_dim, hidden_dim=cfg.motion_hidden_dim,
-                                    num_freqs=cfg.motion_freqs, distance=cfg.motion_distance,
-                                    kernel_size=cfg.motion_kernel)
+        self.motion = motion_mapping(cfg)
         self.deformation = DeformationGenerator(
             resolution=cfg.resolution, z_dim=cfg.z_dim, w_dim=cfg.w_dim, mapping_layers=cfg.mapping_layers,
             channels=channels_for(cfg.resolution, cfg.deform_channel_base, cfg.deform_channel_max),
@@ -100,9 +104,7 @@ class DirectGenerator(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.motion = MotionMapping(noise_dim=cfg.motion_noise_dim, hidden_dim=cfg.motion_hidden_dim,
-                                    num_freqs=cfg.motion_freqs, distance=cfg.motion_distance,
-                                    kernel_size=cfg.motion_kernel)
+        self.motion = motion_mapping(cfg)
         self.frames = CanonicalGenerator(cfg, input_extra_channels=self.motion.code_dim)
 
     def networks(self) -> dict[str, nn.Module]:

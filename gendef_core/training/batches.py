@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gendef_core.data.datasets import VideoFrames, sample_frame_times, seeded_generator, to_float
+from gendef_core.data.datasets import VideoFrames, sample_frame_times, seeded_generator
+from gendef_core.data.images import from_uint8
 
 
 def step_generator(seed: int, step: int, rank: int, stream: int) -> torch.Generator:
@@ -26,11 +27,11 @@ def real_batch(data: VideoFrames, batch: int, num_frames: int, max_span: int,
     """
     if num_frames == 1:
         idx = torch.randint(data.frames.shape[0], (batch,), generator=g)
-        return to_float(data.frames[idx])[:, None], torch.zeros(batch, 1)
+        return from_uint8(data.frames[idx])[:, None], torch.zeros(batch, 1)
     videos = torch.randint(data.num_videos, (batch,), generator=g)
     times = torch.stack([sample_frame_times(int(data.lengths[v]), num_frames, max_span, g) for v in videos.tolist()])
     frames = data.frames[data.starts[videos][:, None] + times]
-    return to_float(frames), times.float()
+    return from_uint8(frames), times.float()
 
 
 def fake_times(batch: int, length: int, num_frames: int, max_span: int, g: torch.Generator) -> Tensor:

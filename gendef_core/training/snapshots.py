@@ -45,15 +45,27 @@ def write_snapshot(generator: nn.Module, run_dir: Path, step: int, *, z_dim: int
     times = torch.arange(num_frames, dtype=torch.float32, device=device).expand(NUM_SAMPLES, -1)
     out: GeneratorOutput = generator(z_c, z_d, times, noise)
     frames = to_uint8(out.frames.cpu())                                        # [N, T, H, W, 3]
-    shown = torch.linspace(0, num_frames - 1, 4).round().long()
-    rows = []
-    for i in range(NUM_SAMPLES):
-        row = list(frames[i, shown])
-        if out.canonical is not None and out.offsets is not None:
-            disp = offsets_to_pixels(out.offsets[i, shown].cpu(), tuple(out.offsets.shape[-2:]))  # [4, 2, H, W]
-            scale = float(offsets_to_pixels(out.offsets.cpu(), tuple(out.offsets.shape[-2:])).norm(dim=-3).max())
-            row = [to_uint8(out.canonical[i].cpu()), *row, *flow_to_color(disp, scale or 1.0).movedim(1, -1)]
-        rows.append(torch.stack(row))
-    write_png(png, _grid_rows(rows).numpy())
+    scale = None
+    if out.offsets is not None:  # one colour scale for the whole snapshot
+        scale = float(offsets_to_pixels(out.offsets.cpu(), tuple(out.offsets.shape[-2:])).norm(dim=-3).max()) or 1.0
+    write_png(png, _grid_rows(sample_rows(out, 4, scale=scale)).numpy())
     write_video(out_dir / f"step-{step:08d}.mp4", [torch.cat(list(frames), dim=2)], fps)  # samples side by side
     return png
+
+
+def sample_rows(out: GeneratorOutput, columns: int, *, scale: float | None = None) -> list[torch.Tensor]:
+    """Per sample ``uint8 [k, H, W, 3]``: canonical | `columns` frames spread over the video | their offsets in
+    flow colours (GenDeF; the baseline has frames only). `scale` (px) fixes the colours; None scales each
+    sample by its own largest offset."""
+    frames = to_uint8(out.frames.cpu())                                        # [N, T, H, W, 3]
+    shown = torch.linspace(0, frames.shape[1] - 1, columns).round().long()
+    rows = []
+    for i in range(frames.shape[0]):
+        row = list(frames[i, shown])
+        if out.canonical is not None and out.offsets is not None:
+            size = tuple(out.offsets.shape[-2:])
+            disp = offsets_to_pixels(out.offsets[i].cpu(), size)               # [T, 2, H, W]
+            s = scale if scale is not None else (float(disp.norm(dim=-3).max()) or 1.0)
+            row = [to_uint8(out.canonical[i].cpu()), *row, *flow_to_color(disp[shown], s).movedim(1, -1)]
+        rows.append(torch.stack(row))
+    return rows
