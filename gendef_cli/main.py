@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from gendef_cli.commands import data, info, render, train
+from gendef_cli.commands import data, info, render, sample, track, train
 from gendef_core import __version__
 from gendef_core.errors import GendefError
 
@@ -21,6 +21,10 @@ app = typer.Typer(name="gendef", no_args_is_help=True, pretty_exceptions_enable=
 app.add_typer(data.app, name="data")
 app.command()(train.pretrain)
 app.command()(train.finetune)
+app.command()(sample.sample)
+app.command()(sample.resample)
+app.command()(track.track)
+app.command()(track.flow)
 app.command()(render.render)
 app.command()(info.info)
 

@@ -14,3 +14,9 @@ OutDirOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory to creat
 ClipArg = Annotated[Path, typer.Argument(metavar="CLIP", show_default=False,
                                          help="A clip directory (made by `gendef sample` or `gendef data clip`).")]
 FpsOpt = Annotated[str | None, typer.Option("--fps", help="Frame rate, e.g. 25 or 30000/1001.")]
+CkptOpt = Annotated[Path | None, typer.Option("--ckpt", help="A `gendef finetune` run or checkpoint (default: the "
+                                              "bundled model).", show_default=False)]
+BatchOpt = Annotated[int, typer.Option("--batch-size", help="Frames per generator call (bounds memory, not the "
+                                       "result).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (a GPU if there is one), cpu, cuda, cuda:N.")]
+FlowVideoOpt = Annotated[bool, typer.Option("--flow", help="Also write flow.mp4 (deformation flow colours).")]

@@ -60,3 +60,49 @@ def render_flow_video(clip: Clip, path: Path, *, flow_max: float | None = None, 
             writer.write(flow_to_color(flow, scale).movedim(-3, -1))
             on_event(Progress("render flow", writer.frames_written, total))
     return {"num_frames": writer.frames_written, "flow_max": scale}
+
+
+def overlay_scale(height: int, width: int, minimum: int = 256) -> int:
+    """Integer upscaling that makes an overlay video's shorter side at least `minimum` pixels."""
+    return max(1, -(-minimum // min(height, width)))
+
+
+def point_colors(n: int) -> list[tuple[int, int, int]]:
+    """`n` distinct, saturated colours (hues spread by the golden ratio), RGB 0..255."""
+    import colorsys
+
+    return [tuple(round(255 * c) for c in colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.85, 1.0))  # type: ignore[misc]
+            for i in range(n)]
+
+
+@torch.inference_mode()
+def render_tracks_video(clip: Clip, tracks: torch.Tensor, visible: torch.Tensor, path: Path, *, trail: int = 8,
+                        scale: int | None = None, crf: int = 18, on_event: OnEvent = ignore) -> dict[str, Any]:
+    """Write the clip's frames with point tracks drawn on them (upscaled by `scale`, nearest).
+
+    tracks ``[T, N, 2]`` frame pixels, visible ``[T, N]``. Each visible point is a dot in its own colour
+    with a line through its last `trail` visible positions.
+    """
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    s = scale or overlay_scale(clip.height, clip.width)
+    colors = point_colors(tracks.shape[1])
+    pts = ((tracks.double() + 0.5) * s).numpy()    # pixel centre j -> (j + 0.5) * s in the upscaled image
+    vis = visible.numpy()
+    radius = max(1.5, s * 0.6)
+    with VideoWriter(path, clip.fps, crf=crf) as writer:
+        for chunk in warp_chunks(clip.canonical, clip.offsets, chunk=CHUNK):
+            for frame in to_uint8(chunk).numpy():
+                t = writer.frames_written
+                img = Image.fromarray(np.kron(frame, np.ones((s, s, 1), dtype=np.uint8)) if s > 1 else frame)
+                draw = ImageDraw.Draw(img)
+                for n in np.flatnonzero(vis[t]):
+                    past = [k for k in range(max(0, t - trail), t + 1) if vis[k, n]]
+                    if len(past) > 1:
+                        draw.line([tuple(pts[k, n]) for k in past], fill=colors[n], width=max(1, s // 3))
+                    x, y = pts[t, n]
+                    draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colors[n], outline=(0, 0, 0))
+                writer.write(torch.from_numpy(np.array(img)))
+            on_event(Progress("render tracks", writer.frames_written, clip.num_frames))
+    return {"num_frames": writer.frames_written, "scale": s}

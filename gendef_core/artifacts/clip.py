@@ -42,6 +42,8 @@ class Clip:
     checkpoint: str | None = None
     source: str = "unknown"
     latents: Mapping[str, Tensor] = field(default_factory=dict)
+    sampling: Mapping[str, Any] = field(default_factory=dict)
+    """How a generated clip was drawn (truncation_psi, motion_seed, ...); JSON-serialisable."""
 
     @property
     def num_frames(self) -> int:
@@ -112,7 +114,7 @@ def save_clip(clip: Clip, path: Path, *, overwrite: bool = False, video: bool = 
             "height": clip.height, "width": clip.width, "num_frames": clip.num_frames,
             "fps": _fps_json(clip.fps), "seed": clip.seed, "checkpoint": clip.checkpoint,
             "source": clip.source, "convention": CONVENTION,
-            "latents": sorted(clip.latents),
+            "latents": sorted(clip.latents), "sampling": dict(clip.sampling),
             "files": {name: file_record(tmp / name) for name in files},
             "videos": videos,
         }
@@ -134,6 +136,8 @@ def read_clip_manifest(path: Path) -> dict[str, Any]:
         raise ArtifactError(f"{where}: fps must be [numerator, denominator], got {fps!r}")
     require(m, "files", dict, where)
     require(m, "videos", dict, where)
+    if not isinstance(m.get("sampling", {}), dict):
+        raise ArtifactError(f"{where}: sampling must be an object, got {m['sampling']!r}; {_FIX}")
     return m
 
 
@@ -161,7 +165,8 @@ def load_clip(path: Path, *, verify: bool = True, require_videos: bool = True) -
         raise ArtifactError(f"{path}: tensor {missing!r} is missing; {_FIX}")
     latents = load_tensors(path / "latents.safetensors", fix=_FIX) if "latents.safetensors" in files else {}
     clip = Clip(canonical=canonical, offsets=offsets, fps=Fraction(*m["fps"]), seed=m.get("seed"),
-                checkpoint=m.get("checkpoint"), source=str(m.get("source", "unknown")), latents=latents)
+                checkpoint=m.get("checkpoint"), source=str(m.get("source", "unknown")), latents=latents,
+                sampling=m.get("sampling", {}))
     clip.validate(path, fix=_FIX)
     if (clip.height, clip.width, clip.num_frames) != (m["height"], m["width"], m["num_frames"]):
         raise ArtifactError(f"{path}: tensors are {clip.num_frames} frames of {clip.height}x{clip.width} "

@@ -1,0 +1,64 @@
+"""`gendef sample` and `gendef resample`: clips from a trained model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gendef_cli.options import BatchOpt, CkptOpt, ClipArg, DeviceOpt, FlowVideoOpt, JsonOpt, OverwriteOpt, QuietOpt
+from gendef_cli.output import emit
+from gendef_cli.progress import progress_to_stderr
+
+OutClipOpt = Annotated[Path, typer.Option("--out", "-o", help="Clip directory to create (with --num > 1: a "
+                                          "directory of clips 000000, 000001, ...).", show_default=False)]
+
+
+def sample(
+    out: OutClipOpt,
+    ckpt: CkptOpt = None,
+    num: Annotated[int, typer.Option("--num", "-n", help="Number of clips (clip i uses seed SEED+i).")] = 1,
+    frames: Annotated[int, typer.Option("--frames", "-t", help="Frames per clip (any length).")] = 16,
+    fps: Annotated[str, typer.Option("--fps", help="Frame rate of video.mp4, e.g. 25 or 30000/1001.")] = "25",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the first clip.")] = 0,
+    truncation: Annotated[float, typer.Option("--truncation", help="Truncation psi in [0, 1] (1 = none).")] = 1.0,
+    batch_size: BatchOpt = 32,
+    device: DeviceOpt = "auto",
+    flow: FlowVideoOpt = False,
+    overwrite: OverwriteOpt = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Generate clips: canonical image, deformation fields, latents and video.mp4."""
+    from gendef_core import api
+
+    with progress_to_stderr(quiet) as on_event:
+        paths = api.sample(out, ckpt=ckpt, num=num, frames=frames, fps=fps, seed=seed, truncation=truncation,
+                           batch_size=batch_size, device=device, flow=flow, overwrite=overwrite, on_event=on_event)
+    emit(out, {"out": str(out), "clips": [str(p) for p in paths], "num_frames": frames, "seed": seed}, as_json)
+
+
+def resample(
+    clip: ClipArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Clip directory to create.", show_default=False)],
+    motion_seed: Annotated[int | None, typer.Option("--motion-seed", help="Seed of the new motion (the motion "
+                                                    "`sample --seed S` draws); default: the clip's seed + 1.")]
+    = None,
+    ckpt: Annotated[Path | None, typer.Option("--ckpt", help="Model (default: the checkpoint the clip records).",
+                                              show_default=False)] = None,
+    frames: Annotated[int | None, typer.Option("--frames", "-t", help="Frames (default: as the clip).")] = None,
+    batch_size: BatchOpt = 32,
+    device: DeviceOpt = "auto",
+    flow: FlowVideoOpt = False,
+    overwrite: OverwriteOpt = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Same canonical image and content, new motion: a new clip."""
+    from gendef_core import api
+
+    with progress_to_stderr(quiet) as on_event:
+        path = api.resample(clip, out, motion_seed=motion_seed, ckpt=ckpt, frames=frames, batch_size=batch_size,
+                            device=device, flow=flow, overwrite=overwrite, on_event=on_event)
+    emit(path, {"clip": str(path), "from": str(clip)}, as_json)

@@ -1,0 +1,1 @@
+"""The application commands (sample, resample, edit, track, segment, flow); re-exported by gendef_core.api."""

@@ -1,0 +1,113 @@
+"""`gendef sample` and `gendef resample`: clips from a trained GenDeF model (see gendef_core.sampling)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gendef_core.artifacts.clip import Clip, load_clip, save_clip
+from gendef_core.artifacts.common import atomic_dir, prepare_output_dir
+from gendef_core.data.video_io import to_fraction
+from gendef_core.errors import ConfigError
+from gendef_core.events import Info, OnEvent, Progress, ignore
+from gendef_core.sampling import (
+    LoadedModel,
+    canonical_and_feature,
+    draw_latents,
+    generate_offsets,
+    load_model,
+)
+
+MAX_FRAMES = 100_000
+
+
+def _model(ckpt: Path | None, device: str) -> LoadedModel:
+    if ckpt is None:
+        raise ConfigError("this gendef has no bundled model yet; pass --ckpt RUN_OR_CHECKPOINT "
+                          "(a `gendef finetune` run)")
+    return load_model(Path(ckpt), device=device)
+
+
+def _check(frames: int, batch_size: int, truncation: float) -> None:
+    if not 1 <= frames <= MAX_FRAMES:
+        raise ConfigError(f"--frames must be in 1..{MAX_FRAMES}, got {frames}")
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
+    if not 0 <= truncation <= 1:
+        raise ConfigError(f"--truncation must be in [0, 1], got {truncation}")
+
+
+def sample(out: Path, *, ckpt: Path | None = None, num: int = 1, frames: int = 16, fps: float | str = 25,
+           seed: int = 0, truncation: float = 1.0, batch_size: int = 32, device: str = "auto",
+           flow: bool = False, overwrite: bool = False, on_event: OnEvent = ignore) -> list[Path]:
+    """Sample `num` clips (`gendef sample`). With num == 1 `out` is the clip, else `out/000000`, ... .
+
+    Clip i uses seed ``seed + i``, so ``--seed S+i --num 1`` redraws clip i alone. `batch_size` is
+    the number of frames per deformation-generator call (it bounds memory, not the result).
+    """
+    _check(frames, batch_size, truncation)
+    if num < 1:
+        raise ConfigError(f"--num must be >= 1, got {num}")
+    try:
+        rate = to_fraction(fps)
+    except ValueError as e:
+        raise ConfigError(f"--fps: {e}") from None
+    out = Path(out)
+    prepare_output_dir(out, overwrite=overwrite, what="clip" if num == 1 else "clips")
+    model = _model(ckpt, device)
+    checkpoint = str(model.checkpoint.path.resolve())
+
+    def one(i: int) -> Clip:
+        s = seed + i
+        lat = draw_latents(model, s, frames)
+        canonical, feature = canonical_and_feature(model, lat["z_c"], truncation_psi=truncation)
+        offsets = generate_offsets(
+            model, feature, lat["z_d"], lat["motion_noise"], frames, truncation_psi=truncation, chunk=batch_size,
+            on_frames=lambda n: on_event(Progress("sample", i * frames + n, num * frames)))
+        return Clip(canonical=canonical, offsets=offsets, fps=rate, seed=s, checkpoint=checkpoint, source="sample",
+                    latents=lat, sampling={"truncation_psi": truncation, "motion_seed": s})
+
+    if num == 1:
+        paths = [save_clip(one(0), out, overwrite=overwrite, flow=flow)]
+    else:
+        with atomic_dir(out, overwrite=overwrite, what="clips") as tmp:
+            for i in range(num):
+                save_clip(one(i), tmp / f"{i:06d}", flow=flow)
+        paths = [out / f"{i:06d}" for i in range(num)]
+    on_event(Info(f"{num} clip{'s' if num > 1 else ''} of {frames} frames at {model.config.model.resolution}x"
+                  f"{model.config.model.resolution} from {model.checkpoint.path}"))
+    return paths
+
+
+def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Path | None = None,
+             frames: int | None = None, batch_size: int = 32, device: str = "auto", flow: bool = False,
+             overwrite: bool = False, on_event: OnEvent = ignore) -> Path:
+    """Same canonical image and content latent, new motion (`gendef resample`, paper Fig. 6).
+
+    The new clip keeps `clip`'s canonical tensor as it is (so an edited canonical stays edited) and its
+    z_c (G_d is conditioned on the canonical feature of z_c), and takes z_d and motion noise of
+    `motion_seed` (default: the clip's seed + 1). The model is the clip's own checkpoint unless `ckpt`.
+    """
+    c = load_clip(Path(clip), require_videos=False)
+    if "z_c" not in c.latents:
+        raise ConfigError(f"{clip} has no latents (it was not sampled from a model); only sampled clips can be "
+                          f"resampled")
+    n = frames if frames is not None else c.num_frames
+    truncation = float(c.sampling.get("truncation_psi", 1.0))
+    _check(n, batch_size, truncation)
+    if ckpt is None and c.checkpoint is None:
+        raise ConfigError(f"{clip} does not record its checkpoint; pass --ckpt")
+    prepare_output_dir(Path(out), overwrite=overwrite, what="clip")
+    model = _model(Path(ckpt) if ckpt is not None else Path(str(c.checkpoint)), device)
+    if model.config.model.resolution != c.height:
+        raise ConfigError(f"{clip} is {c.height}x{c.width} but the model makes {model.config.model.resolution}px "
+                          f"clips; pass the --ckpt the clip was sampled with")
+    m = c.seed + 1 if motion_seed is None and c.seed is not None else (motion_seed or 0)
+    lat = draw_latents(model, m, n)
+    _, feature = canonical_and_feature(model, c.latents["z_c"], truncation_psi=truncation)
+    offsets = generate_offsets(model, feature, lat["z_d"], lat["motion_noise"], n, truncation_psi=truncation,
+                               chunk=batch_size, on_frames=lambda k: on_event(Progress("resample", k, n)))
+    latents = {"z_c": c.latents["z_c"], "z_d": lat["z_d"], "motion_noise": lat["motion_noise"]}
+    new = Clip(canonical=c.canonical, offsets=offsets, fps=c.fps, seed=c.seed,
+               checkpoint=str(model.checkpoint.path.resolve()), source="resample",
+               latents=latents, sampling={**c.sampling, "motion_seed": m})
+    return save_clip(new, Path(out), overwrite=overwrite, flow=flow, on_event=on_event)

@@ -1,0 +1,114 @@
+"""`gendef track` and `gendef flow`: point tracks and optical flow read off a clip's deformation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gendef_core.artifacts.clip import load_clip
+from gendef_core.artifacts.common import atomic_dir, file_record, header, prepare_output_dir, write_json_atomic
+from gendef_core.artifacts.tensors import save_tensors
+from gendef_core.artifacts.tracks import (
+    EXPORT_FORMATS,
+    query_frames,
+    read_points,
+    tracks_document,
+    write_export,
+    write_tracks,
+)
+from gendef_core.errors import ConfigError
+from gendef_core.events import Info, OnEvent, ignore
+from gendef_core.track import TOLERANCE, frame_to_canonical, optical_flow, track_canonical_points
+
+FLOW_FORMAT = "gendef.flow"
+FLOW_VERSION = 1
+
+
+def track(clip: Path, points: Path, *, out: Path | None = None, overlay: Path | None = None,
+          formats: tuple[str, ...] = (), npz: Path | None = None, tolerance: float = TOLERANCE,
+          on_event: OnEvent = ignore) -> dict[str, Any]:
+    """Track query points through a clip (`gendef track`); returns the `gendef.tracks` document.
+
+    Writes the document to `out` (JSON) if given, each of `formats` ("tapvid", "cotracker") as NPZ
+    (`npz`, or beside `out` as ``<out stem>.<format>.npz``), and with `overlay` an MP4 of the tracks.
+    """
+    from gendef_core.render import render_tracks_video
+
+    bad = [f for f in formats if f not in EXPORT_FORMATS]
+    if bad:
+        raise ConfigError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {bad[0]!r}")
+    if formats and npz is None and out is None:
+        raise ConfigError("--format writes NPZ files: give --out tracks.json (they go beside it) or --npz PATH")
+    if npz is not None and len(formats) > 1:
+        raise ConfigError("--npz names one file: give one --format, or --out to write each beside it")
+    if not tolerance > 0:
+        raise ConfigError(f"--tolerance must be positive, got {tolerance}")
+    c = load_clip(Path(clip), require_videos=False)
+    q = read_points(Path(points), size=(c.height, c.width), num_frames=c.num_frames)
+    if q.space == "frame":
+        assert q.frame is not None
+        canonical_points = frame_to_canonical(c.offsets[q.frame], q.points)
+        result = track_canonical_points(c.offsets, canonical_points, start_frame=q.frame, start=q.points,
+                                        tolerance=tolerance)
+    else:
+        result = track_canonical_points(c.offsets, q.points, tolerance=tolerance)
+    doc = tracks_document(clip=str(clip), queries=q, canonical_points=result.canonical, tracks=result.tracks,
+                          visible=result.visible, residual=result.residual, tolerance=tolerance,
+                          size=(c.height, c.width))
+    frames = query_frames(q, result.visible)
+    for fmt in formats:
+        target = npz if npz is not None else Path(out).with_name(f"{Path(out).stem}.{fmt}.npz")  # type: ignore[arg-type]
+        write_export(target, fmt, tracks=result.tracks, visible=result.visible, frames=frames)
+    if overlay is not None:
+        render_tracks_video(c, result.tracks, result.visible, Path(overlay), on_event=on_event)
+    if out is not None:
+        write_tracks(Path(out), doc)
+    on_event(Info(f"{q.points.shape[0]} points through {c.num_frames} frames: "
+                  f"{float(result.visible.float().mean()) * 100:.1f}% visible"))
+    return doc
+
+
+def flow(clip: Path, out: Path | None = None, *, flow_max: float | None = None, overwrite: bool = False,
+         on_event: OnEvent = ignore) -> dict[str, Any]:
+    """Forward optical flow between consecutive frames of a clip (`gendef flow`), from its deformation.
+
+    Writes ``OUT/flow.safetensors`` (``flow [T-1, 2, H, W]`` float32 frame pixels, ``valid [T-1, H, W]``
+    bool), ``OUT/flow.mp4`` (Middlebury colours; invalid pixels black) and ``OUT/manifest.json``.
+    `out` defaults to ``<CLIP>-flow`` beside the clip. Returns the manifest.
+    """
+    from gendef_core.data.video_io import VideoWriter
+    from gendef_core.flow import flow_to_color
+
+    if flow_max is not None and not flow_max > 0:
+        raise ConfigError(f"--flow-max must be a positive number of pixels, got {flow_max}")
+    clip = Path(clip)
+    out = Path(out) if out is not None else clip.with_name(f"{clip.name}-flow")
+    prepare_output_dir(out, overwrite=overwrite, what="flow directory")
+    c = load_clip(clip, require_videos=False)
+    if c.num_frames < 2:
+        raise ConfigError(f"{clip} has one frame; optical flow needs at least two")
+    f, valid = optical_flow(c.offsets)
+    magnitude = f.norm(dim=1)
+    scale = flow_max if flow_max is not None else (float(magnitude[valid].max()) if bool(valid.any()) else 1.0) or 1.0
+    with atomic_dir(out, overwrite=overwrite, what="flow directory") as tmp:
+        meta = {k: str(v) for k, v in header(FLOW_FORMAT, FLOW_VERSION).items()}
+        save_tensors(tmp / "flow.safetensors", {"flow": f, "valid": valid}, meta)
+        with VideoWriter(tmp / "flow.mp4", c.fps) as writer:
+            for start in range(0, f.shape[0], 32):
+                colours = flow_to_color(f[start:start + 32], scale) * valid[start:start + 32, None]
+                writer.write(colours.movedim(-3, -1))
+        manifest = {**header(FLOW_FORMAT, FLOW_VERSION), "clip": str(clip), "num_frames": int(f.shape[0]),
+                    "height": c.height, "width": c.width, "fps": [c.fps.numerator, c.fps.denominator],
+                    "convention": "forward optical flow: content at frame-t pixel p is at p + flow[t][:, p] in "
+                                  "frame t+1; frame pixels, x right, y down",
+                    "flow_max": scale, "valid_fraction": float(valid.float().mean()),
+                    "mean_magnitude": float(magnitude[valid].mean()) if bool(valid.any()) else 0.0,
+                    "files": {"flow.safetensors": file_record(tmp / "flow.safetensors")},
+                    "videos": {"flow.mp4": {"num_frames": writer.frames_written}}}
+        write_json_atomic(tmp / "manifest.json", manifest)
+    on_event(Info(f"optical flow of {f.shape[0]} frame pairs: mean {manifest['mean_magnitude']:.3f} px, "
+                  f"{manifest['valid_fraction'] * 100:.1f}% valid"))
+    return {**manifest, "path": str(out)}
+
+
+

@@ -1,0 +1,135 @@
+"""Query points in, tracks out (FORMATS.md: "Points" and "Tracks").
+
+Points file (`gendef track --points pts.json`), pixels, x right, y down, (0, 0) the centre of the
+top-left pixel:
+
+    [[x, y], ...]                                              canonical-image points
+    {"space": "canonical", "points": [[x, y], ...]}            the same
+    {"space": "frame", "frame": t, "points": [[x, y], ...]}    points on frame t (0-based)
+
+Tracks: one JSON document (`gendef.tracks` v1) and, on request, the TAP-Vid and CoTracker array
+layouts as NPZ files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gendef_core.artifacts.common import atomic_file, header, write_json_atomic
+from gendef_core.errors import DataError
+
+TRACKS_FORMAT = "gendef.tracks"
+TRACKS_VERSION = 1
+POINT_CONVENTION = "pixels; x right, y down; (0, 0) is the centre of the top-left pixel"
+EXPORT_FORMATS = ("tapvid", "cotracker")
+_EXAMPLE = 'e.g. [[12.5, 30], [40, 8]] or {"space": "frame", "frame": 3, "points": [[12.5, 30]]}'
+
+
+@dataclass(frozen=True)
+class Queries:
+    space: str          # "canonical" or "frame"
+    frame: int | None   # the frame of "frame" queries
+    points: Tensor      # float64 [N, 2]
+
+
+def read_points(path: Path, *, size: tuple[int, int], num_frames: int) -> Queries:
+    """Read and validate a points file for a clip of `num_frames` frames of ``size = (H, W)``."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist; give a JSON list of [x, y] pixel points ({_EXAMPLE})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(f"{path} is not valid JSON ({e}); give {_EXAMPLE}") from None
+    space, frame = "canonical", None
+    if isinstance(doc, dict):
+        unknown = set(doc) - {"space", "frame", "points"}
+        if unknown or "points" not in doc:
+            raise DataError(f"{path}: expected the keys space, frame, points"
+                            f"{' (unknown: ' + ', '.join(sorted(unknown)) + ')' if unknown else ''}; {_EXAMPLE}")
+        space = doc.get("space", "canonical")
+        if space not in ("canonical", "frame"):
+            raise DataError(f"{path}: space must be \"canonical\" or \"frame\", got {space!r}")
+        if space == "frame":
+            frame = doc.get("frame")
+            if not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame < num_frames:
+                raise DataError(f"{path}: frame must be an integer in 0..{num_frames - 1} for \"frame\" points, "
+                                f"got {frame!r}")
+        elif "frame" in doc:
+            raise DataError(f"{path}: \"frame\" is only meaningful with \"space\": \"frame\"")
+        doc = doc["points"]
+    if not isinstance(doc, list) or not doc:
+        raise DataError(f"{path}: points must be a non-empty list of [x, y] pairs; {_EXAMPLE}")
+    h, w = size
+    for i, p in enumerate(doc):
+        if (not isinstance(p, list) or len(p) != 2
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in p)):
+            raise DataError(f"{path}: point {i} is {json.dumps(p)}, not an [x, y] pair of finite numbers; {_EXAMPLE}")
+        if not (0 <= p[0] <= w - 1 and 0 <= p[1] <= h - 1):
+            where = "canonical image" if space == "canonical" else f"frame {frame}"
+            raise DataError(f"{path}: point {i} ({p[0]}, {p[1]}) is outside the {where} ({w}x{h}: x in [0, {w - 1}], "
+                            f"y in [0, {h - 1}])")
+    return Queries(space, frame, torch.tensor(doc, dtype=torch.float64))
+
+
+def _round(x: Tensor, digits: int = 4) -> Any:
+    return np.round(x.double().numpy(), digits).tolist()
+
+
+def tracks_document(*, clip: str, queries: Queries, canonical_points: Tensor, tracks: Tensor, visible: Tensor,
+                    residual: Tensor, tolerance: float, size: tuple[int, int]) -> dict[str, Any]:
+    """The `gendef.tracks` JSON document (coordinates rounded to 1e-4 px)."""
+    t, n = visible.shape
+    return {
+        **header(TRACKS_FORMAT, TRACKS_VERSION),
+        "clip": clip, "num_frames": t, "num_points": n, "height": size[0], "width": size[1],
+        "convention": POINT_CONVENTION,
+        "space": queries.space, "query_frame": queries.frame, "queries": _round(queries.points),
+        "canonical_points": _round(canonical_points),
+        "tolerance": tolerance,
+        "tracks": _round(tracks), "visible": visible.tolist(), "residual": _round(residual, 6),
+    }
+
+
+def query_frames(queries: Queries, visible: Tensor) -> Tensor:
+    """Per point, the frame its query refers to: the query frame, or for canonical points the first
+    frame where the point is visible (0 if never)."""
+    if queries.frame is not None:
+        return torch.full((visible.shape[1],), queries.frame, dtype=torch.long)
+    first = visible.float().argmax(dim=0)
+    return torch.where(visible.any(dim=0), first, torch.zeros_like(first))
+
+
+def write_export(path: Path, fmt: str, *, tracks: Tensor, visible: Tensor, frames: Tensor) -> Path:
+    """Write tracks in the TAP-Vid or CoTracker layout (NPZ, atomically).
+
+    tapvid: query_points [N, 3] (t, y, x), tracks [N, T, 2] (x, y), occluded [N, T] bool.
+    cotracker: queries [1, N, 3] (t, x, y), pred_tracks [1, T, N, 2] (x, y), pred_visibility [1, T, N] bool.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown track format {fmt!r}")
+    pos = tracks.numpy().astype(np.float32)                        # [T, N, 2]
+    vis = visible.numpy().astype(bool)
+    t0 = frames.numpy().astype(np.float32)
+    q = pos[frames.numpy(), np.arange(pos.shape[1])]               # [N, 2] each point at its query frame
+    if fmt == "tapvid":
+        arrays = {"query_points": np.stack([t0, q[:, 1], q[:, 0]], -1), "tracks": pos.transpose(1, 0, 2),
+                  "occluded": ~vis.T}
+    else:
+        arrays = {"queries": np.stack([t0, q[:, 0], q[:, 1]], -1)[None], "pred_tracks": pos[None],
+                  "pred_visibility": vis[None]}
+    with atomic_file(Path(path)) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    return Path(path)
+
+
+def write_tracks(path: Path, document: dict[str, Any]) -> Path:
+    return write_json_atomic(Path(path), document)
