@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from gendef_cli.commands import data, info, render, sample, track, train
+from gendef_cli.commands import data, edit, info, render, sample, track, train
 from gendef_core import __version__
 from gendef_core.errors import GendefError
 
@@ -23,7 +23,9 @@ app.command()(train.pretrain)
 app.command()(train.finetune)
 app.command()(sample.sample)
 app.command()(sample.resample)
+app.command()(edit.edit)
 app.command()(track.track)
+app.command()(edit.segment)
 app.command()(track.flow)
 app.command()(render.render)
 app.command()(info.info)

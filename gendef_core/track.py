@@ -131,9 +131,11 @@ def invert(positions: Tensor, targets: Tensor, init: Tensor | None = None, *,
     return x, res
 
 
-def inside(points: Tensor, h: int, w: int) -> Tensor:
-    """``[..., 2]`` frame positions -> bool ``[...]``: within the pixel centres [0, W-1] x [0, H-1]."""
-    return (points[..., 0] >= 0) & (points[..., 0] <= w - 1) & (points[..., 1] >= 0) & (points[..., 1] <= h - 1)
+def inside(points: Tensor, h: int, w: int, eps: float = 1e-4) -> Tensor:
+    """``[..., 2]`` frame positions -> bool ``[...]``: within the pixel centres [0, W-1] x [0, H-1], give or
+    take `eps` pixels (float32 offsets put a point on the border a few 1e-8 px to either side)."""
+    x, y = points[..., 0], points[..., 1]
+    return (x >= -eps) & (x <= w - 1 + eps) & (y >= -eps) & (y <= h - 1 + eps)
 
 
 def _solve(positions: Tensor, targets: Tensor, init: Tensor | None, tolerance: float) -> tuple[Tensor, Tensor]:

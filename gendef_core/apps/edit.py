@@ -1,0 +1,127 @@
+"""`gendef edit` and `gendef segment`: appearance edits and masks drawn once, carried to every frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from gendef_core.artifacts.clip import Clip, load_clip, save_clip
+from gendef_core.artifacts.common import atomic_dir, header, prepare_output_dir, write_json_atomic
+from gendef_core.artifacts.masks import read_canonical_image, read_label_mask, read_overlay, write_label_png
+from gendef_core.edit import blend_labels, composite, edit_coverage, outside_fraction, propagate_labels
+from gendef_core.errors import ConfigError
+from gendef_core.events import OnEvent, Progress, Warning, ignore
+
+MASKS_FORMAT = "gendef.masks"
+MASKS_VERSION = 1
+OUTSIDE_WARNING = 0.05  # warn when more than this fraction of frame pixels samples outside the canonical
+
+
+def _stats(per_frame: Tensor) -> dict[str, Any]:
+    return {"mean": round(float(per_frame.mean()), 6), "max": round(float(per_frame.max()), 6),
+            "per_frame": [round(float(v), 6) for v in per_frame]}
+
+
+def _pull_overlay(overlay: Tensor, offsets_t: Tensor) -> Tensor:
+    """An RGBA overlay drawn on one frame -> the same overlay on the canonical (premultiplied while resampled)."""
+    from gendef_core.track import pull_to_canonical
+
+    premultiplied = torch.cat([overlay[:3] * overlay[3:], overlay[3:]])
+    pulled, valid = pull_to_canonical(premultiplied, offsets_t)
+    alpha = pulled[3:].clamp(0, 1)
+    rgb = torch.where(alpha > 0, pulled[:3] / alpha.clamp(min=1e-12), torch.zeros_like(pulled[:3])).clamp(-1, 1)
+    return torch.cat([rgb, alpha * valid])
+
+
+def edit(clip: Path, out: Path | None = None, *, scribble: Path | None = None, canonical: Path | None = None,
+         frame: int | None = None, resize: bool = False, flow: bool = False, overwrite: bool = False,
+         on_event: OnEvent = ignore) -> dict[str, Any]:
+    """Edit a clip's canonical image and write the result as a NEW clip (`gendef edit`).
+
+    Exactly one of: `scribble`, an RGBA overlay the size of the canonical, alpha-composited onto it
+    (with `frame`, the overlay is drawn on that frame and mapped into the canonical through the
+    deformation first); or `canonical`, an image that replaces the canonical wholesale. The
+    deformation is unchanged, so the edit moves with the content in every frame. `out` defaults to
+    ``<CLIP>-edited``. Returns a summary with, per frame, the fraction of pixels that sample outside
+    the canonical (no edit can reach them) and the fraction that shows the edit.
+    """
+    if (scribble is None) == (canonical is None):
+        raise ConfigError("give exactly one of --scribble overlay.png and --canonical edited.png")
+    if frame is not None and scribble is None:
+        raise ConfigError("--frame goes with --scribble (an overlay drawn on that frame)")
+    clip = Path(clip)
+    out = Path(out) if out is not None else clip.with_name(f"{clip.name}-edited")
+    prepare_output_dir(out, overwrite=overwrite, what="clip")
+    c = load_clip(clip, require_videos=False)
+    size = (c.height, c.width)
+    if frame is not None and not 0 <= frame < c.num_frames:
+        raise ConfigError(f"--frame must be in 0..{c.num_frames - 1} for {clip}, got {frame}")
+    if canonical is not None:
+        new = read_canonical_image(Path(canonical), size, resize=resize)
+        changed = (new != c.canonical).any(dim=0).float()
+        kind = "canonical"
+    else:
+        overlay = read_overlay(Path(scribble), size, resize=resize)  # type: ignore[arg-type]
+        if frame is not None:
+            overlay = _pull_overlay(overlay, c.offsets[frame])
+        new = composite(c.canonical, overlay)
+        changed = overlay[3]
+        kind = "scribble" if frame is None else "frame scribble"
+    edited = Clip(canonical=new, offsets=c.offsets, fps=c.fps, seed=c.seed, checkpoint=c.checkpoint,
+                  source="edit", latents=c.latents, sampling=c.sampling)
+    save_clip(edited, out, overwrite=overwrite, flow=flow, on_event=on_event)
+    outside = outside_fraction(c.offsets, size)
+    if float(outside.mean()) > OUTSIDE_WARNING:
+        on_event(Warning(f"{float(outside.mean()) * 100:.1f}% of frame pixels (mean over frames) sample outside the "
+                         f"canonical image; no edit reaches them"))
+    return {"clip": str(out), "from": str(clip), "kind": kind, "frame": frame,
+            "edited_canonical_fraction": round(float((changed > 0).float().mean()), 6),
+            "outside_fraction": _stats(outside), "edit_coverage": _stats(edit_coverage(changed, c.offsets))}
+
+
+def segment(clip: Path, mask: Path, *, out: Path | None = None, overlay: Path | None = None,
+            mode: str = "bilinear", resize: bool = False, overwrite: bool = False,
+            on_event: OnEvent = ignore) -> dict[str, Any]:
+    """Propagate a label mask drawn on the canonical to every frame (`gendef segment`).
+
+    Writes ``OUT/00000.png`` ... (DAVIS: 8-bit palette PNGs whose values are object ids, 0 =
+    background) and ``OUT/manifest.json``; with `overlay`, an MP4 of the frames with the masks
+    blended in. `mode` "bilinear" warps one-hot masks and takes the argmax, "nearest" warps the label
+    map with nearest sampling; both only ever output labels of the input. `out` defaults to
+    ``<CLIP>-masks``. Returns the manifest (with the per-frame area of every label).
+    """
+    from gendef_core.data.images import to_uint8
+    from gendef_core.data.video_io import VideoWriter
+    from gendef_core.render import CHUNK
+    from gendef_core.warp import warp_chunks
+
+    if mode not in ("bilinear", "nearest"):
+        raise ConfigError(f"--mode must be bilinear or nearest, got {mode!r}")
+    clip = Path(clip)
+    out = Path(out) if out is not None else clip.with_name(f"{clip.name}-masks")
+    prepare_output_dir(out, overwrite=overwrite, what="mask directory")
+    c = load_clip(clip, require_videos=False)
+    labels = read_label_mask(Path(mask), (c.height, c.width), resize=resize)
+    ids = sorted(int(v) for v in labels.unique())
+    if ids == [0]:
+        on_event(Warning(f"{mask} has no object pixels (all background)"))
+    frames = propagate_labels(labels, c.offsets, mode=mode)  # type: ignore[arg-type]
+    with atomic_dir(out, overwrite=overwrite, what="mask directory") as tmp:
+        for t in range(c.num_frames):
+            write_label_png(tmp / f"{t:05d}.png", frames[t])
+            on_event(Progress("segment", t + 1, c.num_frames))
+        area = {str(i): [round(float(v), 6) for v in (frames == i).float().mean(dim=(1, 2))] for i in ids}
+        manifest = {**header(MASKS_FORMAT, MASKS_VERSION), "clip": str(clip), "mask": str(mask), "mode": mode,
+                    "num_frames": c.num_frames, "height": c.height, "width": c.width, "labels": ids,
+                    "convention": "DAVIS: <frame:05d>.png, 8-bit palette PNG, value = object id, 0 = background",
+                    "area": area}
+        write_json_atomic(tmp / "manifest.json", manifest)
+    if overlay is not None:
+        with VideoWriter(Path(overlay), c.fps) as writer:
+            for chunk in warp_chunks(c.canonical, c.offsets, chunk=CHUNK):
+                t0 = writer.frames_written
+                writer.write(blend_labels(to_uint8(chunk), frames[t0:t0 + chunk.shape[0]]))
+    return {**manifest, "path": str(out), "overlay": str(overlay) if overlay is not None else None}
