@@ -98,7 +98,7 @@ def invert(positions: Tensor, targets: Tensor, init: Tensor | None = None, *,
     x = (nearest_pixels(pos, t) if init is None else init).double().clone()
     value, jac = map_at(pos, x)
     r = value - t
-    res = r.norm(dim=-1)
+    res = torch.hypot(r[:, 0], r[:, 1])
     for _ in range(iterations):
         active = res > tol
         if not bool(active.any()):
@@ -109,14 +109,14 @@ def invert(positions: Tensor, targets: Tensor, init: Tensor | None = None, *,
         safe = det.abs() > 1e-9
         newton = -(adj @ r.unsqueeze(-1)).squeeze(-1) / torch.where(safe, det, torch.ones_like(det)).unsqueeze(-1)
         step = torch.where(safe.unsqueeze(-1), newton, -r)  # singular Jacobian: a fixed-point step
-        length = step.norm(dim=-1, keepdim=True)
+        length = torch.hypot(step[:, :1], step[:, 1:])  # [N, 1]; torch.norm is slow on [N, 2]
         step = step * (_MAX_STEP / length.clamp(min=_MAX_STEP))
         improved = torch.zeros_like(active)
         for _ in range(_HALVINGS):  # backtracking, for every point at once
             trial = x + step
             v2, j2 = map_at(pos, trial)
             r2 = v2 - t
-            res2 = r2.norm(dim=-1)
+            res2 = torch.hypot(r2[:, 0], r2[:, 1])
             accept = active & ~improved & (res2 < res)
             x = torch.where(accept.unsqueeze(-1), trial, x)
             r = torch.where(accept.unsqueeze(-1), r2, r)
