@@ -42,7 +42,7 @@ def sample(out: Path, *, ckpt: Path | None = None, num: int = 1, frames: int = 1
     """Sample `num` clips (`gendef sample`). With num == 1 `out` is the clip, else `out/000000`, ... .
 
     Clip i uses seed ``seed + i``, so ``--seed S+i --num 1`` redraws clip i alone. `batch_size` is
-    the number of frames per deformation-generator call (it bounds memory, not the result).
+    the number of frames per deformation-generator call: it bounds memory; results agree to float round-off.
     """
     _check(frames, batch_size, truncation)
     if num < 1:

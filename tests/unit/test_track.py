@@ -8,7 +8,14 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from gendef_core.track import frame_to_canonical, invert, map_at, optical_flow, pull_to_canonical, track_canonical_points
+from gendef_core.track import (
+    frame_to_canonical,
+    invert,
+    map_at,
+    optical_flow,
+    pull_to_canonical,
+    track_canonical_points,
+)
 from gendef_core.warp import pixels_to_offsets, sample_positions
 
 Field = Callable[[torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
