@@ -75,34 +75,38 @@ def point_colors(n: int) -> list[tuple[int, int, int]]:
             for i in range(n)]
 
 
-@torch.inference_mode()
-def render_tracks_video(clip: Clip, tracks: torch.Tensor, visible: torch.Tensor, path: Path, *, trail: int = 8,
-                        scale: int | None = None, crf: int = 18, on_event: OnEvent = ignore) -> dict[str, Any]:
-    """Write the clip's frames with point tracks drawn on them (upscaled by `scale`, nearest).
-
-    tracks ``[T, N, 2]`` frame pixels, visible ``[T, N]``. Each visible point is a dot in its own colour
-    with a line through its last `trail` visible positions.
-    """
+def draw_tracks(frame: torch.Tensor, tracks: torch.Tensor, visible: torch.Tensor, t: int, *, scale: int = 1,
+                trail: int = 8) -> torch.Tensor:
+    """Frame t (``uint8 [H, W, 3]``) upscaled by `scale` (nearest) with the points of ``tracks [T, N, 2]``
+    drawn on it: a dot per visible point in its own colour, a line through its last `trail` visible positions."""
     import numpy as np
     from PIL import Image, ImageDraw
 
-    s = scale or overlay_scale(clip.height, clip.width)
     colors = point_colors(tracks.shape[1])
-    pts = ((tracks.double() + 0.5) * s).numpy()    # pixel centre j -> (j + 0.5) * s in the upscaled image
-    vis = visible.numpy()
-    radius = max(1.5, s * 0.6)
+    pts = ((tracks[max(0, t - trail):t + 1].double() + 0.5) * scale).numpy()   # pixel centre j -> (j + 0.5) * s
+    vis = visible[max(0, t - trail):t + 1].numpy()
+    arr = frame.numpy()
+    img = Image.fromarray(np.kron(arr, np.ones((scale, scale, 1), dtype=np.uint8)) if scale > 1 else arr)
+    draw = ImageDraw.Draw(img)
+    radius = max(2.0, scale * 0.9)
+    for n in np.flatnonzero(vis[-1]):
+        past = [tuple(pts[k, n]) for k in range(len(pts)) if vis[k, n]]
+        if len(past) > 1:
+            draw.line(past, fill=colors[n], width=max(1, scale // 3))
+        x, y = pts[-1, n]
+        draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colors[n], outline=(0, 0, 0))
+    return torch.from_numpy(np.array(img))
+
+
+@torch.inference_mode()
+def render_tracks_video(clip: Clip, tracks: torch.Tensor, visible: torch.Tensor, path: Path, *, trail: int = 8,
+                        scale: int | None = None, crf: int = 18, on_event: OnEvent = ignore) -> dict[str, Any]:
+    """Write the clip's frames with point tracks drawn on them (`draw_tracks`), upscaled by `scale`
+    (default: to at least 256 px), tracks ``[T, N, 2]`` frame pixels, visible ``[T, N]``."""
+    s = scale or overlay_scale(clip.height, clip.width)
     with VideoWriter(path, clip.fps, crf=crf) as writer:
         for chunk in warp_chunks(clip.canonical, clip.offsets, chunk=CHUNK):
-            for frame in to_uint8(chunk).numpy():
-                t = writer.frames_written
-                img = Image.fromarray(np.kron(frame, np.ones((s, s, 1), dtype=np.uint8)) if s > 1 else frame)
-                draw = ImageDraw.Draw(img)
-                for n in np.flatnonzero(vis[t]):
-                    past = [k for k in range(max(0, t - trail), t + 1) if vis[k, n]]
-                    if len(past) > 1:
-                        draw.line([tuple(pts[k, n]) for k in past], fill=colors[n], width=max(1, s // 3))
-                    x, y = pts[t, n]
-                    draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colors[n], outline=(0, 0, 0))
-                writer.write(torch.from_numpy(np.array(img)))
+            for frame in to_uint8(chunk):
+                writer.write(draw_tracks(frame, tracks, visible, writer.frames_written, scale=s, trail=trail))
             on_event(Progress("render tracks", writer.frames_written, clip.num_frames))
     return {"num_frames": writer.frames_written, "scale": s}

@@ -55,3 +55,17 @@ def test_train_small_script_at_tiny_size(tmp_path: Path) -> None:
 
     assert load_checkpoint(tmp_path / "r" / "pretrain").step == 2   # 8 images at batch 4
     assert load_checkpoint(tmp_path / "r" / "finetune").step == 2   # 24 frames at 4 videos x 3 frames
+
+
+def test_applications_example(tiny_ckpt: Path, tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "applications.py"), str(tiny_ckpt), str(tmp_path),
+                          "--frames", "6", "--scale", "2"], capture_output=True, text=True, check=True)
+    assert Path(out.stdout.strip()) == tmp_path / "applications.png"
+    sheet = np.asarray(Image.open(tmp_path / "applications.png"))
+    assert sheet.shape == (5 * 16 * 2, 4 * 16 * 2, 3)  # 5 applications x (canonical + 3 frames), 16 px at 2x
+    for name in ("clip", "resampled", "edited", "masks", "flow"):
+        assert (tmp_path / name / "manifest.json").is_file()
+    # The edited row differs from the clip row (the scribble shows), the resampled row only in its frames.
+    rows = sheet.reshape(5, 32, 4, 32, 3)
+    assert np.array_equal(rows[0, :, 0], rows[1, :, 0]) and not np.array_equal(rows[0, :, 1:], rows[1, :, 1:])
+    assert not np.array_equal(rows[0, :, 0], rows[2, :, 0])
