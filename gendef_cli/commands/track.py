@@ -28,6 +28,7 @@ def track(
     = None,
     tolerance: Annotated[float, typer.Option("--tolerance", help="Residual (canonical px) above which a point "
                                              "is not visible.")] = 0.5,
+    overwrite: OverwriteOpt = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -36,7 +37,7 @@ def track(
 
     with progress_to_stderr(quiet) as on_event:
         doc = api.track(clip, points, out=out, overlay=overlay, formats=tuple(formats or ()), npz=npz,
-                        tolerance=tolerance, on_event=on_event)
+                        tolerance=tolerance, overwrite=overwrite, on_event=on_event)
     if out is None:
         typer.echo(json.dumps(doc))
     else:

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from gendef_core.artifacts.clip import Clip, load_clip, save_clip
-from gendef_core.artifacts.common import atomic_dir, header, prepare_output_dir, write_json_atomic
+from gendef_core.artifacts.common import atomic_dir, header, prepare_output_dir, prepare_output_file, write_json_atomic
 from gendef_core.artifacts.masks import read_canonical_image, read_label_mask, read_overlay, write_label_png
 from gendef_core.edit import blend_labels, composite, edit_coverage, outside_fraction, propagate_labels
 from gendef_core.errors import ConfigError
@@ -103,6 +103,8 @@ def segment(clip: Path, mask: Path, *, out: Path | None = None, overlay: Path | 
     clip = Path(clip)
     out = Path(out) if out is not None else clip.with_name(f"{clip.name}-masks")
     prepare_output_dir(out, overwrite=overwrite, what="mask directory")
+    if overlay is not None:
+        prepare_output_file(Path(overlay), overwrite=overwrite)
     c = load_clip(clip, require_videos=False)
     labels = read_label_mask(Path(mask), (c.height, c.width), resize=resize)
     ids = sorted(int(v) for v in labels.unique())

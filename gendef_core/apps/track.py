@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from gendef_core.artifacts.clip import load_clip
-from gendef_core.artifacts.common import atomic_dir, file_record, header, prepare_output_dir, write_json_atomic
+from gendef_core.artifacts.common import (
+    atomic_dir,
+    file_record,
+    header,
+    prepare_output_dir,
+    prepare_output_file,
+    write_json_atomic,
+)
 from gendef_core.artifacts.tensors import save_tensors
 from gendef_core.artifacts.tracks import (
     EXPORT_FORMATS,
@@ -26,11 +33,12 @@ FLOW_VERSION = 1
 
 def track(clip: Path, points: Path, *, out: Path | None = None, overlay: Path | None = None,
           formats: tuple[str, ...] = (), npz: Path | None = None, tolerance: float = TOLERANCE,
-          on_event: OnEvent = ignore) -> dict[str, Any]:
+          overwrite: bool = False, on_event: OnEvent = ignore) -> dict[str, Any]:
     """Track query points through a clip (`gendef track`); returns the `gendef.tracks` document.
 
     Writes the document to `out` (JSON) if given, each of `formats` ("tapvid", "cotracker") as NPZ
     (`npz`, or beside `out` as ``<out stem>.<format>.npz``), and with `overlay` an MP4 of the tracks.
+    Existing output files are replaced only with `overwrite`; all are checked before any work starts.
     """
     from gendef_core.render import render_tracks_video
 
@@ -43,6 +51,10 @@ def track(clip: Path, points: Path, *, out: Path | None = None, overlay: Path | 
         raise ConfigError("--npz names one file: give one --format, or --out to write each beside it")
     if not tolerance > 0:
         raise ConfigError(f"--tolerance must be positive, got {tolerance}")
+    targets = {fmt: Path(npz) if npz is not None else Path(out).with_name(f"{Path(out).stem}.{fmt}.npz")  # type: ignore[arg-type]
+               for fmt in formats}
+    for path in [*targets.values(), *(p for p in (overlay, out) if p is not None)]:
+        prepare_output_file(Path(path), overwrite=overwrite)
     c = load_clip(Path(clip), require_videos=False)
     q = read_points(Path(points), size=(c.height, c.width), num_frames=c.num_frames)
     if q.space == "frame":
@@ -56,8 +68,7 @@ def track(clip: Path, points: Path, *, out: Path | None = None, overlay: Path | 
                           visible=result.visible, residual=result.residual, tolerance=tolerance,
                           size=(c.height, c.width))
     frames = query_frames(q, result.visible)
-    for fmt in formats:
-        target = npz if npz is not None else Path(out).with_name(f"{Path(out).stem}.{fmt}.npz")  # type: ignore[arg-type]
+    for fmt, target in targets.items():
         write_export(target, fmt, tracks=result.tracks, visible=result.visible, frames=frames)
     if overlay is not None:
         render_tracks_video(c, result.tracks, result.visible, Path(overlay), on_event=on_event)

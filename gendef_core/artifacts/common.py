@@ -64,6 +64,21 @@ def prepare_output_dir(path: Path, *, overwrite: bool, what: str) -> None:
                             f"to replace the {what}")
 
 
+def prepare_output_file(path: Path, *, overwrite: bool) -> Path:
+    """Check a single-file output before any work starts: not a directory, not an existing file unless
+    `overwrite`; creates its parent directory."""
+    path = Path(path)
+    if path.is_dir():
+        raise ArtifactError(f"{path} is a directory; give a file path")
+    if path.exists() and not overwrite:
+        raise ArtifactError(f"{path} already exists; choose another path or pass --overwrite to replace it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ArtifactError(f"{path.parent} is not a directory; choose another output path") from None
+    return path
+
+
 @contextlib.contextmanager
 def atomic_dir(path: Path, *, overwrite: bool = False, what: str = "artifact") -> Iterator[Path]:
     """Build a directory artifact in a temporary sibling and rename it into place at the end.

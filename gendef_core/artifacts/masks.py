@@ -110,8 +110,9 @@ def read_label_mask(path: Path, expected_size: tuple[int, int] | None = None, *,
                             f"PNG whose pixel values are the object ids") from None
         rgb = np.where(rgba[..., 3:] == 0, 0, rgba[..., :3]).astype(np.uint8)
         arr = _palette_labels(path, rgb)
-    if arr.min() < 0:
-        raise DataError(f"{path} has negative values; give a label PNG whose pixel values are the object ids")
+    if arr.min() < 0 or arr.max() > 254:
+        raise DataError(f"{path} has label values outside 0..254 (found {int(arr.min())}..{int(arr.max())}); DAVIS "
+                        f"masks are 8-bit with 255 = void: renumber the objects 1..254")
     size = _resize_to(path, arr.shape, expected_size, resize)
     if size is not None:
         small = Image.fromarray(arr.astype(np.int32))  # mode "I": nearest keeps any label value
