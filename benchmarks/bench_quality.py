@@ -22,31 +22,13 @@ from pathlib import Path
 
 import torch
 
-from gendef_core.artifacts.checkpoint import load_checkpoint
-from gendef_core.config import TrainConfig
 from gendef_core.data.datasets import load_video_frames
 from gendef_core.data.images import to_uint8, write_png
-from gendef_core.models.generator import GenDeFGenerator, build_generator
+from gendef_core.metrics.motion import pixel_motion_stats
+from gendef_core.models.generator import GenDeFGenerator
+from gendef_core.sampling import load_video_generator
 from gendef_core.training.snapshots import sample_rows
 from gendef_core.warp import offsets_to_pixels
-
-
-def frame_stats(videos: torch.Tensor) -> dict[str, float]:
-    """``uint8 [N, T, H, W, 3]`` -> still / change / jerk (see the module docstring)."""
-    x = videos.float() / 255
-    d1 = (x[:, 1:] - x[:, :-1]).abs()
-    d2 = (x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2]).abs()
-    still = (d1.amax(dim=(1, -1)) < 2 / 255).float().mean()
-    return {"still": float(still), "change": float(d1.mean()), "jerk": float(d2.mean())}
-
-
-def load_generator(run: Path) -> tuple[torch.nn.Module, TrainConfig]:
-    info = load_checkpoint(run)
-    cfg = TrainConfig.from_dict(info.config)
-    g = build_generator(cfg.model, "finetune")
-    for name, module in g.networks().items():
-        module.load_state_dict(info.load_network(f"{name}_ema"))
-    return g.eval(), cfg
 
 
 @torch.no_grad()
@@ -78,10 +60,10 @@ def main() -> None:
     keep = [v for v in range(vf.num_videos) if int(vf.lengths[v]) >= args.frames][: args.num]
     real = torch.stack([vf.frames[int(vf.starts[v]): int(vf.starts[v]) + args.frames] for v in keep])
     real = real.permute(0, 1, 3, 4, 2)                                   # [N, T, H, W, 3]
-    g, cfg = load_generator(args.run)
+    g, cfg, info, _ = load_video_generator(args.run, device="cpu")
     fake, out = generate(g, cfg.model.z_dim, len(keep), args.frames)
-    rows = {"real": frame_stats(real), "generated": frame_stats(fake)}
-    print(f"run: {load_checkpoint(args.run).path}  ({len(keep)} videos x {args.frames} frames)\n")
+    rows = {"real": pixel_motion_stats(real), "generated": pixel_motion_stats(fake)}
+    print(f"run: {info.path}  ({len(keep)} videos x {args.frames} frames)\n")
     print("| videos | still | change | jerk |\n|---|---|---|---|")
     for name, s in rows.items():
         print(f"| {name} | {s['still']:.3f} | {s['change']:.4f} | {s['jerk']:.4f} |")

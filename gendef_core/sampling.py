@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from gendef_core.artifacts.checkpoint import CheckpointInfo, load_checkpoint
 from gendef_core.config import TrainConfig
 from gendef_core.errors import ArtifactError, ConfigError
-from gendef_core.models.generator import GenDeFGenerator
+from gendef_core.models.generator import GenDeFGenerator, build_generator
 
 
 @dataclass(frozen=True)
@@ -51,24 +51,36 @@ def pick_device(device: str = "auto") -> torch.device:
     return dev
 
 
-def load_model(ckpt: Path, *, device: str | torch.device = "auto") -> LoadedModel:
-    """The EMA GenDeF generator of a fine-tuning checkpoint (or a run's latest), ready to sample."""
+def load_video_generator(ckpt: Path, *, device: str | torch.device = "auto"
+                         ) -> tuple[nn.Module, TrainConfig, CheckpointInfo, torch.device]:
+    """The EMA video generator (GenDeF or the direct baseline) of a fine-tuning checkpoint or run, eval mode."""
     info = load_checkpoint(Path(ckpt))
     cfg = TrainConfig.from_dict(dict(info.config))
-    fix = "use a checkpoint of `gendef finetune` (a GenDeF model, not a pre-training or the baseline)"
-    if cfg.stage != "finetune" or cfg.model.variant != "gendef":
-        what = "a pre-training checkpoint" if cfg.stage != "finetune" else "the direct-frame baseline"
-        raise ConfigError(f"{info.path} is {what}: it has no canonical image and deformation to sample; {fix}")
-    gen = GenDeFGenerator(cfg.model)
+    if cfg.stage != "finetune":
+        raise ConfigError(f"{info.path} is a pre-training checkpoint (an image model); use a `gendef finetune` run")
+    gen = build_generator(cfg.model, "finetune")
     for name, module in gen.networks().items():
         state = info.load_network(f"{name}_ema")
         missing, unexpected = module.load_state_dict(state, strict=False)
         if missing or unexpected:
             key = (missing or unexpected)[0]
             raise ArtifactError(f"{info.path}/{name}_ema.safetensors does not fit its config.json "
-                                f"({'missing' if missing else 'unexpected'} weight {key}); {fix}")
+                                f"({'missing' if missing else 'unexpected'} weight {key}); re-create the checkpoint")
     dev = device if isinstance(device, torch.device) else pick_device(device)
-    return LoadedModel(gen.eval().requires_grad_(False).to(dev), cfg, info, dev)
+    return gen.eval().requires_grad_(False).to(dev), cfg, info, dev
+
+
+def load_model(ckpt: Path, *, device: str | torch.device = "auto") -> LoadedModel:
+    """The EMA GenDeF generator of a fine-tuning checkpoint (or a run's latest), ready to sample."""
+    info = load_checkpoint(Path(ckpt), verify=False)
+    cfg = TrainConfig.from_dict(dict(info.config))
+    fix = "use a checkpoint of `gendef finetune` (a GenDeF model, not a pre-training or the baseline)"
+    if cfg.stage != "finetune" or cfg.model.variant != "gendef":
+        what = "a pre-training checkpoint" if cfg.stage != "finetune" else "the direct-frame baseline"
+        raise ConfigError(f"{info.path} is {what}: it has no canonical image and deformation to sample; {fix}")
+    gen, cfg, info, dev = load_video_generator(info.path, device=device)
+    assert isinstance(gen, GenDeFGenerator)
+    return LoadedModel(gen, cfg, info, dev)
 
 
 def draw_latents(model: LoadedModel, seed: int, num_frames: int) -> dict[str, Tensor]:
