@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from gendef_cli.commands import data, edit, info, render, sample, track, train
+from gendef_cli.commands import data, edit, evaluate, info, render, sample, track, train
 from gendef_core import __version__
 from gendef_core.errors import GendefError
 
@@ -27,6 +27,8 @@ app.command()(edit.edit)
 app.command()(track.track)
 app.command()(edit.segment)
 app.command()(track.flow)
+app.command(name="eval")(evaluate.eval_command)
+app.command(name="eval-tracks")(evaluate.eval_tracks)
 app.command()(render.render)
 app.command()(info.info)
 

@@ -7,9 +7,9 @@ Three families, all on the same scale for real and generated videos:
   consecutive frames (a still background scores high); ``change`` = mean |f_{t+1} - f_t|;
   ``jerk`` = mean |f_{t+2} - 2 f_{t+1} + f_t| (flicker and jumps).
 * `track_motion_stats` (point tracks: a dataset's ground truth, or a GenDeF clip's tracks), pixels per
-  frame, over the steps where every frame involved shows the point: ``speed`` = mean |p_{t+1} - p_t|;
-  ``static`` = fraction of steps moving less than 0.05 px; ``accel`` = mean |p_{t+1} - 2 p_t + p_{t-1}|;
-  ``jerk`` = mean |third difference|. Smooth motion has small accel and jerk relative to speed.
+  frame, over the steps where every frame involved shows the point: ``track_speed`` = mean |p_{t+1} - p_t|;
+  ``track_static`` = fraction of steps moving less than 0.05 px; ``track_accel`` = mean |p_{t+1} - 2 p_t +
+  p_{t-1}|; ``track_jerk`` = mean |third difference|. Smooth motion has small accel and jerk relative to speed.
 * `warping_error` (a video and its forward optical flow): mean over valid pixels and frame pairs of
   |f_t(p) - f_{t+1}(p + flow_t(p))| on a 0..1 scale (temporal consistency of appearance along the motion).
 
@@ -43,7 +43,7 @@ def _masked_mean(values: Tensor, mask: Tensor) -> float:
 
 
 def track_motion_stats(tracks: Tensor, visible: Tensor) -> dict[str, float]:
-    """``tracks [T, N, 2]`` px, ``visible [T, N]`` bool (T >= 4) -> speed, static, accel, jerk."""
+    """``tracks [T, N, 2]`` px, ``visible [T, N]`` bool (T >= 4) -> track_speed, _static, _accel, _jerk."""
     if tracks.ndim != 3 or tracks.shape[-1] != 2 or visible.shape != tracks.shape[:2] or tracks.shape[0] < 4:
         raise ValueError(f"expected tracks [T>=4, N, 2] and visible [T, N], got {tuple(tracks.shape)} and "
                          f"{tuple(visible.shape)}")
@@ -55,8 +55,8 @@ def track_motion_stats(tracks: Tensor, visible: Tensor) -> dict[str, float]:
     m2 = m1[1:] & v[:-2]
     d3 = (p[3:] - 3 * p[2:-1] + 3 * p[1:-2] - p[:-3]).norm(dim=-1)
     m3 = m2[1:] & v[:-3]
-    return {"speed": _masked_mean(d1, m1), "static": _masked_mean((d1 < STATIC_SPEED).double(), m1),
-            "accel": _masked_mean(d2, m2), "jerk": _masked_mean(d3, m3)}
+    return {"track_speed": _masked_mean(d1, m1), "track_static": _masked_mean((d1 < STATIC_SPEED).double(), m1),
+            "track_accel": _masked_mean(d2, m2), "track_jerk": _masked_mean(d3, m3)}
 
 
 def warping_error(frames: Tensor, flow: Tensor, valid: Tensor) -> float:

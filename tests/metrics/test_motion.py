@@ -31,12 +31,13 @@ def test_track_stats_of_constant_velocity_and_constant_acceleration() -> None:
     tracks = torch.cat([const, still, accel], dim=1)
     visible = torch.ones(8, 3, dtype=torch.bool)
     s = track_motion_stats(tracks[:, :1], visible[:, :1])
-    assert s["speed"] == pytest.approx(1.0) and s["static"] == 0 and s["accel"] < 1e-12 and s["jerk"] < 1e-12
+    assert s["track_speed"] == pytest.approx(1.0) and s["track_static"] == 0
+    assert s["track_accel"] < 1e-12 and s["track_jerk"] < 1e-12
     s = track_motion_stats(tracks[:, 1:2], visible[:, 1:2])
-    assert s == {"speed": 0.0, "static": 1.0, "accel": 0.0, "jerk": 0.0}
+    assert s == {"track_speed": 0.0, "track_static": 1.0, "track_accel": 0.0, "track_jerk": 0.0}
     s = track_motion_stats(tracks[:, 2:], visible[:, 2:])
-    assert s["accel"] == pytest.approx(1.0) and s["jerk"] == pytest.approx(0.0, abs=1e-12)
-    assert s["speed"] == pytest.approx(sum(k + 0.5 for k in range(7)) / 7)
+    assert s["track_accel"] == pytest.approx(1.0) and s["track_jerk"] == pytest.approx(0.0, abs=1e-12)
+    assert s["track_speed"] == pytest.approx(sum(k + 0.5 for k in range(7)) / 7)
 
 
 def test_track_stats_skip_steps_with_an_invisible_frame() -> None:
@@ -46,8 +47,8 @@ def test_track_stats_skip_steps_with_an_invisible_frame() -> None:
     visible = torch.ones(6, 1, dtype=torch.bool)
     visible[3] = False                   # ... where the point is hidden: never counted
     s = track_motion_stats(tracks, visible)
-    assert s["speed"] == pytest.approx(1.0) and s["accel"] == pytest.approx(0.0)
-    assert math.isnan(s["jerk"])         # no 4 consecutive visible frames
+    assert s["track_speed"] == pytest.approx(1.0) and s["track_accel"] == pytest.approx(0.0)
+    assert math.isnan(s["track_jerk"])         # no 4 consecutive visible frames
 
 
 def test_warping_error_is_zero_along_the_true_flow_and_not_along_a_wrong_one() -> None:

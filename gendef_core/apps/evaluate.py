@@ -1,0 +1,257 @@
+"""`gendef eval` and `gendef eval-tracks`: standard FVD/FID offline, motion-aware checks, TAP-Vid scores.
+
+Protocol (StyleGAN-V, written down in docs/EVALUATION.md):
+- FVD_T (T = 16 or 128): I3D (TF-Hub Kinetics-400 weights) time-averaged logits of every frame resized
+  bilinearly to 224² and scaled 2x/255 - 1; real = one random T-frame window per dataset video of at
+  least T frames (shorter ones dropped and counted), at most `num_videos` videos; fake = `num_videos`
+  samples, frames t = 0..T-1, no truncation (or the first T frames of the given files).
+- FID: Inception-v3 pool features (2048-d) of frames resized bilinearly to 299²; real = every frame of
+  the dataset; fake = `num_frames_fid` frames taken from 16-frame samples.
+- Fréchet distance in float64 (gendef_core.metrics.frechet). With `runs` > 1, run r uses seed + r for
+  the fakes and the real windows; the report gives mean and std (ddof 1) over runs.
+- Real statistics are cached under `cache` (default $GENDEF_CACHE or ~/.cache/gendef, then stats/) by a
+  key of the dataset manifest's sha256, the network's sha256 and every protocol parameter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gendef_core.errors import ConfigError, DataError
+from gendef_core.events import Info, OnEvent, Progress, Warning, ignore
+
+METRICS = ("fvd16", "fvd128", "fid", "motion")
+STATS_VERSION = 1
+FID_VIDEO_FRAMES = 16
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("GENDEF_CACHE") or Path.home() / ".cache" / "gendef") / "stats"
+
+
+def _stats_key(**fields: Any) -> str:
+    return hashlib.sha256(json.dumps({"version": STATS_VERSION, **fields}, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _cached_stats(cache: Path | None, key: str, compute: Callable[[], np.ndarray],
+                  on_event: OnEvent) -> tuple[np.ndarray, np.ndarray]:
+    from gendef_core.artifacts.tensors import load_tensors, save_tensors
+    from gendef_core.metrics.frechet import feature_stats
+
+    path = cache / f"{key}.safetensors" if cache is not None else None
+    if path is not None and path.is_file():
+        t = load_tensors(path, fix=f"delete {path} (a cache file) and run again")
+        on_event(Info(f"real statistics from the cache ({path.name})"))
+        return t["mu"].numpy(), t["sigma"].numpy()
+    mu, sigma = feature_stats(compute())
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_tensors(path, {"mu": torch.from_numpy(mu), "sigma": torch.from_numpy(sigma)}, {"key": key})
+    return mu, sigma
+
+
+def _features(batches: Iterator[Tensor], extract: Callable[[Tensor], np.ndarray], task: str, total: int,
+              on_event: OnEvent) -> np.ndarray:
+    out, done = [], 0
+    for b in batches:
+        out.append(extract(b))
+        done += b.shape[0]
+        on_event(Progress(task, min(done, total), total))
+    if not out:
+        raise DataError(f"{task}: no videos to evaluate")
+    return np.concatenate(out)
+
+
+def _mean_std(values: list[float]) -> dict[str, Any]:
+    return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+            "runs": [round(v, 4) for v in values]}
+
+
+def evaluate(data: Path, *, ckpt: Path | None = None, fake: Path | None = None,
+             metrics: tuple[str, ...] = ("fvd16", "fid"), num_videos: int = 2048, num_frames_fid: int = 50_000,
+             num_real_fid: int | None = None, runs: int = 1, seed: int = 0, i3d: Path | None = None,
+             inception: Path | None = None,
+             batch_size: int = 16, device: str = "auto", cache: Path | bool | None = None,
+             motion_videos: int = 64, motion_frames: int = 32, on_event: OnEvent = ignore) -> dict[str, Any]:
+    """Score a model (`ckpt`) or files (`fake`: clips or MP4s) against dataset `data` (`gendef eval`).
+
+    `num_real_fid` limits FID's real frames to a random subset (the standard uses them all; a CPU
+    budget may not). `cache=False` disables the real-statistics cache; None uses `default_cache()`.
+    Returns a JSON-able report (see docs/EVALUATION.md).
+    """
+    from gendef_core.artifacts.common import sha256_file
+    from gendef_core.data.datasets import load_video_frames
+    from gendef_core.metrics import videos as src
+    from gendef_core.sampling import load_video_generator, pick_device
+
+    bad = [m for m in metrics if m not in METRICS]
+    if bad or not metrics:
+        raise ConfigError(f"--metrics must be a comma-separated subset of {','.join(METRICS)}, got {','.join(metrics)}")
+    if (ckpt is None) == (fake is None):
+        raise ConfigError("give exactly one of --ckpt RUN (a model) and --fake DIR (clips or MP4 files)")
+    if min(num_videos, num_frames_fid, runs, batch_size, motion_videos, num_real_fid or 2) < 1 or motion_frames < 4:
+        raise ConfigError("--num-videos, --num-frames-fid, --num-real-fid, --runs, --batch-size and --motion-videos "
+                          "must be >= 1, --motion-frames >= 4")
+    dev = pick_device(device)
+    cache_dir = None if cache is False else (default_cache() if cache in (None, True) else Path(cache))  # type: ignore[arg-type]
+    frames = load_video_frames(Path(data), on_event=on_event)
+    data_key = sha256_file(Path(data) / "manifest.json")
+    gen = files = None
+    z_dim = 0
+    if ckpt is not None:
+        gen, cfg, info, _ = load_video_generator(Path(ckpt), device=dev)
+        z_dim = cfg.model.z_dim
+        if cfg.model.resolution != frames.info.resolution:
+            raise ConfigError(f"{info.path} makes {cfg.model.resolution}px videos but {data} is "
+                              f"{frames.info.resolution}px; evaluate against the dataset it was trained on")
+        source: dict[str, Any] = {"ckpt": str(info.path), "variant": cfg.model.variant}
+    else:
+        files = src.list_video_files(Path(fake))  # type: ignore[arg-type]
+        source = {"fake": str(fake), "num_files": len(files)}
+
+    def fake_videos(n: int, t: int, run_seed: int, skipped: list[Path]) -> Iterator[Tensor]:
+        if gen is not None:
+            return src.generated_batches(gen, z_dim, num_videos=n, num_frames=t, seed=run_seed, batch=batch_size,
+                                         device=dev)
+        return src.file_batches(files, num_frames=t, max_videos=n, batch=batch_size, skipped=skipped)  # type: ignore[arg-type]
+
+    report: dict[str, Any] = {"data": str(data), "source": source, "metrics": {}, "seconds": {},
+                              "protocol": {"num_videos": num_videos, "num_frames_fid": num_frames_fid,
+                                           "num_real_fid": num_real_fid, "runs": runs, "seed": seed,
+                                           "truncation_psi": 1.0}}
+    for metric in metrics:
+        t0 = time.time()
+        if metric.startswith("fvd"):
+            report["metrics"][metric] = _fvd(int(metric[3:]), frames, data_key, fake_videos, num_videos, runs, seed,
+                                             i3d, dev, batch_size, cache_dir, on_event)
+        elif metric == "fid":
+            report["metrics"][metric] = _fid(frames, data_key, fake_videos, num_frames_fid, num_real_fid, runs, seed,
+                                             inception, dev, batch_size, cache_dir, on_event)
+        else:
+            from gendef_core.apps.motion_eval import motion_report
+
+            report["metrics"][metric] = motion_report(frames, gen=gen, z_dim=z_dim, files=files,
+                                                      num_videos=motion_videos, num_frames=motion_frames, seed=seed,
+                                                      device=dev, batch=batch_size)
+        report["seconds"][metric] = round(time.time() - t0, 1)
+        on_event(Info(f"{metric}: {json.dumps(report['metrics'][metric], default=str)[:160]}"))
+    return report
+
+
+def _fvd(t: int, frames: Any, data_key: str, fake_videos: Callable[..., Iterator[Tensor]], num_videos: int,
+         runs: int, seed: int, i3d_path: Path | None, dev: torch.device, batch: int, cache: Path | None,
+         on_event: OnEvent) -> dict[str, Any]:
+    from gendef_core.metrics import videos as src
+    from gendef_core.metrics.frechet import feature_stats, frechet_distance
+    from gendef_core.metrics.i3d import I3D_SHA256, i3d_features, load_i3d
+
+    net = load_i3d(i3d_path, device=dev)
+
+    def extract(v: Tensor) -> np.ndarray:
+        return i3d_features(net, v, batch_size=batch)
+
+    values, report = [], {}
+    for r in range(runs):
+        clips = src.choose_real_clips(frames, t, num_videos, seed + r)
+        if len(clips.videos) < 2:
+            raise DataError(f"FVD{t}: only {len(clips.videos)} real videos have {t} frames or more "
+                            f"({clips.dropped} are shorter); use a shorter FVD or longer videos")
+        key = _stats_key(data=data_key, metric=f"fvd{t}", net=I3D_SHA256, num_videos=num_videos, seed=seed + r,
+                         resize="bilinear224")
+        task = f"FVD{t} real (run {r + 1})"
+        mu_r, s_r = _cached_stats(cache, key, lambda clips=clips, task=task: _features(
+            src.real_clip_batches(frames, clips, batch), extract, task, len(clips.videos), on_event), on_event)
+        skipped: list[Path] = []
+        feats = _features(fake_videos(num_videos, t, seed + r, skipped), extract, f"FVD{t} fake (run {r + 1})",
+                          num_videos, on_event)
+        if feats.shape[0] < 2:
+            raise DataError(f"FVD{t}: fewer than 2 fake videos have {t} frames ({len(skipped)} too short)")
+        mu_f, s_f = feature_stats(feats)
+        values.append(frechet_distance(mu_f, s_f, mu_r, s_r))
+        report = {"num_real": len(clips.videos), "dropped_short_real": clips.dropped, "num_fake": int(feats.shape[0]),
+                  "skipped_short_fake": len(skipped), "num_frames": t}
+    if report["num_fake"] < 400 or report["num_real"] < 400:
+        on_event(Warning(f"FVD{t} from {report['num_fake']} fake and {report['num_real']} real videos (fewer than the "
+                         f"400 feature dimensions): compare only with FVDs computed at the same N"))
+    return {**_mean_std(values), **report}
+
+
+def _fid(frames: Any, data_key: str, fake_videos: Callable[..., Iterator[Tensor]], num_frames_fid: int,
+         num_real_fid: int | None, runs: int, seed: int, inception_path: Path | None, dev: torch.device, batch: int,
+         cache: Path | None, on_event: OnEvent) -> dict[str, Any]:
+    from gendef_core.metrics import videos as src
+    from gendef_core.metrics.frechet import feature_stats, frechet_distance
+    from gendef_core.metrics.inception import INCEPTION_SHA256, inception_features, load_inception
+
+    net = load_inception(inception_path, device=dev)
+
+    def extract(images: Tensor) -> np.ndarray:
+        return inception_features(net, images, batch_size=max(batch, 32))
+
+    num_real = int(frames.frames.shape[0]) if num_real_fid is None else min(num_real_fid, int(frames.frames.shape[0]))
+    key = _stats_key(data=data_key, metric="fid", net=INCEPTION_SHA256, resize="bilinear299", num_real=num_real,
+                     seed=seed if num_real_fid is not None else None)
+    mu_r, s_r = _cached_stats(cache, key, lambda: _features(src.real_image_batches(frames, 64, num_real_fid, seed),
+                                                            extract, "FID real", num_real, on_event), on_event)
+    values, num_fake = [], 0
+    n_videos = src.videos_for_images(num_frames_fid, FID_VIDEO_FRAMES)
+    for r in range(runs):
+        skipped: list[Path] = []
+        images = src.frames_of(fake_videos(n_videos, FID_VIDEO_FRAMES, seed + r, skipped), num_frames_fid)
+        feats = _features(images, extract, f"FID fake (run {r + 1})", num_frames_fid, on_event)
+        num_fake = int(feats.shape[0])
+        mu_f, s_f = feature_stats(feats)
+        values.append(frechet_distance(mu_f, s_f, mu_r, s_r))
+    if num_fake < 2048:
+        on_event(Warning(f"FID from {num_fake} fake frames (fewer than the 2048 feature dimensions): compare only "
+                         f"with FIDs computed at the same N"))
+    return {**_mean_std(values), "num_real": num_real, "num_fake": num_fake}
+
+
+def evaluate_tracks(tracks: Path, data: Path, *, video: str, query_mode: str = "first") -> dict[str, Any]:
+    """TAP-Vid scores of a `gendef track` result against a synthetic dataset's ground truth (`gendef eval-tracks`).
+
+    The tracks must be of the ground truth's query points (`DATA/groundtruth/<video>.safetensors`,
+    points on frame 0, which for `clouds` is the canonical image), e.g. made with
+    ``gendef data clip DATA --video V`` and ``gendef track`` on those points.
+    """
+    from gendef_core.artifacts.common import read_json
+    from gendef_core.artifacts.dataset import load_dataset_info, load_ground_truth
+    from gendef_core.metrics.tapvid import tapvid_metrics
+
+    if query_mode not in ("first", "strided"):
+        raise ConfigError(f"--query-mode must be first or strided, got {query_mode!r}")
+    doc = read_json(Path(tracks), fix="give a tracks file written by `gendef track --out`")
+    if not isinstance(doc, dict) or doc.get("format") != "gendef.tracks":
+        raise DataError(f"{tracks} is not a gendef tracks file (format gendef.tracks); make one with `gendef track`")
+    info = load_dataset_info(Path(data), check_files=False)
+    names = [v.name for v in info.videos]
+    if video not in names:
+        raise ConfigError(f"{data} has no video {video!r} (it has {', '.join(names[:3])}, ...)")
+    gt = load_ground_truth(info, video)
+    pred = np.asarray(doc["tracks"], dtype=np.float64)                 # [T, N, 2]
+    vis = np.asarray(doc["visible"], dtype=bool)                       # [T, N]
+    t, n = gt.visible.shape
+    if pred.shape != (t, n, 2) or vis.shape != (t, n):
+        raise DataError(f"{tracks} has {pred.shape[1] if pred.ndim == 3 else '?'} points over {pred.shape[0]} frames "
+                        f"but the ground truth of {video} has {n} over {t}; track its query points on its clip")
+    queries = np.asarray(doc.get("canonical_points"), dtype=np.float64)
+    if queries.shape != (n, 2) or np.abs(queries - gt.query_points.numpy()).max() > 1e-3:
+        raise DataError(f"{tracks} tracks other points than the ground truth's query points of {video}")
+    q = gt.query_points.double().numpy()
+    query_points = np.stack([np.zeros(n), q[:, 1], q[:, 0]], axis=-1)  # queried on frame 0, (t, y, x)
+    scores = tapvid_metrics(query_points, ~gt.visible.numpy().T, gt.tracks.double().numpy().transpose(1, 0, 2),
+                            ~vis.T, pred.transpose(1, 0, 2), query_mode=query_mode,  # type: ignore[arg-type]
+                            size=(info.resolution, info.resolution))
+    return {"tracks": str(tracks), "data": str(data), "video": video, "query_mode": query_mode,
+            "num_points": n, "num_frames": t, **scores}

@@ -1,0 +1,1 @@
+"""Evaluation metrics: FVD/FID (standard networks, loaded offline), motion-aware and tracking metrics."""
