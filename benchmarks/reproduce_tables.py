@@ -163,7 +163,7 @@ def table(args: argparse.Namespace) -> None:
               f"{proto['num_real_fid']} real frames, mean ± std over {proto['runs']} runs (seeds "
               f"{proto['seed']}..{proto['seed'] + proto['runs'] - 1}). Lower is better for FVD and FID; the motion "
               f"columns should be close to the real values in the heading.\n")
-        print("| model | FVD16 | FID | still | pixel jerk | track jerk | warp error | CPU minutes |")
+        print("| model | FVD16 | FID | still | pixel jerk | track jerk | warp error | wall minutes |")
         print("|---|---|---|---|---|---|---|---|")
         for label, fvd, fid, still, jerk, tjerk, werr, minutes in rows:
             cells = [f"{v:.4f}" if isinstance(v, float) else "n/a" for v in (still, jerk, tjerk, werr)]
