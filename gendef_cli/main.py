@@ -21,6 +21,7 @@ app = typer.Typer(name="gendef", no_args_is_help=True, pretty_exceptions_enable=
 app.add_typer(data.app, name="data")
 app.command()(train.pretrain)
 app.command()(train.finetune)
+app.command()(train.export)
 app.command()(sample.sample)
 app.command()(sample.resample)
 app.command()(edit.edit)

@@ -127,12 +127,32 @@ def render(clip: Path, *, flow: bool = False, flow_max: float | None = None, crf
     return videos
 
 
-def describe(path: Path) -> dict[str, Any]:
-    """Validate any gendef artifact and summarise it (`gendef info`)."""
+def export_model(run: Path, out: Path, *, overwrite: bool = False) -> Path:
+    """Write a run's (or checkpoint's) EMA generator and config as a small inference checkpoint (`gendef export`).
+
+    What `gendef sample --ckpt` needs and nothing else (no discriminator, raw weights or optimizer state);
+    the bundled model is made this way (examples/bundled_model.sh).
+    """
+    from gendef_core.artifacts.checkpoint import export_generator
+
+    return export_generator(Path(run), Path(out), overwrite=overwrite)
+
+
+def describe(path: Path | str | None = None) -> dict[str, Any]:
+    """Validate any gendef artifact and summarise it (`gendef info`); None or "bundled": the bundled model."""
     from gendef_core.artifacts.common import MANIFEST, read_json
     from gendef_core.errors import ArtifactError
+    from gendef_core.models.bundled import resolve_ckpt
 
-    path = Path(path)
+    path, bundled = resolve_ckpt(path)
+    if bundled:
+        from gendef_core.artifacts.checkpoint import load_checkpoint
+
+        ck = load_checkpoint(path)
+        card = path / "MODEL_CARD.md"
+        return {"format": "gendef.checkpoint", "bundled": bundled, "path": str(ck.path), "step": ck.step,
+                "networks": list(ck.networks), "resolution": ck.config["model"]["resolution"],
+                "metadata": dict(ck.metadata), "model_card": str(card) if card.is_file() else None}
     if not path.exists():
         raise ArtifactError(f"{path} does not exist; give a clip, dataset, checkpoint or run directory")
     if not (path / MANIFEST).is_file():
@@ -284,5 +304,6 @@ from gendef_core.apps.evaluate import evaluate, evaluate_tracks  # noqa: E402
 from gendef_core.apps.sample import resample, sample  # noqa: E402
 from gendef_core.apps.track import flow, track  # noqa: E402
 
-__all__ = ["dataset_clip", "describe", "edit", "evaluate", "evaluate_tracks", "finetune", "flow", "prepare_dataset",
-           "pretrain", "render", "resample", "resolve_train_config", "sample", "segment", "synth_dataset", "track"]
+__all__ = ["dataset_clip", "describe", "edit", "evaluate", "evaluate_tracks", "export_model", "finetune", "flow",
+           "prepare_dataset", "pretrain", "render", "resample", "resolve_train_config", "sample", "segment",
+           "synth_dataset", "track"]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from gendef_cli.options import JsonOpt, QuietOpt
+from gendef_cli.options import JsonOpt, OverwriteOpt, QuietOpt
 from gendef_cli.output import emit
 from gendef_cli.progress import progress_to_stderr
 
@@ -95,3 +95,15 @@ def finetune(
         typer.echo(json.dumps(cfg.to_dict(), indent=2))
         return
     _run("finetune", data, out, cfg, resume, as_json, quiet)
+
+
+def export(
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="A `gendef finetune` run or checkpoint.",
+                                        show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint directory to create.", show_default=False)],
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Write a run's EMA generator and config as a small checkpoint for sampling (no training state)."""
+    from gendef_core import api
+
+    typer.echo(api.export_model(run, out, overwrite=overwrite))

@@ -9,6 +9,7 @@ from gendef_core.artifacts.common import atomic_dir, prepare_output_dir
 from gendef_core.data.video_io import to_fraction
 from gendef_core.errors import ConfigError
 from gendef_core.events import Info, OnEvent, Progress, ignore
+from gendef_core.models.bundled import resolve_ckpt
 from gendef_core.sampling import (
     LoadedModel,
     canonical_and_feature,
@@ -20,11 +21,11 @@ from gendef_core.sampling import (
 MAX_FRAMES = 100_000
 
 
-def _model(ckpt: Path | None, device: str) -> LoadedModel:
-    if ckpt is None:
-        raise ConfigError("this gendef has no bundled model yet; pass --ckpt RUN_OR_CHECKPOINT "
-                          "(a `gendef finetune` run)")
-    return load_model(Path(ckpt), device=device)
+def _model(ckpt: Path | str | None, device: str) -> tuple[LoadedModel, str]:
+    """The model (None: the bundled one) and the string clips record for it."""
+    path, record = resolve_ckpt(ckpt)
+    model = load_model(path, device=device)
+    return model, record or str(model.checkpoint.path.resolve())
 
 
 def _check(frames: int, batch_size: int, truncation: float) -> None:
@@ -36,13 +37,14 @@ def _check(frames: int, batch_size: int, truncation: float) -> None:
         raise ConfigError(f"--truncation must be in [0, 1], got {truncation}")
 
 
-def sample(out: Path, *, ckpt: Path | None = None, num: int = 1, frames: int = 16, fps: float | str = 25,
+def sample(out: Path, *, ckpt: Path | str | None = None, num: int = 1, frames: int = 16, fps: float | str = 25,
            seed: int = 0, truncation: float = 1.0, batch_size: int = 32, device: str = "auto",
            flow: bool = False, overwrite: bool = False, on_event: OnEvent = ignore) -> list[Path]:
     """Sample `num` clips (`gendef sample`). With num == 1 `out` is the clip, else `out/000000`, ... .
 
-    Clip i uses seed ``seed + i``, so ``--seed S+i --num 1`` redraws clip i alone. `batch_size` is
-    the number of frames per deformation-generator call: it bounds memory; results agree to float round-off.
+    `ckpt` None (or "bundled") is the bundled model. Clip i uses seed ``seed + i``, so ``--seed S+i --num 1``
+    redraws clip i alone. `batch_size` is the number of frames per deformation-generator call: it bounds
+    memory; results agree to float round-off.
     """
     _check(frames, batch_size, truncation)
     if num < 1:
@@ -53,8 +55,7 @@ def sample(out: Path, *, ckpt: Path | None = None, num: int = 1, frames: int = 1
         raise ConfigError(f"--fps: {e}") from None
     out = Path(out)
     prepare_output_dir(out, overwrite=overwrite, what="clip" if num == 1 else "clips")
-    model = _model(ckpt, device)
-    checkpoint = str(model.checkpoint.path.resolve())
+    model, checkpoint = _model(ckpt, device)
 
     def one(i: int) -> Clip:
         s = seed + i
@@ -78,7 +79,7 @@ def sample(out: Path, *, ckpt: Path | None = None, num: int = 1, frames: int = 1
     return paths
 
 
-def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Path | None = None,
+def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Path | str | None = None,
              frames: int | None = None, batch_size: int = 32, device: str = "auto", flow: bool = False,
              overwrite: bool = False, on_event: OnEvent = ignore) -> Path:
     """Same canonical image and content latent, new motion (`gendef resample`, paper Fig. 6).
@@ -97,7 +98,7 @@ def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Pat
     if ckpt is None and c.checkpoint is None:
         raise ConfigError(f"{clip} does not record its checkpoint; pass --ckpt")
     prepare_output_dir(Path(out), overwrite=overwrite, what="clip")
-    model = _model(Path(ckpt) if ckpt is not None else Path(str(c.checkpoint)), device)
+    model, checkpoint = _model(ckpt if ckpt is not None else c.checkpoint, device)
     if model.config.model.resolution != c.height:
         raise ConfigError(f"{clip} is {c.height}x{c.width} but the model makes {model.config.model.resolution}px "
                           f"clips; pass the --ckpt the clip was sampled with")
@@ -107,7 +108,6 @@ def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Pat
     offsets = generate_offsets(model, feature, lat["z_d"], lat["motion_noise"], n, truncation_psi=truncation,
                                chunk=batch_size, on_frames=lambda k: on_event(Progress("resample", k, n)))
     latents = {"z_c": c.latents["z_c"], "z_d": lat["z_d"], "motion_noise": lat["motion_noise"]}
-    new = Clip(canonical=c.canonical, offsets=offsets, fps=c.fps, seed=c.seed,
-               checkpoint=str(model.checkpoint.path.resolve()), source="resample",
+    new = Clip(canonical=c.canonical, offsets=offsets, fps=c.fps, seed=c.seed, checkpoint=checkpoint, source="resample",
                latents=latents, sampling={**c.sampling, "motion_seed": m})
     return save_clip(new, Path(out), overwrite=overwrite, flow=flow, on_event=on_event)

@@ -141,3 +141,17 @@ def load_checkpoint(path: Path, *, verify: bool = True) -> CheckpointInfo:
         raise ArtifactError(f"{path / 'config.json'}: config format v{cfg['format_version']} is newer than "
                             f"this gendef reads (v{CONFIG_VERSION}); upgrade gendef")
     return CheckpointInfo(path, step, cfg["config"], tuple(sorted(nets)), m.get("metadata") or {}, nets)
+
+
+def export_generator(src: Path, out: Path, *, overwrite: bool = False,
+                     metadata: Mapping[str, Any] | None = None) -> Path:
+    """Write the inference part of a checkpoint (or a run's latest): the EMA generator networks and the
+    config, nothing to resume or fine-tune from. The result is a checkpoint (same format, fewer files)."""
+    info = load_checkpoint(Path(src))
+    nets = {name: info.load_network(name) for name in info.networks if name.endswith("_ema")}
+    if not nets:
+        raise ArtifactError(f"{info.path} has no EMA generator networks (*_ema); {_FIX}")
+    meta = {**dict(info.metadata), "exported_from": str(info.path.resolve()), "exported_step": info.step,
+            **dict(metadata or {})}
+    return save_checkpoint(Path(out), step=info.step, config=info.config, networks=nets, metadata=meta,
+                           overwrite=overwrite)

@@ -257,15 +257,20 @@ def test_pretraining_checkpoint_is_refused(tiny_ckpt: Path, tmp_path: Path) -> N
     assert list(tmp_path.iterdir()) == []
 
 
-def test_sampling_needs_a_checkpoint(run_cli: Callable[..., object], tmp_path: Path) -> None:
-    with pytest.raises(ConfigError) as e:
-        api.sample(tmp_path / "out", device="cpu")
-    one_line(e, "--ckpt")
-    r = run_cli("sample", "--out", tmp_path / "out")
-    assert r.exit_code == 1  # type: ignore[attr-defined]
-    lines = r.stderr.strip().splitlines()  # type: ignore[attr-defined]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "--ckpt" in lines[0], r.stderr  # type: ignore[attr-defined]
-    assert list(tmp_path.iterdir()) == []
+def test_without_ckpt_the_bundled_model_samples_and_is_recorded_by_name(run_cli: Callable[..., object],
+                                                                       tmp_path: Path) -> None:
+    from gendef_core.models.bundled import BUNDLED, bundled_path
+
+    r = run_cli("sample", "--out", tmp_path / "clip", "--frames", "6", "--seed", "2")
+    assert r.exit_code == 0, r.stderr  # type: ignore[attr-defined]
+    m = read_clip_manifest(tmp_path / "clip")
+    assert m["checkpoint"] == f"bundled:{BUNDLED}" and (m["height"], m["num_frames"]) == (64, 6)
+    same = load_clip(sample(tmp_path / "again", bundled_path(), seed=2, frames=6)[0])
+    assert torch.equal(load_clip(tmp_path / "clip").offsets, same.offsets)  # = sampling the bundled path
+    moved = load_clip(api.resample(tmp_path / "clip", tmp_path / "moved", device="cpu"))
+    assert moved.checkpoint == f"bundled:{BUNDLED}" and torch.equal(moved.canonical, same.canonical)
+    with pytest.raises(ArtifactError, match="bundled model 'nope' is not installed"):
+        api.sample(tmp_path / "x", ckpt="bundled:nope")
 
 
 def test_checkpoint_path_is_absolute_and_resample_works_elsewhere(tiny_ckpt: Path, tmp_path: Path,

@@ -1,0 +1,33 @@
+"""The model that ships inside the package, so that `gendef sample --out clip/` works with no arguments.
+
+It is an exported checkpoint (EMA generator + config, FORMATS.md) in ``gendef_core/bundled/<name>/`` with
+a MODEL_CARD.md. Commands record it in clips as ``bundled:<name>``, which stays valid when the package
+moves, and accept that string (or just ``bundled``) wherever they take a checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gendef_core.errors import ArtifactError
+
+BUNDLED = "clouds64"
+PREFIX = "bundled:"
+
+
+def bundled_path(name: str = BUNDLED) -> Path:
+    """The directory of a bundled model (refuses an unknown name or an installation without it)."""
+    path = Path(__file__).resolve().parent.parent / "bundled" / name
+    if not (path / "manifest.json").is_file():
+        raise ArtifactError(f"the bundled model {name!r} is not installed ({path} is missing); reinstall gendef "
+                            f"or pass --ckpt RUN")
+    return path
+
+
+def resolve_ckpt(ckpt: Path | str | None) -> tuple[Path, str]:
+    """(directory, how clips should record it): None / "bundled" / "bundled:NAME" -> the bundled model."""
+    text = None if ckpt is None else str(ckpt)
+    if text is None or text == "bundled" or text.startswith(PREFIX):
+        name = BUNDLED if text in (None, "bundled") else text.removeprefix(PREFIX)  # type: ignore[union-attr]
+        return bundled_path(name), PREFIX + name
+    return Path(text), ""

@@ -1,0 +1,43 @@
+"""The bundled model (package data), `gendef info` without a path, and `gendef export`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from gendef_core import api
+from gendef_core.artifacts.checkpoint import load_checkpoint
+from gendef_core.artifacts.clip import load_clip
+from gendef_core.models.bundled import BUNDLED, bundled_path
+
+
+def test_the_bundled_model_is_a_small_valid_exported_checkpoint() -> None:
+    path = bundled_path()
+    ck = load_checkpoint(path)  # validates the manifest and every file's sha256
+    assert set(ck.networks) == {"canonical_ema", "deformation_ema"}
+    assert ck.config["stage"] == "finetune" and ck.config["model"]["variant"] == "gendef"
+    assert sum(f.stat().st_size for f in path.iterdir()) <= 10 * 2**20
+    assert (path / "MODEL_CARD.md").is_file()
+
+
+def test_info_without_a_path_describes_the_bundled_model(run_cli) -> None:
+    r = run_cli("info")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["bundled"] == f"bundled:{BUNDLED}" and doc["resolution"] == 64
+    assert doc["model_card"].endswith("MODEL_CARD.md")
+
+
+def test_export_keeps_only_the_ema_generator_and_samples_identically(run_cli, tiny_ckpt: Path, tmp_path: Path) -> None:
+    r = run_cli("export", tiny_ckpt, "--out", tmp_path / "model")
+    assert r.exit_code == 0 and r.stdout.strip() == str(tmp_path / "model"), r.stderr
+    ck = load_checkpoint(tmp_path / "model")
+    assert set(ck.networks) == {"canonical_ema", "deformation_ema"} and ck.train_state is None
+    assert ck.metadata["exported_step"] == load_checkpoint(tiny_ckpt).step
+    a = load_clip(api.sample(tmp_path / "a", ckpt=tiny_ckpt, frames=5, seed=4, device="cpu")[0])
+    b = load_clip(api.sample(tmp_path / "b", ckpt=tmp_path / "model", frames=5, seed=4, device="cpu")[0])
+    assert torch.equal(a.canonical, b.canonical) and torch.equal(a.offsets, b.offsets)
+    again = run_cli("export", tiny_ckpt, "--out", tmp_path / "model")
+    assert again.exit_code == 1 and "--overwrite" in again.stderr
