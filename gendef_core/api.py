@@ -299,11 +299,12 @@ def finetune(data: Path, out: Path, cfg: Any, *, resume: bool = False, on_event:
 
 # The application commands live in gendef_core.apps (one module per command family); they are part of
 # this public API under these names.
+from gendef_core.apps.demo import demo  # noqa: E402
 from gendef_core.apps.edit import edit, segment  # noqa: E402
 from gendef_core.apps.evaluate import evaluate, evaluate_tracks  # noqa: E402
 from gendef_core.apps.sample import resample, sample  # noqa: E402
 from gendef_core.apps.track import flow, track  # noqa: E402
 
-__all__ = ["dataset_clip", "describe", "edit", "evaluate", "evaluate_tracks", "export_model", "finetune", "flow",
-           "prepare_dataset", "pretrain", "render", "resample", "resolve_train_config", "sample", "segment",
+__all__ = ["dataset_clip", "demo", "describe", "edit", "evaluate", "evaluate_tracks", "export_model", "finetune",
+           "flow", "prepare_dataset", "pretrain", "render", "resample", "resolve_train_config", "sample", "segment",
            "synth_dataset", "track"]

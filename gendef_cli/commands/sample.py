@@ -62,3 +62,20 @@ def resample(
         path = api.resample(clip, out, motion_seed=motion_seed, ckpt=ckpt, frames=frames, batch_size=batch_size,
                             device=device, flow=flow, overwrite=overwrite, on_event=on_event)
     emit(path, {"clip": str(path), "from": str(clip)}, as_json)
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to create (OUT/index.html is the page).",
+                                      show_default=False)] = Path("demo"),
+    ckpt: CkptOpt = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the first clip.")] = 0,
+    overwrite: OverwriteOpt = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """The whole story on the bundled model: sample, resample, edit, track, segment, flow -> index.html."""
+    from gendef_core import api
+
+    with progress_to_stderr(quiet) as on_event:
+        summary = api.demo(out, ckpt=ckpt, seed=seed, overwrite=overwrite, on_event=on_event)
+    emit(summary["index"], summary, as_json)
