@@ -15,34 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from gendef_core import api
+from gendef_core.apps.demo import draw_mask, draw_scribble, grid_points
 from gendef_core.artifacts.clip import load_clip
 from gendef_core.data.images import to_uint8, write_png
 from gendef_core.edit import blend_labels
 from gendef_core.render import draw_tracks
 from gendef_core.warp import warp
-
-
-def draw_scribble(size: int, path: Path) -> Path:
-    """An RGBA overlay: a red ring and a yellow bar, transparent elsewhere."""
-    img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
-    d.ellipse([size * 0.2, size * 0.2, size * 0.55, size * 0.55], outline=(230, 20, 20, 255), width=max(1, size // 16))
-    d.rectangle([size * 0.6, size * 0.7, size * 0.9, size * 0.78], fill=(250, 220, 0, 255))
-    img.save(path)
-    return path
-
-
-def draw_mask(canonical: torch.Tensor, path: Path) -> Path:
-    """Two labels from the canonical's brightness: 1 = brightest 30 %, 2 = darkest 20 %."""
-    lum = canonical.mean(dim=0)
-    labels = np.zeros(lum.shape, np.uint8)
-    labels[(lum >= lum.quantile(0.7)).numpy()] = 1
-    labels[(lum <= lum.quantile(0.2)).numpy()] = 2
-    Image.fromarray(labels, mode=None).save(path)  # greyscale ids 0, 1, 2
-    return path
 
 
 def frames_of(clip_dir: Path, times: list[int]) -> torch.Tensor:
@@ -66,8 +47,7 @@ def main() -> None:
     c = load_clip(clip)
     size = c.height
     api.edit(clip, out / "edited", scribble=draw_scribble(size, out / "scribble.png"), overwrite=True)
-    grid = np.linspace(size * 0.15, size * 0.85, 4)
-    (out / "points.json").write_text(json.dumps([[float(x), float(y)] for y in grid for x in grid]))
+    (out / "points.json").write_text(json.dumps(grid_points(size)))
     doc = api.track(clip, out / "points.json", out=out / "tracks.json")
     masks = api.segment(clip, draw_mask(c.canonical, out / "mask.png"), out=out / "masks", overwrite=True)
     api.flow(clip, out / "flow", overwrite=True)
