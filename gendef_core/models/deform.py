@@ -77,15 +77,15 @@ class DeformationGenerator(nn.Module):
                 raise ValueError("this deformation generator needs the canonical feature f_c")
             assert self.project is not None
             f = self.project(feature)                                      # [B, feature_dim, H, W], once per video
-            cond = {r: _resize(f, r).repeat_interleave(t, dim=0) for r in self.resolutions}
+            cond = {r: _resize(f, r) for r in self.resolutions}               # per video: layers share it over T
         x = torch.cat([self.const.expand(b * t, -1, -1, -1),
                        motion.reshape(b * t, -1, 1, 1).expand(-1, -1, 4, 4)], dim=1)
         field: Tensor | None = None
         for r in self.resolutions:
             key = str(r)
             if r > 4:
-                x = self.conv0[key](x, w, cond.get(r // 2))
-            x = self.conv1[key](x, w, cond.get(r))
+                x = self.conv0[key](x, w, cond.get(r // 2), cond_repeat=t)
+            x = self.conv1[key](x, w, cond.get(r), cond_repeat=t)
             y = self.to_out[key](x, w)
             if field is None:
                 field = y

@@ -177,17 +177,25 @@ class SynthesisLayer(nn.Module):
             self.dcn_scale = nn.Parameter(torch.zeros(3 * kk))  # zero: offsets 0 and mask 1 at init
             self.dcn_bias = nn.Parameter(torch.zeros(3 * kk))
 
-    def forward(self, x: Tensor, w: Tensor, cond: Tensor | None = None) -> Tensor:
-        """x ``[N, in, H, W]``, w ``[N, w_dim]``, cond ``[N, cond_channels, H, W]`` -> ``[N, out, H', W']``.
+    def forward(self, x: Tensor, w: Tensor, cond: Tensor | None = None, *, cond_repeat: int = 1) -> Tensor:
+        """x ``[N, in, H, W]``, w ``[N, w_dim]``, cond ``[N / cond_repeat, cond_ch, H, W]`` -> ``[N, out, H', W']``.
 
         `cond` must already have x's spatial size (the caller resizes it). ``H' = 2H`` when `up`, else H.
+        With ``cond_repeat = t > 1``, cond row b serves samples ``b*t .. b*t + t - 1``, which must share
+        their w (GenDeF: the frames of one video share f_c and w_d). The conv over the cond channels is
+        then computed once per row instead of once per sample; the result is the same as repeating cond
+        (up to float round-off: the sum over input channels is split in two).
         """
+        n = x.shape[0]
         if self.cond_channels:
-            if cond is None or cond.shape != (x.shape[0], self.cond_channels, *x.shape[2:]):
+            if (cond is None or cond_repeat < 1 or n % cond_repeat
+                    or cond.shape != (n // cond_repeat, self.cond_channels, *x.shape[2:])):
                 got = None if cond is None else tuple(cond.shape)
-                raise ValueError(f"SynthesisLayer expects cond [N, {self.cond_channels}, H, W] at x's size "
-                                 f"{tuple(x.shape[2:])}, got {got}")
-            x = torch.cat([x, cond], dim=1)  # [N, in_total, H, W]
+                raise ValueError(f"SynthesisLayer expects cond [N / {cond_repeat}, {self.cond_channels}, H, W] at x's "
+                                 f"size {tuple(x.shape[2:])} for N = {n}, got {got}")
+            if cond_repeat > 1 and not self.mtm and not USE_FUSED_MODCONV:
+                return self._forward_shared_cond(x, w, cond, cond_repeat)
+            x = torch.cat([x, cond.repeat_interleave(cond_repeat, dim=0) if cond_repeat > 1 else cond], dim=1)
         elif cond is not None:
             raise ValueError("SynthesisLayer was built with cond_channels=0 but got a cond tensor")
         if self.up:
@@ -200,6 +208,21 @@ class SynthesisLayer(nn.Module):
             out = deform_conv2d(x, offsets, mask, wts, padding=self.padding)
         else:
             out = modulated_conv2d(x, weight, styles, demodulate=True, padding=self.padding)
+        return lrelu_agc(out + self.bias[None, :, None, None])
+
+    def _forward_shared_cond(self, x: Tensor, w: Tensor, cond: Tensor, t: int) -> Tensor:
+        """The non-fused modulated conv split into the per-sample x channels and the per-group cond channels."""
+        if self.up:
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+            cond = F.interpolate(cond, scale_factor=2.0, mode="bilinear", align_corners=False)
+        styles = self.affine(w)  # [N, in_total]
+        weight = self.weight * self.weight_gain
+        i = self.in_channels
+        w_x, w_c = weight[:, :i].contiguous(), weight[:, i:].contiguous()  # a strided weight takes a slow conv path
+        out = F.conv2d(x * styles[:, :i, None, None], w_x, padding=self.padding)            # [N, O, H, W]
+        shared = F.conv2d(cond * styles[::t, i:, None, None], w_c, padding=self.padding)  # [N/t, O, H, W]
+        out = (out.unflatten(0, (-1, t)) + shared.unsqueeze(1)).flatten(0, 1)
+        out = out * _demod_coefs(weight, styles)[:, :, None, None]
         return lrelu_agc(out + self.bias[None, :, None, None])
 
     def offsets_and_mask(self, x: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:

@@ -164,3 +164,23 @@ def test_torgb_init_variants() -> None:
     assert torch.equal(xavier.bias, torch.zeros(64))
     with pytest.raises(ValueError, match="init"):
         ToRGB(4, 3, 8, init="random")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("up", [False, True])
+def test_shared_cond_equals_repeating_it_per_sample(up: bool) -> None:
+    """cond_repeat=t computes the cond channels' conv once per group; same values and gradients as repeating."""
+    torch.manual_seed(0)
+    layer = SynthesisLayer(6, 5, 8, up=up, cond_channels=3)
+    b, t = 2, 4
+    x = torch.randn(b * t, 6, 8, 8, requires_grad=True)
+    w = torch.randn(b, 8).repeat_interleave(t, dim=0)          # the samples of a group share w
+    cond = torch.randn(b, 3, 8, 8, requires_grad=True)
+    shared = layer(x, w, cond, cond_repeat=t)
+    repeated = layer(x, w, cond.repeat_interleave(t, dim=0))
+    torch.testing.assert_close(shared, repeated, atol=1e-5, rtol=1e-5)
+    g1 = torch.autograd.grad(shared.square().sum(), [x, cond, layer.weight])
+    g2 = torch.autograd.grad(repeated.square().sum(), [x, cond, layer.weight])
+    for a, c in zip(g1, g2, strict=True):
+        torch.testing.assert_close(a, c, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="expects cond"):
+        layer(x, w, cond, cond_repeat=3)                        # 8 samples are not groups of 3
