@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import torch
+from timing import median_time
 
 from gendef_core.artifacts.checkpoint import CheckpointInfo
 from gendef_core.config import preset
@@ -25,16 +23,6 @@ from gendef_core.models.generator import GenDeFGenerator
 from gendef_core.sampling import LoadedModel, canonical_and_feature, draw_latents, generate_offsets
 from gendef_core.track import optical_flow, track_canonical_points
 from gendef_core.warp import pixels_to_offsets, warp_chunks
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def smooth_offsets(frames: int, res: int) -> torch.Tensor:

@@ -9,29 +9,17 @@ the same work to see what exactness costs.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from timing import median_time
 
 from gendef_core.artifacts.clip import Clip
 from gendef_core.flow import deformation_flow, flow_to_color
 from gendef_core.render import render_video
 from gendef_core.warp import warp
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def bench_case(frames: int, res: int, repeats: int) -> tuple[float, float, float, float]:
