@@ -127,15 +127,16 @@ def render(clip: Path, *, flow: bool = False, flow_max: float | None = None, crf
     return videos
 
 
-def export_model(run: Path, out: Path, *, overwrite: bool = False) -> Path:
+def export_model(run: Path | str, out: Path, *, overwrite: bool = False) -> Path:
     """Write a run's (or checkpoint's) EMA generator and config as a small inference checkpoint (`gendef export`).
 
     What `gendef sample --ckpt` needs and nothing else (no discriminator, raw weights or optimizer state);
     the bundled model is made this way (examples/bundled_model.sh).
     """
     from gendef_core.artifacts.checkpoint import export_generator
+    from gendef_core.models.bundled import resolve_ckpt
 
-    return export_generator(Path(run), Path(out), overwrite=overwrite)
+    return export_generator(resolve_ckpt(run)[0], Path(out), overwrite=overwrite)
 
 
 def describe(path: Path | str | None = None) -> dict[str, Any]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import html
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from torch import Tensor
 
-from gendef_core.artifacts.common import atomic_dir, prepare_output_dir, write_bytes_atomic
+from gendef_core.artifacts.common import prepare_output_dir, write_bytes_atomic
+from gendef_core.errors import ConfigError
 from gendef_core.events import Info, OnEvent, Progress, ignore
 
 
@@ -69,36 +71,48 @@ def _section(title: str, text: str, figures: list[tuple[str, str]]) -> str:
 
 def demo(out: Path, *, ckpt: Path | str | None = None, num: int = 4, frames: int = 48, seed: int = 0,
          overwrite: bool = False, on_event: OnEvent = ignore) -> dict[str, Any]:
-    """Run the showcase (`gendef demo`) into `out` and return a summary; OUT/index.html is the page."""
+    """Run the showcase (`gendef demo`) into `out` and return a summary; OUT/index.html is the page.
+
+    At least two clips are sampled (the page shows them side by side)."""
     from gendef_core import api
     from gendef_core.artifacts.clip import load_clip
 
     out = Path(out)
+    if num < 1:
+        raise ConfigError(f"num must be >= 1, got {num}")
     prepare_output_dir(out, overwrite=overwrite, what="demo")
+    if out.exists():
+        shutil.rmtree(out)
+    # Built in place (not in a temporary directory) so that the paths the outputs record stay valid;
+    # on any failure the directory is removed again.
+    out.mkdir(parents=True)
     steps = 7
-    with atomic_dir(out, overwrite=overwrite, what="demo") as tmp:
-        api.sample(tmp / "clips", ckpt=ckpt, num=num, frames=frames, seed=seed, flow=True)
+    try:
+        paths = api.sample(out / "clips", ckpt=ckpt, num=max(num, 2), frames=frames, seed=seed, flow=True)
         on_event(Progress("demo", 1, steps))
-        clip = tmp / "clips" / "000000"
+        clip = paths[0]
         c = load_clip(clip)
-        api.resample(clip, tmp / "resampled", motion_seed=seed + 1000, ckpt=ckpt)
+        api.resample(clip, out / "resampled", motion_seed=seed + 1000, ckpt=ckpt)
         on_event(Progress("demo", 2, steps))
-        edit = api.edit(clip, tmp / "edited", scribble=draw_scribble(c.height, tmp / "scribble.png"))
+        edit = api.edit(clip, out / "edited", scribble=draw_scribble(c.height, out / "scribble.png"))
         on_event(Progress("demo", 3, steps))
-        (tmp / "points.json").write_text(json.dumps(grid_points(c.height)))
-        tracks = api.track(clip, tmp / "points.json", out=tmp / "tracks.json", overlay=tmp / "tracks.mp4")
+        (out / "points.json").write_text(json.dumps(grid_points(c.height)))
+        tracks = api.track(clip, out / "points.json", out=out / "tracks.json", overlay=out / "tracks.mp4")
         on_event(Progress("demo", 4, steps))
-        seg = api.segment(clip, draw_mask(c.canonical, tmp / "mask.png"), out=tmp / "masks",
-                          overlay=tmp / "segment.mp4")
+        seg = api.segment(clip, draw_mask(c.canonical, out / "mask.png"), out=out / "masks",
+                          overlay=out / "segment.mp4")
         on_event(Progress("demo", 5, steps))
-        flow = api.flow(clip, tmp / "flow")
+        flow = api.flow(clip, out / "flow")
         on_event(Progress("demo", 6, steps))
         model = api.describe(ckpt)
-        page = _page(model, num, frames, edit, tracks, seg, flow)
-        write_bytes_atomic(tmp / "index.html", page.encode())
+        page = _page(model, len(paths), frames, edit, tracks, seg, flow)
+        write_bytes_atomic(out / "index.html", page.encode())
         on_event(Progress("demo", steps, steps))
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
     on_event(Info(f"open {out / 'index.html'} in a browser"))
-    return {"out": str(out), "index": str(out / "index.html"), "clips": num, "frames": frames,
+    return {"out": str(out), "index": str(out / "index.html"), "clips": len(paths), "frames": frames,
             "model": model.get("bundled") or model.get("path"),
             "tracked_visible": float(np.mean(tracks["visible"])), "edit_coverage": edit["edit_coverage"]["mean"]}
 

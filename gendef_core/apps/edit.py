@@ -53,7 +53,7 @@ def edit(clip: Path, out: Path | None = None, *, scribble: Path | None = None, c
     if frame is not None and scribble is None:
         raise ConfigError("--frame goes with --scribble (an overlay drawn on that frame)")
     clip = Path(clip)
-    out = Path(out) if out is not None else clip.with_name(f"{clip.name}-edited")
+    out = Path(out) if out is not None else clip.resolve().with_name(f"{clip.resolve().name}-edited")
     prepare_output_dir(out, overwrite=overwrite, what="clip")
     c = load_clip(clip, require_videos=False)
     size = (c.height, c.width)
@@ -101,7 +101,7 @@ def segment(clip: Path, mask: Path, *, out: Path | None = None, overlay: Path | 
     if mode not in ("bilinear", "nearest"):
         raise ConfigError(f"--mode must be bilinear or nearest, got {mode!r}")
     clip = Path(clip)
-    out = Path(out) if out is not None else clip.with_name(f"{clip.name}-masks")
+    out = Path(out) if out is not None else clip.resolve().with_name(f"{clip.resolve().name}-masks")
     prepare_output_dir(out, overwrite=overwrite, what="mask directory")
     if overlay is not None:
         prepare_output_file(Path(overlay), overwrite=overwrite)
@@ -111,19 +111,24 @@ def segment(clip: Path, mask: Path, *, out: Path | None = None, overlay: Path | 
     if ids == [0]:
         on_event(Warning(f"{mask} has no object pixels (all background)"))
     frames = propagate_labels(labels, c.offsets, mode=mode)  # type: ignore[arg-type]
-    with atomic_dir(out, overwrite=overwrite, what="mask directory") as tmp:
-        for t in range(c.num_frames):
-            write_label_png(tmp / f"{t:05d}.png", frames[t])
-            on_event(Progress("segment", t + 1, c.num_frames))
-        area = {str(i): [round(float(v), 6) for v in (frames == i).float().mean(dim=(1, 2))] for i in ids}
-        manifest = {**header(MASKS_FORMAT, MASKS_VERSION), "clip": str(clip), "mask": str(mask), "mode": mode,
-                    "num_frames": c.num_frames, "height": c.height, "width": c.width, "labels": ids,
-                    "convention": "DAVIS: <frame:05d>.png, 8-bit palette PNG, value = object id, 0 = background",
-                    "area": area}
-        write_json_atomic(tmp / "manifest.json", manifest)
-    if overlay is not None:
+    if overlay is not None:  # first: if it fails, nothing else has been written
         with VideoWriter(Path(overlay), c.fps) as writer:
             for chunk in warp_chunks(c.canonical, c.offsets, chunk=CHUNK):
                 t0 = writer.frames_written
                 writer.write(blend_labels(to_uint8(chunk), frames[t0:t0 + chunk.shape[0]]))
+    try:
+        with atomic_dir(out, overwrite=overwrite, what="mask directory") as tmp:
+            for t in range(c.num_frames):
+                write_label_png(tmp / f"{t:05d}.png", frames[t])
+                on_event(Progress("segment", t + 1, c.num_frames))
+            area = {str(i): [round(float(v), 6) for v in (frames == i).float().mean(dim=(1, 2))] for i in ids}
+            manifest = {**header(MASKS_FORMAT, MASKS_VERSION), "clip": str(clip), "mask": str(mask), "mode": mode,
+                        "num_frames": c.num_frames, "height": c.height, "width": c.width, "labels": ids,
+                        "convention": "DAVIS: <frame:05d>.png, 8-bit palette PNG, value = object id, 0 = background",
+                        "area": area}
+            write_json_atomic(tmp / "manifest.json", manifest)
+    except BaseException:
+        if overlay is not None:
+            Path(overlay).unlink(missing_ok=True)
+        raise
     return {**manifest, "path": str(out), "overlay": str(overlay) if overlay is not None else None}

@@ -77,7 +77,7 @@ def _mean_std(values: list[float]) -> dict[str, Any]:
             "runs": [round(v, 4) for v in values]}
 
 
-def evaluate(data: Path, *, ckpt: Path | None = None, fake: Path | None = None,
+def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = None,
              metrics: tuple[str, ...] = ("fvd16", "fid"), num_videos: int = 2048, num_frames_fid: int = 50_000,
              num_real_fid: int | None = None, runs: int = 1, seed: int = 0, i3d: Path | None = None,
              inception: Path | None = None,
@@ -99,17 +99,23 @@ def evaluate(data: Path, *, ckpt: Path | None = None, fake: Path | None = None,
         raise ConfigError(f"--metrics must be a comma-separated subset of {','.join(METRICS)}, got {','.join(metrics)}")
     if (ckpt is None) == (fake is None):
         raise ConfigError("give exactly one of --ckpt RUN (a model) and --fake DIR (clips or MP4 files)")
-    if min(num_videos, num_frames_fid, runs, batch_size, motion_videos, num_real_fid or 2) < 1 or motion_frames < 4:
-        raise ConfigError("--num-videos, --num-frames-fid, --num-real-fid, --runs, --batch-size and --motion-videos "
-                          "must be >= 1, --motion-frames >= 4")
+    if (min(num_videos, num_frames_fid, runs, batch_size, motion_videos) < 1 or motion_frames < 4 or seed < 0
+            or (num_real_fid is not None and num_real_fid < 2)):
+        raise ConfigError("--num-videos, --num-frames-fid, --runs, --batch-size and --motion-videos must be >= 1, "
+                          "--num-real-fid >= 2, --motion-frames >= 4 and --seed >= 0")
     dev = pick_device(device)
     cache_dir = None if cache is False else (default_cache() if cache in (None, True) else Path(cache))  # type: ignore[arg-type]
     frames = load_video_frames(Path(data), on_event=on_event)
-    data_key = sha256_file(Path(data) / "manifest.json")
+    # The cache key covers the decoded frames themselves, not just the manifest (which does not change when
+    # a dataset is re-made from other sources with the same names and lengths).
+    data_key = hashlib.sha256(sha256_file(Path(data) / "manifest.json").encode()
+                              + frames.frames.numpy().tobytes()).hexdigest()
     gen = files = None
     z_dim = 0
     if ckpt is not None:
-        gen, cfg, info, _ = load_video_generator(Path(ckpt), device=dev)
+        from gendef_core.models.bundled import resolve_ckpt
+
+        gen, cfg, info, _ = load_video_generator(resolve_ckpt(ckpt)[0], device=dev)
         z_dim = cfg.model.z_dim
         if cfg.model.resolution != frames.info.resolution:
             raise ConfigError(f"{info.path} makes {cfg.model.resolution}px videos but {data} is "
@@ -121,8 +127,7 @@ def evaluate(data: Path, *, ckpt: Path | None = None, fake: Path | None = None,
 
     def fake_videos(n: int, t: int, run_seed: int, skipped: list[Path]) -> Iterator[Tensor]:
         if gen is not None:
-            return src.generated_batches(gen, z_dim, num_videos=n, num_frames=t, seed=run_seed, batch=batch_size,
-                                         device=dev)
+            return src.generated_batches(gen, z_dim, num_videos=n, num_frames=t, seed=run_seed, device=dev)
         return src.file_batches(files, num_frames=t, max_videos=n, batch=batch_size, skipped=skipped)  # type: ignore[arg-type]
 
     report: dict[str, Any] = {"data": str(data), "source": source, "metrics": {}, "seconds": {},
@@ -156,9 +161,10 @@ def _fvd(t: int, frames: Any, data_key: str, fake_videos: Callable[..., Iterator
     from gendef_core.metrics.i3d import I3D_SHA256, i3d_features, load_i3d
 
     net = load_i3d(i3d_path, device=dev)
+    per_call = max(1, batch * 16 // t)  # I3D sees at most batch x 16 frames at once (at 224 x 224)
 
     def extract(v: Tensor) -> np.ndarray:
-        return i3d_features(net, v, batch_size=batch)
+        return i3d_features(net, v, batch_size=per_call)
 
     values, report = [], {}
     for r in range(runs):
@@ -239,13 +245,17 @@ def evaluate_tracks(tracks: Path, data: Path, *, video: str, query_mode: str = "
     if video not in names:
         raise ConfigError(f"{data} has no video {video!r} (it has {', '.join(names[:3])}, ...)")
     gt = load_ground_truth(info, video)
-    pred = np.asarray(doc["tracks"], dtype=np.float64)                 # [T, N, 2]
-    vis = np.asarray(doc["visible"], dtype=bool)                       # [T, N]
+    try:
+        pred = np.asarray(doc["tracks"], dtype=np.float64)             # [T, N, 2]
+        vis = np.asarray(doc["visible"], dtype=bool)                   # [T, N]
+        queries = np.asarray(doc.get("canonical_points"), dtype=np.float64)
+    except (KeyError, TypeError, ValueError) as e:
+        raise DataError(f"{tracks} is not a valid gendef tracks file ({type(e).__name__}: {e}); re-make it with "
+                        f"`gendef track --out`") from None
     t, n = gt.visible.shape
     if pred.shape != (t, n, 2) or vis.shape != (t, n):
         raise DataError(f"{tracks} has {pred.shape[1] if pred.ndim == 3 else '?'} points over {pred.shape[0]} frames "
                         f"but the ground truth of {video} has {n} over {t}; track its query points on its clip")
-    queries = np.asarray(doc.get("canonical_points"), dtype=np.float64)
     if queries.shape != (n, 2) or np.abs(queries - gt.query_points.numpy()).max() > 1e-3:
         raise DataError(f"{tracks} tracks other points than the ground truth's query points of {video}")
     q = gt.query_points.double().numpy()

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from gendef_core.data.images import from_uint8, to_uint8
+from gendef_core.data.images import from_uint8
 from gendef_core.metrics.motion import pixel_motion_stats, relative_differences, track_motion_stats, warping_error
 from gendef_core.track import optical_flow, track_canonical_points
 
@@ -43,19 +43,15 @@ def _deformation_stats(videos: Tensor, offsets: list[Tensor]) -> dict[str, float
     return {**stats, "warp_error": float(np.nanmean(errors))}
 
 
-@torch.inference_mode()
-def _generated(gen: nn.Module, z_dim: int, n: int, t: int, seed: int, batch: int,
+def _generated(gen: nn.Module, z_dim: int, n: int, t: int, seed: int,
                device: torch.device) -> tuple[Tensor, list[Tensor] | None]:
-    g = torch.Generator().manual_seed(seed)
-    times = torch.arange(t, dtype=torch.float32, device=device)
+    from gendef_core.metrics.videos import generate_videos
+
     videos, offsets = [], []
-    for i in range(0, n, batch):
-        b = min(batch, n - i)
-        z_c, z_d = torch.randn(b, z_dim, generator=g).to(device), torch.randn(b, z_dim, generator=g).to(device)
-        out = gen(z_c, z_d, times.expand(b, -1), gen.motion.sample_noise(b, t - 1, generator=g).to(device))
-        videos.append(to_uint8(out.frames.float().cpu()))
-        if out.offsets is not None:
-            offsets.extend(out.offsets.float().cpu())
+    for v, off in generate_videos(gen, z_dim, num_videos=n, num_frames=t, seed=seed, device=device):
+        videos.append(v)
+        if off is not None:
+            offsets.extend(off)
     return torch.cat(videos), (offsets or None)
 
 
@@ -102,7 +98,7 @@ def motion_report(frames: Any, *, gen: nn.Module | None, z_dim: int, files: list
             real["warp_error"] = _deformation_stats(
                 real_videos, [gt.offsets[s:s + num_frames] for gt, s in windows])["warp_error"]  # type: ignore[index]
     if gen is not None:
-        fake_videos, offsets = _generated(gen, z_dim, len(clips.videos), num_frames, seed, batch, device)
+        fake_videos, offsets = _generated(gen, z_dim, len(clips.videos), num_frames, seed, device)
     else:
         fake_videos, offsets = _from_files(files or [], len(clips.videos), num_frames)
     fake: dict[str, float] = pixel_motion_stats(fake_videos)

@@ -102,6 +102,9 @@ def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Pat
     if model.config.model.resolution != c.height:
         raise ConfigError(f"{clip} is {c.height}x{c.width} but the model makes {model.config.model.resolution}px "
                           f"clips; pass the --ckpt the clip was sampled with")
+    if c.latents["z_c"].shape != (model.config.model.z_dim,):
+        raise ConfigError(f"{clip}'s content latent has shape {tuple(c.latents['z_c'].shape)}, the model's is "
+                          f"({model.config.model.z_dim},); pass the --ckpt the clip was sampled with")
     m = c.seed + 1 if motion_seed is None and c.seed is not None else (motion_seed or 0)
     lat = draw_latents(model, m, n)
     _, feature = canonical_and_feature(model, c.latents["z_c"], truncation_psi=truncation)

@@ -68,10 +68,10 @@ def track(clip: Path, points: Path, *, out: Path | None = None, overlay: Path | 
                           visible=result.visible, residual=result.residual, tolerance=tolerance,
                           size=(c.height, c.width))
     frames = query_frames(q, result.visible)
+    if overlay is not None:  # the likeliest step to fail (or be interrupted) goes first; the JSON goes last
+        render_tracks_video(c, result.tracks, result.visible, Path(overlay), on_event=on_event)
     for fmt, target in targets.items():
         write_export(target, fmt, tracks=result.tracks, visible=result.visible, frames=frames)
-    if overlay is not None:
-        render_tracks_video(c, result.tracks, result.visible, Path(overlay), on_event=on_event)
     if out is not None:
         write_tracks(Path(out), doc)
     on_event(Info(f"{q.points.shape[0]} points through {c.num_frames} frames: "
@@ -93,7 +93,7 @@ def flow(clip: Path, out: Path | None = None, *, flow_max: float | None = None, 
     if flow_max is not None and not flow_max > 0:
         raise ConfigError(f"--flow-max must be a positive number of pixels, got {flow_max}")
     clip = Path(clip)
-    out = Path(out) if out is not None else clip.with_name(f"{clip.name}-flow")
+    out = Path(out) if out is not None else clip.resolve().with_name(f"{clip.resolve().name}-flow")
     prepare_output_dir(out, overwrite=overwrite, what="flow directory")
     c = load_clip(clip, require_videos=False)
     if c.num_frames < 2:

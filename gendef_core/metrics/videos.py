@@ -64,19 +64,64 @@ def real_image_batches(frames: VideoFrames, batch: int, limit: int | None = None
         yield frames.frames[torch.from_numpy(index[i:i + batch])].permute(0, 2, 3, 1)
 
 
-@torch.inference_mode()
-def generated_batches(generator: nn.Module, z_dim: int, *, num_videos: int, num_frames: int, seed: int, batch: int,
-                      device: torch.device) -> Iterator[Tensor]:
-    """`num_videos` samples of `generator` (GenDeF or the baseline), frames 0..T-1, no truncation."""
+FRAMES_PER_CALL = 256  # generator frames per forward call: bounds memory whatever T and the batch size
+
+
+def video_seed(seed: int, index: int) -> int:
+    """The seed of generated video `index` in an evaluation run with seed `seed` (independent of batching)."""
+    return seed * 1_000_003 + index
+
+
+def draw_video_latents(generator: nn.Module, z_dim: int, seed: int, num_frames: int) -> tuple[Tensor, Tensor, Tensor]:
+    """z_c, z_d, motion noise of one video, drawn as `gendef sample` draws them (gendef_core.sampling)."""
     g = torch.Generator().manual_seed(seed)
+    z_c = torch.randn(z_dim, generator=g)
+    z_d = torch.randn(z_dim, generator=g)
+    rows = generator.motion.noise_length(num_frames - 1)
+    noise = torch.stack([torch.randn(generator.motion.noise_dim, generator=g) for _ in range(rows)])
+    return z_c, z_d, noise
+
+
+@torch.inference_mode()
+def generate_videos(generator: nn.Module, z_dim: int, *, num_videos: int, num_frames: int, seed: int,
+                    device: torch.device) -> Iterator[tuple[Tensor, Tensor | None]]:
+    """`num_videos` samples of `generator` (GenDeF or the baseline): ``(uint8 [B, T, H, W, 3], offsets
+    [B, T, 2, H, W] or None)`` batches, frames 0..T-1, no truncation.
+
+    Video i has the latents of seed ``video_seed(seed, i)``, whatever the batching. GenDeF videos are
+    made as `gendef sample` makes them: the canonical once (clamped to [-1, 1]), the deformation in
+    chunks, then the warp. At most `FRAMES_PER_CALL` frames go through a generator at once.
+    """
+    from gendef_core.models.generator import GenDeFGenerator
+    from gendef_core.warp import warp
+
+    per_call = max(1, FRAMES_PER_CALL // num_frames)
+    chunk = min(num_frames, FRAMES_PER_CALL)
     times = torch.arange(num_frames, dtype=torch.float32, device=device)
-    for i in range(0, num_videos, batch):
-        b = min(batch, num_videos - i)
-        z_c = torch.randn(b, z_dim, generator=g).to(device)
-        z_d = torch.randn(b, z_dim, generator=g).to(device)
-        noise = generator.motion.sample_noise(b, num_frames - 1, generator=g).to(device)
-        out = generator(z_c, z_d, times.expand(b, -1), noise)
-        yield to_uint8(out.frames.float().cpu())
+    for i in range(0, num_videos, per_call):
+        lat = [draw_video_latents(generator, z_dim, video_seed(seed, k), num_frames)
+               for k in range(i, min(i + per_call, num_videos))]
+        z_c, z_d, noise = (torch.stack(x).to(device) for x in zip(*lat, strict=True))
+        b = z_c.shape[0]
+        if isinstance(generator, GenDeFGenerator):
+            canonical, feature = generator.canonical(z_c, return_feature=generator.cfg.canonical_feature)
+            canonical = canonical.clamp(-1, 1)
+            offsets = torch.cat([generator.deform(z_d, times[s:s + chunk].expand(b, -1), noise, feature)
+                                 for s in range(0, num_frames, chunk)], dim=1)
+            frames = torch.cat([warp(canonical, offsets[:, s:s + chunk]) for s in range(0, num_frames, chunk)], dim=1)
+            yield to_uint8(frames.float().cpu()), offsets.float().cpu()
+        else:
+            frames = torch.cat([generator(z_c, z_d, times[s:s + chunk].expand(b, -1), noise).frames
+                                for s in range(0, num_frames, chunk)], dim=1)
+            yield to_uint8(frames.float().cpu()), None
+
+
+def generated_batches(generator: nn.Module, z_dim: int, *, num_videos: int, num_frames: int, seed: int,
+                      device: torch.device) -> Iterator[Tensor]:
+    """The videos of `generate_videos` alone."""
+    for videos, _ in generate_videos(generator, z_dim, num_videos=num_videos, num_frames=num_frames, seed=seed,
+                                     device=device):
+        yield videos
 
 
 def list_video_files(path: Path) -> list[Path]:
@@ -91,9 +136,14 @@ def list_video_files(path: Path) -> list[Path]:
     if (path / "manifest.json").is_file():
         read_clip_manifest(path)
         return [path]
-    found = sorted(p for p in path.rglob("*.mp4") if not any(part.startswith(".") for part in p.parts))
-    found += sorted(p.parent for p in path.rglob("manifest.json") if p.parent != path and _is_clip(p.parent))
-    found = [p for p in found if not (p.suffix == ".mp4" and _is_clip(p.parent))]  # a clip's own video.mp4
+    def visible(p: Path) -> bool:  # hidden entries below `path` (e.g. .NAME.partial-* of a killed run) are skipped
+        return not any(part.startswith(".") for part in p.relative_to(path).parts)
+
+    # Clips, and MP4 files that are not inside a gendef artifact (a clip's video.mp4, a flow directory's
+    # flow.mp4, ...): those are derived views, not samples.
+    found = sorted(p.parent for p in path.rglob("manifest.json")
+                   if p.parent != path and visible(p) and _is_clip(p.parent))
+    found += sorted(p for p in path.rglob("*.mp4") if visible(p) and not (p.parent / "manifest.json").is_file())
     if not found:
         raise DataError(f"{path} holds no clips and no .mp4 files")
     return sorted(set(found))

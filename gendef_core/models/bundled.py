@@ -7,6 +7,7 @@ moves, and accept that string (or just ``bundled``) wherever they take a checkpo
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from gendef_core.errors import ArtifactError
@@ -17,8 +18,9 @@ PREFIX = "bundled:"
 
 def bundled_path(name: str = BUNDLED) -> Path:
     """The directory of a bundled model (refuses an unknown name or an installation without it)."""
-    path = Path(__file__).resolve().parent.parent / "bundled" / name
-    if not (path / "manifest.json").is_file():
+    root = Path(__file__).resolve().parent.parent / "bundled"
+    path = root / name
+    if not re.fullmatch(r"[a-z0-9_]+", name) or not (path / "manifest.json").is_file():
         raise ArtifactError(f"the bundled model {name!r} is not installed ({path} is missing); reinstall gendef "
                             f"or pass --ckpt RUN")
     return path

@@ -97,3 +97,15 @@ echo "$masks"
         with Image.open(p) as im:
             assert im.mode == "P"
             assert np.array_equal(np.asarray(im), labels[t].numpy())
+
+
+def test_default_outputs_of_a_clip_given_as_dot_are_siblings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gendef_core.artifacts.clip import Clip, save_clip
+
+    clip = save_clip(Clip(canonical=torch.zeros(3, 8, 8), offsets=torch.zeros(3, 2, 8, 8)), tmp_path / "still")
+    Image.fromarray(np.full((8, 8, 4), 255, np.uint8)).save(tmp_path / "white.png")
+    Image.fromarray(np.ones((8, 8), np.uint8)).save(tmp_path / "mask.png")
+    monkeypatch.chdir(clip)
+    assert api.edit(Path("."), scribble=tmp_path / "white.png")["clip"] == str(tmp_path / "still-edited")
+    assert api.segment(Path("."), tmp_path / "mask.png")["path"] == str(tmp_path / "still-masks")
+    assert api.flow(Path("."))["path"] == str(tmp_path / "still-flow")

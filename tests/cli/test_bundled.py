@@ -41,3 +41,12 @@ def test_export_keeps_only_the_ema_generator_and_samples_identically(run_cli, ti
     assert torch.equal(a.canonical, b.canonical) and torch.equal(a.offsets, b.offsets)
     again = run_cli("export", tiny_ckpt, "--out", tmp_path / "model")
     assert again.exit_code == 1 and "--overwrite" in again.stderr
+
+
+def test_bundled_names_must_be_plain_names(tmp_path: Path) -> None:
+    import pytest
+
+    from gendef_core.errors import ArtifactError
+
+    with pytest.raises(ArtifactError, match="is not installed"):
+        api.sample(tmp_path / "x", ckpt="bundled:../bundled/clouds64")

@@ -30,3 +30,13 @@ def test_demo_cli_prints_the_page_path(run_cli, tmp_path: Path) -> None:
     assert r.stdout.strip() == str(tmp_path / "d" / "index.html")
     again = run_cli("demo", "--out", tmp_path / "d")
     assert again.exit_code == 1 and "--overwrite" in again.stderr
+
+
+def test_demo_records_paths_that_exist_after_it_finishes(tmp_path: Path) -> None:
+    import json
+
+    api.demo(tmp_path / "d", num=1, frames=6)                   # num=1 still shows two clips side by side
+    assert sorted(p.name for p in (tmp_path / "d" / "clips").iterdir()) == ["000000", "000001"]
+    for recorded in (json.loads((tmp_path / "d" / "tracks.json").read_text())["clip"],
+                     json.loads((tmp_path / "d" / "masks" / "manifest.json").read_text())["clip"]):
+        assert Path(recorded).is_dir(), recorded

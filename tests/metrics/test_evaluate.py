@@ -144,3 +144,42 @@ def test_eval_tracks_scores_perfect_tracks_as_perfect(data: Path, tmp_path: Path
         (tmp_path / "q2.json").write_text(json.dumps((gt.query_points * 0.9).tolist()))
         api.track(clip, tmp_path / "q2.json", out=tmp_path / "t2.json")
         api.evaluate_tracks(tmp_path / "t2.json", data, video="000001")
+
+
+def test_fake_listing_skips_hidden_entries_and_mp4s_inside_artifacts_even_below_a_hidden_parent(
+        fakes: Path, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / ".hidden-parent" / "fakes"
+    shutil.copytree(fakes, root)
+    shutil.copytree(root / "clip0", root / ".clip9.partial-1234abcd")   # a killed run's leftover
+    api.flow(root / "clip0", root / "clip0-flow")                     # flow.mp4 inside a gendef.flow artifact
+    assert [f.name for f in src.list_video_files(root)] == ["clip0", "clip1", "clip2", "short.mp4"]
+
+
+def test_generated_fakes_do_not_depend_on_batching(tiny_ckpt: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gendef_core.sampling import load_video_generator
+
+    gen, cfg, _, dev = load_video_generator(tiny_ckpt, device="cpu")
+    one = torch.cat(list(src.generated_batches(gen, cfg.model.z_dim, num_videos=3, num_frames=5, seed=2, device=dev)))
+    monkeypatch.setattr(src, "FRAMES_PER_CALL", 5)                     # one video per call, one chunk
+    other = torch.cat(list(src.generated_batches(gen, cfg.model.z_dim, num_videos=3, num_frames=5, seed=2,
+                                                 device=dev)))
+    assert (one.int() - other.int()).abs().max() <= 1                 # equal up to 8-bit rounding of float noise
+    # ... and video 1 is what `gendef sample` draws for its seed
+    from gendef_core.artifacts.clip import load_clip
+    from gendef_core.warp import warp
+
+    clip = load_clip(api.sample(tiny_ckpt.parent / "s", ckpt=tiny_ckpt, frames=5, seed=src.video_seed(2, 1),
+                                device="cpu", overwrite=True)[0])
+    from gendef_core.data.images import to_uint8
+
+    sampled = to_uint8(warp(clip.canonical[None], clip.offsets[None])[0])
+    assert (sampled.int() - one[1].int()).abs().max() <= 1
+
+
+def test_eval_accepts_the_bundled_model_and_refuses_a_negative_seed(data: Path) -> None:
+    with pytest.raises(ConfigError, match="makes 64px videos"):           # found (then refused: 16 px data)
+        api.evaluate(data, ckpt="bundled", metrics=("motion",), cache=False)
+    with pytest.raises(ConfigError, match="--seed >= 0"):
+        api.evaluate(data, ckpt="bundled", metrics=("motion",), seed=-1, cache=False)
