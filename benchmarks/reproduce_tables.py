@@ -111,19 +111,15 @@ def evaluate(args: argparse.Namespace) -> None:
                       str(args.batch_size), "--json"], f"{kind}-{name}-eval", stdout=rd / "eval.json")
 
 
-def _wall_times(out: Path) -> dict[str, float]:
-    """Seconds of each finished gendef command, by its --out directory, from OUT/commands.log."""
-    times: dict[str, float] = {}
-    last = None
-    for line in (out / "commands.log").read_text().splitlines():
-        if line.startswith("    done in "):
-            if last is not None:
-                times[last] = times.get(last, 0.0) + float(line.split()[2])
-        elif " --out " in line:
-            last = line.split(" --out ")[1].split()[0]
-        else:
-            last = None
-    return times
+def _train_minutes(run_dir: Path) -> float:
+    """Training wall time of a run (its latest checkpoint's metadata), in minutes."""
+    from gendef_core.artifacts.checkpoint import load_checkpoint
+
+    return float(load_checkpoint(run_dir, verify=False).metadata.get("wall_time_s", 0.0)) / 60
+
+
+def _num(v: float | None) -> str:
+    return "n/a" if v is None or v != v else f"{v:.4f}"  # v != v: NaN (no such statistic for these videos)
 
 
 def _fmt(m: dict | None) -> str:
@@ -135,7 +131,6 @@ def table(args: argparse.Namespace) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).parent).stdout.strip()
     machine = json.loads((out / "machine.json").read_text())
-    times = _wall_times(out)
     print(f"<!-- made by: python benchmarks/reproduce_tables.py table {out} (gendef commit {commit}) -->")
     print(f"Machine: {machine['platform']}, {machine['cpus']} CPUs, Python {machine['python']}; no GPU.\n")
     for kind in args.kinds:
@@ -148,25 +143,24 @@ def table(args: argparse.Namespace) -> None:
             m = rep["metrics"]
             mo = m.get("motion", {})
             real, fake = mo.get("real", {}), mo.get("fake", {})
-            pre = 0.0 if scratch else times.get(str(out / kind / "pretrain"), 0.0)
-            wall = times.get(str(out / kind / name), 0.0) + pre  # the shared pre-training counts for each
+            pre = 0.0 if scratch else _train_minutes(out / kind / "pretrain")
+            minutes = _train_minutes(out / kind / name) + pre  # the shared pre-training counts for each
             rows.append((label, _fmt(m.get("fvd16")), _fmt(m.get("fid")), fake.get("still"), fake.get("jerk"),
-                         fake.get("track_jerk"), fake.get("warp_error"), wall / 60))
+                         fake.get("track_jerk"), fake.get("warp_error"), minutes))
             proto = rep["protocol"]
             n_fvd, n_real = m["fvd16"]["num_fake"], m["fvd16"]["num_real"]
         if not rows:
             continue
-        print(f"### {kind} (64², real: still {real.get('still', float('nan')):.3f}, pixel jerk "
-              f"{real.get('jerk', float('nan')):.4f}, track jerk {real.get('track_jerk', float('nan')):.3f}, "
-              f"warp error {real.get('warp_error', float('nan')):.4f})\n")
+        print(f"### {kind} (64²; real videos: still {_num(real.get('still'))}, pixel jerk {_num(real.get('jerk'))}, "
+              f"track jerk {_num(real.get('track_jerk'))}, warp error {_num(real.get('warp_error'))})\n")
         print(f"FVD16 from {n_fvd} fake / {n_real} real videos, FID from {proto['num_frames_fid']} fake / "
               f"{proto['num_real_fid']} real frames, mean ± std over {proto['runs']} runs (seeds "
               f"{proto['seed']}..{proto['seed'] + proto['runs'] - 1}). Lower is better for FVD and FID; the motion "
               f"columns should be close to the real values in the heading.\n")
-        print("| model | FVD16 | FID | still | pixel jerk | track jerk | warp error | wall minutes |")
+        print("| model | FVD16 | FID | still | pixel jerk | track jerk | warp error | training minutes |")
         print("|---|---|---|---|---|---|---|---|")
         for label, fvd, fid, still, jerk, tjerk, werr, minutes in rows:
-            cells = [f"{v:.4f}" if isinstance(v, float) else "n/a" for v in (still, jerk, tjerk, werr)]
+            cells = [_num(v) for v in (still, jerk, tjerk, werr)]
             print(f"| {label} | {fvd} | {fid} | {' | '.join(cells)} | {minutes:.0f} |")
         print()
 
