@@ -28,6 +28,7 @@ from gendef_core.artifacts.checkpoint import CheckpointInfo, load_checkpoint
 from gendef_core.config import TrainConfig
 from gendef_core.errors import ArtifactError, ConfigError
 from gendef_core.models.generator import GenDeFGenerator, build_generator
+from gendef_core.models.motion import MotionMapping
 
 
 @dataclass(frozen=True)
@@ -83,15 +84,20 @@ def load_model(ckpt: Path, *, device: str | torch.device = "auto") -> LoadedMode
     return LoadedModel(gen, cfg, info, dev)
 
 
-def draw_latents(model: LoadedModel, seed: int, num_frames: int) -> dict[str, Tensor]:
-    """The latents of seed `seed` for a `num_frames`-frame clip (CPU float32; see the module docstring)."""
-    m = model.config.model
+def seed_latents(motion: MotionMapping, z_dim: int, seed: int, num_frames: int) -> dict[str, Tensor]:
+    """The latents of seed `seed` for a `num_frames`-frame video of any generator with this motion mapping
+    (GenDeF or the baseline): CPU float32, drawn as the module docstring says."""
     g = torch.Generator().manual_seed(seed)
-    z_c = torch.randn(m.z_dim, generator=g)
-    z_d = torch.randn(m.z_dim, generator=g)
-    rows = model.generator.motion.noise_length(num_frames - 1)
-    noise = torch.stack([torch.randn(m.motion_noise_dim, generator=g) for _ in range(rows)])
+    z_c = torch.randn(z_dim, generator=g)
+    z_d = torch.randn(z_dim, generator=g)
+    rows = motion.noise_length(num_frames - 1)
+    noise = torch.stack([torch.randn(motion.noise_dim, generator=g) for _ in range(rows)])
     return {"z_c": z_c, "z_d": z_d, "motion_noise": noise}
+
+
+def draw_latents(model: LoadedModel, seed: int, num_frames: int) -> dict[str, Tensor]:
+    """The latents of seed `seed` for a `num_frames`-frame clip of `model`."""
+    return seed_latents(model.generator.motion, model.config.model.z_dim, seed, num_frames)
 
 
 @torch.inference_mode()

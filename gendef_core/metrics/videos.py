@@ -72,16 +72,6 @@ def video_seed(seed: int, index: int) -> int:
     return seed * 1_000_003 + index
 
 
-def draw_video_latents(generator: nn.Module, z_dim: int, seed: int, num_frames: int) -> tuple[Tensor, Tensor, Tensor]:
-    """z_c, z_d, motion noise of one video, drawn as `gendef sample` draws them (gendef_core.sampling)."""
-    g = torch.Generator().manual_seed(seed)
-    z_c = torch.randn(z_dim, generator=g)
-    z_d = torch.randn(z_dim, generator=g)
-    rows = generator.motion.noise_length(num_frames - 1)
-    noise = torch.stack([torch.randn(generator.motion.noise_dim, generator=g) for _ in range(rows)])
-    return z_c, z_d, noise
-
-
 @torch.inference_mode()
 def generate_videos(generator: nn.Module, z_dim: int, *, num_videos: int, num_frames: int, seed: int,
                     device: torch.device) -> Iterator[tuple[Tensor, Tensor | None]]:
@@ -93,15 +83,16 @@ def generate_videos(generator: nn.Module, z_dim: int, *, num_videos: int, num_fr
     chunks, then the warp. At most `FRAMES_PER_CALL` frames go through a generator at once.
     """
     from gendef_core.models.generator import GenDeFGenerator
+    from gendef_core.sampling import seed_latents
     from gendef_core.warp import warp
 
     per_call = max(1, FRAMES_PER_CALL // num_frames)
     chunk = min(num_frames, FRAMES_PER_CALL)
     times = torch.arange(num_frames, dtype=torch.float32, device=device)
     for i in range(0, num_videos, per_call):
-        lat = [draw_video_latents(generator, z_dim, video_seed(seed, k), num_frames)
+        lat = [seed_latents(generator.motion, z_dim, video_seed(seed, k), num_frames)
                for k in range(i, min(i + per_call, num_videos))]
-        z_c, z_d, noise = (torch.stack(x).to(device) for x in zip(*lat, strict=True))
+        z_c, z_d, noise = (torch.stack([x[key] for x in lat]).to(device) for key in ("z_c", "z_d", "motion_noise"))
         b = z_c.shape[0]
         if isinstance(generator, GenDeFGenerator):
             canonical, feature = generator.canonical(z_c, return_feature=generator.cfg.canonical_feature)
