@@ -110,3 +110,15 @@ def render_tracks_video(clip: Clip, tracks: torch.Tensor, visible: torch.Tensor,
                 writer.write(draw_tracks(frame, tracks, visible, writer.frames_written, scale=s, trail=trail))
             on_event(Progress("render tracks", writer.frames_written, clip.num_frames))
     return {"num_frames": writer.frames_written, "scale": s}
+
+
+@torch.inference_mode()
+def render_labels_video(clip: Clip, labels: torch.Tensor, path: Path, *, crf: int = 18) -> dict[str, Any]:
+    """Write the clip's frames with per-frame label maps ``int [T, H, W]`` blended in (`edit.blend_labels`)."""
+    from gendef_core.edit import blend_labels
+
+    with VideoWriter(path, clip.fps, crf=crf) as writer:
+        for chunk in warp_chunks(clip.canonical, clip.offsets, chunk=CHUNK):
+            t0 = writer.frames_written
+            writer.write(blend_labels(to_uint8(chunk), labels[t0:t0 + chunk.shape[0]]))
+    return {"num_frames": writer.frames_written}

@@ -11,7 +11,7 @@ from torch import Tensor
 from gendef_core.artifacts.clip import Clip, load_clip, save_clip
 from gendef_core.artifacts.common import atomic_dir, header, prepare_output_dir, prepare_output_file, write_json_atomic
 from gendef_core.artifacts.masks import read_canonical_image, read_label_mask, read_overlay, write_label_png
-from gendef_core.edit import blend_labels, composite, edit_coverage, outside_fraction, propagate_labels
+from gendef_core.edit import composite, edit_coverage, outside_fraction, propagate_labels
 from gendef_core.errors import ConfigError
 from gendef_core.events import OnEvent, Progress, Warning, ignore
 
@@ -93,10 +93,7 @@ def segment(clip: Path, mask: Path, *, out: Path | None = None, overlay: Path | 
     map with nearest sampling; both only ever output labels of the input. `out` defaults to
     ``<CLIP>-masks``. Returns the manifest (with the per-frame area of every label).
     """
-    from gendef_core.data.images import to_uint8
-    from gendef_core.data.video_io import VideoWriter
-    from gendef_core.render import CHUNK
-    from gendef_core.warp import warp_chunks
+    from gendef_core.render import render_labels_video
 
     if mode not in ("bilinear", "nearest"):
         raise ConfigError(f"--mode must be bilinear or nearest, got {mode!r}")
@@ -112,10 +109,7 @@ def segment(clip: Path, mask: Path, *, out: Path | None = None, overlay: Path | 
         on_event(Warning(f"{mask} has no object pixels (all background)"))
     frames = propagate_labels(labels, c.offsets, mode=mode)  # type: ignore[arg-type]
     if overlay is not None:  # first: if it fails, nothing else has been written
-        with VideoWriter(Path(overlay), c.fps) as writer:
-            for chunk in warp_chunks(c.canonical, c.offsets, chunk=CHUNK):
-                t0 = writer.frames_written
-                writer.write(blend_labels(to_uint8(chunk), frames[t0:t0 + chunk.shape[0]]))
+        render_labels_video(c, frames, Path(overlay))
     try:
         with atomic_dir(out, overwrite=overwrite, what="mask directory") as tmp:
             for t in range(c.num_frames):
