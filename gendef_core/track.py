@@ -162,15 +162,15 @@ def track_canonical_points(offsets: Tensor, points: Tensor, *, start_frame: int 
     q = points.double()
     tracks = torch.zeros(t_total, q.shape[0], 2, dtype=torch.float64)
     res = torch.zeros(t_total, q.shape[0], dtype=torch.float64)
-    order = [list(range(start_frame, t_total)), list(range(start_frame - 1, -1, -1))]
-    for frames in order:
-        guess = start.double() if start is not None and frames and frames[0] == start_frame else None
-        if frames and frames[0] != start_frame:
-            guess = tracks[start_frame].clone()
+
+    def sweep(frames: range, guess: Tensor | None) -> None:
         for t in frames:
             positions = sample_positions(offsets[t].double(), (h, w))
             tracks[t], res[t] = _solve(positions, q, guess, tolerance)
             guess = tracks[t].clone()
+
+    sweep(range(start_frame, t_total), None if start is None else start.double())
+    sweep(range(start_frame - 1, -1, -1), tracks[start_frame].clone())
     visible = (res < tolerance) & inside(tracks, h, w)
     return Tracks(tracks.float(), visible, res.float(), points.float())
 
@@ -210,13 +210,11 @@ def optical_flow(offsets: Tensor, *, tolerance: float = TOLERANCE) -> tuple[Tens
     p = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)
     flow = torch.zeros(max(t_total - 1, 0), 2, h, w)
     valid = torch.zeros(max(t_total - 1, 0), h, w, dtype=torch.bool)
-    current = sample_positions(offsets[0].double(), (h, w)) if t_total else None
+    nxt = sample_positions(offsets[0].double(), (h, w))
     for t in range(t_total - 1):
-        assert current is not None
-        nxt = sample_positions(offsets[t + 1].double(), (h, w))
+        current, nxt = nxt, sample_positions(offsets[t + 1].double(), (h, w))
         q = current.reshape(2, -1).T
         p1, res = _solve(nxt, q, p, tolerance)
         flow[t] = (p1 - p).T.reshape(2, h, w).float()
         valid[t] = ((res < tolerance) & inside(p1, h, w)).reshape(h, w)
-        current = nxt
     return flow, valid
