@@ -1,13 +1,15 @@
 """Sampling speed of GenDeF against the direct-frame baseline, achieved GFLOP/s, peak memory, import time.
 
-    python benchmarks/bench_speed.py [--threads 2] [--repeats 3] [--skip-memory] [--paper-frames 16]
+    python benchmarks/bench_speed.py [--threads 2] [--repeats 3] [--skip-memory | --skip-speed]
+                                     [--paper-frames 16] [--memory-paper-frames 32 128]
 
 - The machine's matmul peak: float32 1024² matmuls (GFLOP/s).
 - Per case (preset, resolution, frames): GenDeF = canonical image once per video + G_d for every
   frame + warp; the baseline = its generator for every frame, at the same widths. Random weights
   (the cost does not depend on them). FLOPs are counted with torch.utils.flop_counter (convolutions
   and matmuls; elementwise work is not counted), so GFLOP/s is a lower bound on the work done.
-- Peak resident memory of `gendef sample` (a subprocess, /usr/bin/time) for growing numbers of frames:
+- Peak resident memory of `gendef sample` (a subprocess, /usr/bin/time) for growing numbers of frames,
+  with the bundled model at 64² and a random-weight `paper` checkpoint at 256² (written by this script):
   it must grow by about the deformation tensor (T x 2 x H x W float32) and nothing else.
 - Import time of `gendef --help` (median of 5 runs).
 """
@@ -26,8 +28,9 @@ import torch
 from timing import median_time
 from torch.utils.flop_counter import FlopCounterMode
 
+from gendef_core.artifacts.checkpoint import save_checkpoint
 from gendef_core.config import preset
-from gendef_core.models.generator import DirectGenerator, GenDeFGenerator
+from gendef_core.models.generator import DirectGenerator, GenDeFGenerator, build_generator
 from gendef_core.warp import warp_chunks
 
 
@@ -88,6 +91,16 @@ def peak_memory_mb(args: list[str]) -> float:
     return int(r.stderr.strip().splitlines()[-1]) / 1024
 
 
+def random_checkpoint(out: Path, name: str, res: int) -> Path:
+    """A fine-tuning checkpoint of preset NAME at RES with random weights (memory does not depend on them)."""
+    cfg = preset(name, "finetune")
+    cfg = replace(cfg, model=replace(cfg.model, resolution=res))
+    torch.manual_seed(0)
+    gen = build_generator(cfg.model, "finetune")
+    nets = {f"{n}_ema": m.state_dict() for n, m in gen.networks().items()}
+    return save_checkpoint(out, step=0, config=cfg.to_dict(), networks=nets, metadata={"random_weights": True})
+
+
 def import_time() -> float:
     gendef = str(Path(sys.executable).parent / "gendef")
     return median_time(lambda: subprocess.run([gendef, "--help"], capture_output=True, check=True), 5)
@@ -99,29 +112,40 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--paper-frames", type=int, default=16)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true", help="only the memory and import-time measurements")
+    parser.add_argument("--memory-paper-frames", type=int, nargs="*", default=[32, 128],
+                        help="frame counts for the 256² `paper` memory rows (none: skip them)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    peak = matmul_peak(args.repeats)
-    print(f"threads: {args.threads}; float32 matmul peak: {peak:.1f} GFLOP/s\n")
-    print("| preset | size | frames | GenDeF frames/s | baseline frames/s | speed-up | GenDeF GFLOP/frame | "
-          "baseline GFLOP/frame | GenDeF GFLOP/s (% of peak) | baseline GFLOP/s (% of peak) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    cases = [("small", 64, 16), ("small", 64, 128), ("paper", 256, args.paper_frames)]
-    for name, res, frames in cases:
-        r = sampling_case(name, res, frames, args.repeats)
-        print(f"| {name} | {res}² | {frames} | {r['gendef_fps']:.1f} | {r['direct_fps']:.1f} | "
-              f"{r['gendef_fps'] / r['direct_fps']:.2f}x | {r['gendef_gflop'] / frames:.3f} | "
-              f"{r['direct_gflop'] / frames:.3f} | "
-              f"{r['gendef_gflops']:.1f} ({100 * r['gendef_gflops'] / peak:.0f} %) | "
-              f"{r['direct_gflops']:.1f} ({100 * r['direct_gflops'] / peak:.0f} %) |")
+    if not args.skip_speed:
+        peak = matmul_peak(args.repeats)
+        print(f"threads: {args.threads}; float32 matmul peak: {peak:.1f} GFLOP/s\n")
+        print("| preset | size | frames | GenDeF frames/s | baseline frames/s | speed-up | GenDeF GFLOP/frame | "
+              "baseline GFLOP/frame | GenDeF GFLOP/s (% of peak) | baseline GFLOP/s (% of peak) |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        cases = [("small", 64, 16), ("small", 64, 128), ("paper", 256, args.paper_frames)]
+        for name, res, frames in cases:
+            r = sampling_case(name, res, frames, args.repeats)
+            print(f"| {name} | {res}² | {frames} | {r['gendef_fps']:.1f} | {r['direct_fps']:.1f} | "
+                  f"{r['gendef_fps'] / r['direct_fps']:.2f}x | {r['gendef_gflop'] / frames:.3f} | "
+                  f"{r['direct_gflop'] / frames:.3f} | "
+                  f"{r['gendef_gflops']:.1f} ({100 * r['gendef_gflops'] / peak:.0f} %) | "
+                  f"{r['direct_gflops']:.1f} ({100 * r['direct_gflops'] / peak:.0f} %) |")
     if not args.skip_memory:
-        print("\n| `gendef sample` (bundled model, 64²) | frames | peak RSS (MB) | deformation tensor (MB) |")
-        print("|---|---|---|---|")
+        print("\n| `gendef sample` | size | frames | peak RSS (MB) | deformation tensor (MB) |")
+        print("|---|---|---|---|---|")
         tmp = Path(tempfile.mkdtemp())
         try:
-            for frames in (64, 1024):
-                mb = peak_memory_mb(["sample", "--out", str(tmp / f"c{frames}"), "--frames", str(frames)])
-                print(f"| | {frames} | {mb:.0f} | {frames * 2 * 64 * 64 * 4 / 2**20:.0f} |")
+            rows: list[tuple[str, list[str], int, list[int]]] = [("bundled model", [], 64, [64, 1024])]
+            if args.memory_paper_frames:
+                ckpt = random_checkpoint(tmp / "paper256", "paper", 256)
+                rows.append(("`paper`, random weights", ["--ckpt", str(ckpt)], 256, args.memory_paper_frames))
+            for label, extra, res, counts in rows:
+                for frames in counts:
+                    mb = peak_memory_mb(["sample", *extra, "--out", str(tmp / f"c{res}-{frames}"),
+                                         "--frames", str(frames)])
+                    print(f"| {label} | {res}² | {frames} | {mb:.0f} | {frames * 2 * res * res * 4 / 2**20:.0f} |",
+                          flush=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     print(f"\n`gendef --help`: {import_time():.2f} s")

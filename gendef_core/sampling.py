@@ -128,9 +128,10 @@ def generate_offsets(model: LoadedModel, feature: Tensor | None, z_d: Tensor, mo
     for start in range(0, num_frames, chunk):
         stop = min(start + chunk, num_frames)
         times = torch.arange(start, stop, dtype=torch.float32, device=dev)[None]
-        offsets[start:stop] = model.generator.deform(z, times, noise, feature, truncation_psi=truncation_psi)[0].float()
+        part = model.generator.deform(z, times, noise, feature, truncation_psi=truncation_psi)[0]
+        if not bool(torch.isfinite(part).all()):  # per chunk: a whole-clip check would need ~2x the offsets
+            raise ArtifactError(f"{model.checkpoint.path} produced non-finite offsets; the checkpoint is broken")
+        offsets[start:stop] = part
         if callable(on_frames):
             on_frames(stop)
-    if not torch.isfinite(offsets).all():
-        raise ArtifactError(f"{model.checkpoint.path} produced non-finite offsets; the checkpoint is broken")
     return offsets

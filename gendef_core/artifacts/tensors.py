@@ -41,6 +41,13 @@ def load_tensors(path: Path, *, fix: str) -> dict[str, Tensor]:
         raise ArtifactError(f"{path} is not a readable safetensors file ({e}); {fix}") from None
 
 
+def all_finite(t: Tensor, *, block: int = 1 << 20) -> bool:
+    """No NaN or inf in `t`, checked `block` elements at a time: the temporaries stay a few MB however
+    large `t` is (`torch.isfinite(t).all()` on a long clip's offsets needs several times its size)."""
+    flat = t.reshape(-1)  # a view for contiguous tensors
+    return all(bool(torch.isfinite(flat[i:i + block]).all()) for i in range(0, flat.numel(), block))
+
+
 def expect_tensor(tensors: Mapping[str, Tensor], name: str, where: Path, *, dtype: torch.dtype,
                   shape: tuple[int | None, ...], finite: bool = True,
                   value_range: tuple[float, float] | None = None) -> Tensor:
@@ -53,7 +60,7 @@ def expect_tensor(tensors: Mapping[str, Tensor], name: str, where: Path, *, dtyp
     if t.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, t.shape, strict=True)):
         want = "[" + ", ".join("*" if s is None else str(s) for s in shape) + "]"
         raise ArtifactError(f"{where}: tensor {name!r} has shape {list(t.shape)}, expected {want}")
-    if finite and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+    if finite and t.is_floating_point() and not all_finite(t):
         raise ArtifactError(f"{where}: tensor {name!r} contains NaN or inf")
     if value_range is not None and t.numel():
         lo, hi = float(t.min()), float(t.max())

@@ -347,3 +347,33 @@ def test_failure_half_way_leaves_nothing(run_cli: Callable[..., object], tiny_ck
     assert len(calls) == 2 and not out.exists()
     no_partials(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_nan_offsets_in_a_late_chunk_are_refused_and_nothing_is_written(tiny_ckpt: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The NaN check runs per chunk (no whole-clip temporaries): a bad third chunk still stops sampling."""
+    from gendef_core.models.generator import GenDeFGenerator
+    from gendef_core.sampling import canonical_and_feature, generate_offsets
+
+    calls = []
+    real_deform = GenDeFGenerator.deform
+
+    def deform(self, z_d, times, *args, **kwargs):  # type: ignore[no-untyped-def]
+        out = real_deform(self, z_d, times, *args, **kwargs)
+        calls.append(int(times[0, 0]))
+        if len(calls) == 3:
+            out = out.clone()
+            out[0, -1, 1, 0, 0] = float("nan")
+        return out
+
+    monkeypatch.setattr(GenDeFGenerator, "deform", deform)
+    model = load_model(tiny_ckpt, device="cpu")
+    lat = draw_latents(model, SEED, 10)
+    _, feature = canonical_and_feature(model, lat["z_c"])
+    with pytest.raises(ArtifactError, match="produced non-finite offsets"):
+        generate_offsets(model, feature, lat["z_d"], lat["motion_noise"], 10, chunk=4)
+    assert calls == [0, 4, 8]
+    calls.clear()
+    with pytest.raises(ArtifactError, match="non-finite offsets"):
+        api.sample(tmp_path / "clip", ckpt=tiny_ckpt, frames=10, batch_size=4)
+    assert not (tmp_path / "clip").exists() and list(tmp_path.iterdir()) == []

@@ -647,3 +647,15 @@ def test_dataset_writer_leaves_nothing_on_failure(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="disk full"), atomic_dir(tmp_path / "data") as tmp:
         write_video_frames(tmp, "a", frames())
     assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("where", [0, 4095, 4096, 10_000 - 1])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_all_finite_finds_a_bad_value_in_any_block(where: int, bad: float) -> None:
+    from gendef_core.artifacts.tensors import all_finite
+
+    t = torch.randn(10_000)
+    assert all_finite(t, block=4096) and all_finite(t.reshape(100, 100).t(), block=4096)  # non-contiguous too
+    t[where] = bad
+    assert not all_finite(t, block=4096) and not all_finite(t.reshape(2, 50, 100), block=4096)
+    assert all_finite(torch.empty(0)) and all_finite(torch.ones(3, dtype=torch.bfloat16))
