@@ -10,7 +10,7 @@
 #    baseline on FID; see the model card.)
 # 2. `gendef export`: the EMA generator and its config only (8.0 MB), copied into the package.
 # 3. The quality bar: the direct-frame baseline trained from scratch on the same data for the same
-#    budget (PRE_KIMG + FT_KIMG thousand frames; 31.5 min with both cores), then `gendef eval` of both
+#    budget (PRE_KIMG + FT_KIMG thousand frames; 31.5 min on 2 cores), then `gendef eval` of both
 #    with the same N, seeds and real windows (OUT/eval-gendef.json, OUT/eval-baseline.json). EVAL_ARGS
 #    sets the sample sizes (the model card's numbers: the default below, 8 + 5 min; the second model
 #    reuses the cached real statistics).
@@ -36,6 +36,7 @@ for model in finetune baseline; do
     name=$([ "$model" = finetune ] && echo gendef || echo baseline)
     # shellcheck disable=SC2086  # EVAL_ARGS is a list of options
     "$gendef" eval --data "$out/data" --ckpt "$out/$model" --metrics fvd16,fid,motion $eval_args --seed 0 \
-        --json > "$out/eval-$name.json"
+        --json > "$out/.eval-$name.json.tmp"
+    mv "$out/.eval-$name.json.tmp" "$out/eval-$name.json"  # no half-written report if eval fails
 done
 echo "wrote $out/eval-gendef.json and $out/eval-baseline.json" >&2

@@ -129,7 +129,7 @@ def generate_offsets(model: LoadedModel, feature: Tensor | None, z_d: Tensor, mo
         stop = min(start + chunk, num_frames)
         times = torch.arange(start, stop, dtype=torch.float32, device=dev)[None]
         part = model.generator.deform(z, times, noise, feature, truncation_psi=truncation_psi)[0]
-        if not bool(torch.isfinite(part).all()):  # per chunk: a whole-clip check would need ~2x the offsets
+        if not bool(torch.isfinite(part).all()):  # per chunk: a whole-clip check needed ~1.3x the offsets
             raise ArtifactError(f"{model.checkpoint.path} produced non-finite offsets; the checkpoint is broken")
         offsets[start:stop] = part
         if callable(on_frames):

@@ -658,4 +658,6 @@ def test_all_finite_finds_a_bad_value_in_any_block(where: int, bad: float) -> No
     assert all_finite(t, block=4096) and all_finite(t.reshape(100, 100).t(), block=4096)  # non-contiguous too
     t[where] = bad
     assert not all_finite(t, block=4096) and not all_finite(t.reshape(2, 50, 100), block=4096)
+    assert not all_finite(t.reshape(100, 100).t(), block=4096)
+    assert not all_finite(t.to(torch.bfloat16), block=4096)
     assert all_finite(torch.empty(0)) and all_finite(torch.ones(3, dtype=torch.bfloat16))
