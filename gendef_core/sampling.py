@@ -71,6 +71,19 @@ def load_video_generator(ckpt: Path, *, device: str | torch.device = "auto"
     return gen.eval().requires_grad_(False).to(dev), cfg, info, dev
 
 
+def weights_id(generator: nn.Module) -> str:
+    """A short id of a generator's weights: sha256 over every tensor of its networks (names, shapes,
+    float32 bytes). The same for a run checkpoint and its `gendef export`; recorded in sampled clips."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, module in sorted(generator.networks().items()):  # type: ignore[operator]
+        for key, t in sorted(module.state_dict().items()):
+            h.update(f"{name}.{key}:{list(t.shape)}\n".encode())
+            h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def load_model(ckpt: Path, *, device: str | torch.device = "auto") -> LoadedModel:
     """The EMA GenDeF generator of a fine-tuning checkpoint (or a run's latest), ready to sample."""
     info = load_checkpoint(Path(ckpt), verify=False)

@@ -8,7 +8,7 @@ from gendef_core.artifacts.clip import Clip, load_clip, save_clip
 from gendef_core.artifacts.common import atomic_dir, prepare_output_dir
 from gendef_core.data.video_io import to_fraction
 from gendef_core.errors import ConfigError
-from gendef_core.events import Info, OnEvent, Progress, ignore
+from gendef_core.events import Info, OnEvent, Progress, Warning, ignore
 from gendef_core.models.bundled import resolve_ckpt
 from gendef_core.sampling import (
     LoadedModel,
@@ -16,6 +16,7 @@ from gendef_core.sampling import (
     draw_latents,
     generate_offsets,
     load_model,
+    weights_id,
 )
 
 MAX_FRAMES = 100_000
@@ -56,6 +57,7 @@ def sample(out: Path, *, ckpt: Path | str | None = None, num: int = 1, frames: i
     out = Path(out)
     prepare_output_dir(out, overwrite=overwrite, what="clip" if num == 1 else "clips")
     model, checkpoint = _model(ckpt, device)
+    weights = weights_id(model.generator)
 
     def one(i: int) -> Clip:
         s = seed + i
@@ -65,7 +67,8 @@ def sample(out: Path, *, ckpt: Path | str | None = None, num: int = 1, frames: i
             model, feature, lat["z_d"], lat["motion_noise"], frames, truncation_psi=truncation, chunk=batch_size,
             on_frames=lambda n: on_event(Progress("sample", i * frames + n, num * frames)))
         return Clip(canonical=canonical, offsets=offsets, fps=rate, seed=s, checkpoint=checkpoint, source="sample",
-                    latents=lat, sampling={"truncation_psi": truncation, "motion_seed": s})
+                    latents=lat, sampling={"truncation_psi": truncation, "motion_seed": s,
+                                           "weights": weights})
 
     if num == 1:
         paths = [save_clip(one(0), out, overwrite=overwrite, flow=flow)]
@@ -105,6 +108,10 @@ def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Pat
     if c.latents["z_c"].shape != (model.config.model.z_dim,):
         raise ConfigError(f"{clip}'s content latent has shape {tuple(c.latents['z_c'].shape)}, the model's is "
                           f"({model.config.model.z_dim},); pass the --ckpt the clip was sampled with")
+    weights = weights_id(model.generator)
+    if c.sampling.get("weights", weights) != weights:
+        on_event(Warning(f"{clip} was sampled from weights {c.sampling['weights']}, {checkpoint} has {weights}: "
+                         f"the canonical image is kept, the new motion comes from different weights"))
     m = c.seed + 1 if motion_seed is None and c.seed is not None else (motion_seed or 0)
     lat = draw_latents(model, m, n)
     _, feature = canonical_and_feature(model, c.latents["z_c"], truncation_psi=truncation)
@@ -112,5 +119,5 @@ def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Pat
                                chunk=batch_size, on_frames=lambda k: on_event(Progress("resample", k, n)))
     latents = {"z_c": c.latents["z_c"], "z_d": lat["z_d"], "motion_noise": lat["motion_noise"]}
     new = Clip(canonical=c.canonical, offsets=offsets, fps=c.fps, seed=c.seed, checkpoint=checkpoint, source="resample",
-               latents=latents, sampling={**c.sampling, "motion_seed": m})
+               latents=latents, sampling={**c.sampling, "motion_seed": m, "weights": weights})
     return save_clip(new, Path(out), overwrite=overwrite, flow=flow, on_event=on_event)

@@ -68,7 +68,10 @@ def test_base_clip_is_a_moving_sampled_clip(base: Path, base_clip: Clip, tiny_ck
     m = read_clip_manifest(base)
     assert (m["num_frames"], m["height"], m["width"]) == (16, 16, 16)
     assert m["seed"] == SEED and m["source"] == "sample"
-    assert m["sampling"] == {"truncation_psi": 1.0, "motion_seed": SEED}
+    from gendef_core.sampling import weights_id
+
+    assert m["sampling"] == {"truncation_psi": 1.0, "motion_seed": SEED,
+                             "weights": weights_id(load_model(tiny_ckpt, device="cpu").generator)}
     assert m["latents"] == ["motion_noise", "z_c", "z_d"]
     assert m["checkpoint"] == str(load_checkpoint(tiny_ckpt).path.resolve())
     # The clip's latents are exactly those the module docstring promises for its seed.
@@ -211,7 +214,9 @@ def test_resample_keeps_the_canonical_and_changes_the_motion(tiny_ckpt: Path, ba
     # The default motion seed is the clip's seed + 1: the z_d and motion noise `sample --seed SEED+1` draws.
     default = load_clip(resample(base, tmp_path / "default"))
     m = read_clip_manifest(tmp_path / "default")
-    assert m["sampling"] == {"truncation_psi": 1.0, "motion_seed": SEED + 1}
+    assert {k: v for k, v in m["sampling"].items() if k != "weights"} == {"truncation_psi": 1.0,
+                                                                           "motion_seed": SEED + 1}
+    assert m["sampling"]["weights"] == base_clip.sampling["weights"]
     want = draw_latents(load_model(tiny_ckpt, device="cpu"), SEED + 1, 16)
     assert torch.equal(default.latents["z_d"], want["z_d"])
     assert torch.equal(default.latents["motion_noise"], want["motion_noise"])
@@ -377,3 +382,33 @@ def test_nan_offsets_in_a_late_chunk_are_refused_and_nothing_is_written(tiny_ckp
     with pytest.raises(ArtifactError, match="non-finite offsets"):
         api.sample(tmp_path / "clip", ckpt=tiny_ckpt, frames=10, batch_size=4)
     assert not (tmp_path / "clip").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_clips_record_the_generator_weights_and_resample_warns_when_they_changed(
+        base: Path, base_clip: Clip, tiny_ckpt: Path, tmp_path: Path) -> None:
+    from gendef_core.events import Warning as GendefWarning
+    from gendef_core.sampling import weights_id
+
+    weights = weights_id(load_model(tiny_ckpt, device="cpu").generator)
+    assert len(weights) == 16 and base_clip.sampling["weights"] == weights
+    exported = api.export_model(tiny_ckpt, tmp_path / "exported")
+    assert weights_id(load_model(exported, device="cpu").generator) == weights
+    other = load_model(exported, device="cpu").generator
+    with torch.no_grad():
+        next(other.parameters()).add_(1e-3)
+    assert weights_id(other) != weights
+    events: list[object] = []
+    api.resample(base, tmp_path / "same", on_event=events.append)
+    assert not [e for e in events if isinstance(e, GendefWarning)]
+    assert load_clip(tmp_path / "same").sampling["weights"] == weights
+    # The same clip as if sampled from other weights of this checkpoint: resampling warns, still works.
+    old = tmp_path / "old"
+    save_clip(Clip(base_clip.canonical, base_clip.offsets, fps=base_clip.fps, seed=base_clip.seed,
+                   checkpoint=base_clip.checkpoint, source="sample", latents=base_clip.latents,
+                   sampling={**base_clip.sampling, "weights": "0" * 16}), old, video=False)
+    events.clear()
+    api.resample(old, tmp_path / "moved", on_event=events.append)
+    warnings = [e.message for e in events if isinstance(e, GendefWarning)]
+    assert len(warnings) == 1 and "0" * 16 in warnings[0] and weights in warnings[0]
+    moved = load_clip(tmp_path / "moved")
+    assert torch.equal(moved.canonical, base_clip.canonical) and moved.sampling["weights"] == weights
