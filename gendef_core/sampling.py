@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from gendef_core.artifacts.checkpoint import CheckpointInfo, load_checkpoint
+from gendef_core.artifacts.tensors import all_finite
 from gendef_core.config import TrainConfig
 from gendef_core.errors import ArtifactError, ConfigError
 from gendef_core.models.generator import GenDeFGenerator, build_generator
@@ -142,7 +143,7 @@ def generate_offsets(model: LoadedModel, feature: Tensor | None, z_d: Tensor, mo
         stop = min(start + chunk, num_frames)
         times = torch.arange(start, stop, dtype=torch.float32, device=dev)[None]
         part = model.generator.deform(z, times, noise, feature, truncation_psi=truncation_psi)[0]
-        if not bool(torch.isfinite(part).all()):  # per chunk: a whole-clip check needed ~1.3x the offsets
+        if not all_finite(part):  # per chunk: a whole-clip check needed ~1.3x the offsets
             raise ArtifactError(f"{model.checkpoint.path} produced non-finite offsets; the checkpoint is broken")
         offsets[start:stop] = part
         if callable(on_frames):
