@@ -27,17 +27,17 @@ CHUNK = 32  # frames per chunk: bounds memory, large enough to amortise per-call
 def render_video(clip: Clip, path: Path, *, crf: int = 18, on_event: OnEvent = ignore) -> dict[str, Any]:
     """Write the clip's frames (warped canonical) to `path`; returns its manifest record."""
     with VideoWriter(path, clip.fps, crf=crf) as writer:
-        for chunk in warp_chunks(clip.canonical, clip.offsets, chunk=CHUNK):
+        for chunk in warp_chunks(clip.canonical, clip.offsets, chunk=CHUNK, origin=clip.origin):
             writer.write(to_uint8(chunk))
             on_event(Progress("render video", writer.frames_written, clip.num_frames))
     return {"num_frames": writer.frames_written}
 
 
-def max_flow_magnitude(offsets: torch.Tensor) -> float:
+def max_flow_magnitude(offsets: torch.Tensor, canonical_size: tuple[int, int] | None = None) -> float:
     """Largest deformation-flow magnitude (pixels) over a whole video, computed chunk by chunk."""
     best = 0.0
     for start in range(0, max(offsets.shape[0] - 1, 0), CHUNK):
-        f = deformation_flow(offsets[start:start + CHUNK + 1])
+        f = deformation_flow(offsets[start:start + CHUNK + 1], canonical_size)
         best = max(best, float(f.norm(dim=-3).max()))
     return best
 
@@ -50,13 +50,13 @@ def render_flow_video(clip: Clip, path: Path, *, flow_max: float | None = None, 
     ``flow_max`` (pixels) fixes the colour scale; None normalises by the largest flow of this
     video so that colours are comparable across its frames. A 1-frame clip gets one white frame.
     """
-    scale = flow_max if flow_max is not None else max_flow_magnitude(clip.offsets)
+    scale = flow_max if flow_max is not None else max_flow_magnitude(clip.offsets, clip.canonical_size)
     total = max(clip.num_frames - 1, 1)
     with VideoWriter(path, clip.fps, crf=crf) as writer:
         if clip.num_frames == 1:
             writer.write(torch.full((clip.height, clip.width, 3), 255, dtype=torch.uint8))
         for start in range(0, clip.num_frames - 1, CHUNK):
-            flow = deformation_flow(clip.offsets[start:start + CHUNK + 1])
+            flow = deformation_flow(clip.offsets[start:start + CHUNK + 1], clip.canonical_size)
             writer.write(flow_to_color(flow, scale).movedim(-3, -1))
             on_event(Progress("render flow", writer.frames_written, total))
     return {"num_frames": writer.frames_written, "flow_max": scale}
@@ -105,7 +105,7 @@ def render_tracks_video(clip: Clip, tracks: torch.Tensor, visible: torch.Tensor,
     (default: to at least 256 px), tracks ``[T, N, 2]`` frame pixels, visible ``[T, N]``."""
     s = scale or overlay_scale(clip.height, clip.width)
     with VideoWriter(path, clip.fps, crf=crf) as writer:
-        for chunk in warp_chunks(clip.canonical, clip.offsets, chunk=CHUNK):
+        for chunk in warp_chunks(clip.canonical, clip.offsets, chunk=CHUNK, origin=clip.origin):
             for frame in to_uint8(chunk):
                 writer.write(draw_tracks(frame, tracks, visible, writer.frames_written, scale=s, trail=trail))
             on_event(Progress("render tracks", writer.frames_written, clip.num_frames))
@@ -118,7 +118,7 @@ def render_labels_video(clip: Clip, labels: torch.Tensor, path: Path, *, crf: in
     from gendef_core.edit import blend_labels
 
     with VideoWriter(path, clip.fps, crf=crf) as writer:
-        for chunk in warp_chunks(clip.canonical, clip.offsets, chunk=CHUNK):
+        for chunk in warp_chunks(clip.canonical, clip.offsets, chunk=CHUNK, origin=clip.origin):
             t0 = writer.frames_written
             writer.write(blend_labels(to_uint8(chunk), labels[t0:t0 + chunk.shape[0]]))
     return {"num_frames": writer.frames_written}

@@ -7,9 +7,13 @@ THE COORDINATE CONVENTION (also in FORMATS.md; this module is its only implement
 * Units are *normalised*: the canonical image spans [-1, 1] from the centre of its first
   pixel to the centre of its last (PyTorch's ``align_corners=True``). One canonical pixel is
   ``2 / (Wc - 1)`` in x and ``2 / (Hc - 1)`` in y.
-* The identity grid puts frame pixel (j, i) at normalised ``(-1 + 2j/(W-1), -1 + 2i/(H-1))``.
-  When the canonical has the frame's size, zero offsets therefore sample canonical pixel (j, i)
-  itself, and ``warp`` returns the canonical *bit for bit*.
+* The canonical may be larger than the frame (clip v2: fitted videos whose content enters the
+  view). The frame then sits on the canonical at an integer *origin* ``(ox, oy)``: the identity
+  places frame pixel (j, i) on canonical pixel ``(j + ox, i + oy)``, one frame pixel per canonical
+  pixel. With a canonical the frame's size the origin is (0, 0), the identity is normalised
+  ``(-1 + 2j/(W-1), -1 + 2i/(H-1))``, zero offsets sample canonical pixel (j, i) itself, and ``warp``
+  returns the canonical *bit for bit* (with an origin: the canonical's H x W window at the origin).
+* In canonical pixels the backward map is ``m_t(j, i) = (j + ox, i + oy) + offsets_px[t, :, i, j]``.
 * The warp is *backward*: ``frame[t, :, i, j] = canonical(identity[:, i, j] + offsets[t, :, i, j])``,
   sampled bilinearly. Outside the canonical the sample is 0 (``padding="zeros"``, the paper's
   choice; 0 is mid-grey for images in [-1, 1]) or the nearest edge pixel (``padding="border"``).
@@ -31,6 +35,8 @@ from torch import Tensor
 
 Padding = Literal["zeros", "border"]
 Mode = Literal["bilinear", "nearest"]
+Origin = tuple[int, int]
+"""Where frame pixel (0, 0) sits on the canonical at zero offsets: integer canonical pixels (x, y)."""
 
 
 def _check_size(h: int, w: int) -> None:
@@ -67,19 +73,39 @@ def pixels_to_offsets(displacement: Tensor, canonical_size: tuple[int, int]) -> 
     return displacement / pixel_scale(hc, wc, device=displacement.device, dtype=displacement.dtype)
 
 
-def sample_positions(offsets: Tensor, canonical_size: tuple[int, int]) -> Tensor:
+def check_origin(frame_size: tuple[int, int], canonical_size: tuple[int, int], origin: Origin) -> None:
+    """Raise ValueError unless the H x W frame at integer `origin` lies inside the canonical."""
+    h, w = frame_size
+    hc, wc = canonical_size
+    ox, oy = origin
+    if not (isinstance(ox, int) and isinstance(oy, int)):
+        raise ValueError(f"the origin must be integer canonical pixels, got {origin!r}")
+    if ox < 0 or oy < 0 or ox + w > wc or oy + h > hc:
+        raise ValueError(f"a {h}x{w} frame at origin {origin} does not fit on a {hc}x{wc} canonical")
+
+
+def identity_positions(frame_size: tuple[int, int], origin: Origin = (0, 0), *,
+                       device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+                       ) -> tuple[Tensor, Tensor]:
+    """The identity map in canonical pixels: x ``[W]`` = j + ox and y ``[H]`` = i + oy (exact integers)."""
+    h, w = frame_size
+    jx = torch.arange(w, device=device, dtype=dtype) + origin[0]
+    iy = torch.arange(h, device=device, dtype=dtype) + origin[1]
+    return jx, iy
+
+
+def sample_positions(offsets: Tensor, canonical_size: tuple[int, int], origin: Origin = (0, 0)) -> Tensor:
     """Where each frame pixel samples the canonical, in canonical pixels: ``[..., 2, H, W]`` (x, y).
 
-    This is the backward map ``m_t`` of the paper expressed in pixels (x right, y down).
+    This is the backward map ``m_t`` of the paper expressed in pixels (x right, y down):
+    ``m_t(j, i) = (j + ox, i + oy) + offsets_px``.
     """
     h, w = offsets.shape[-2:]
     hc, wc = canonical_size
     _check_size(h, w)
     _check_size(hc, wc)
-    # Identity in canonical pixels: exactly j (resp. i) when the sizes agree, since the
-    # factor is then exactly 1.0.
-    jx = torch.arange(w, device=offsets.device, dtype=offsets.dtype) * ((wc - 1) / (w - 1))
-    iy = torch.arange(h, device=offsets.device, dtype=offsets.dtype) * ((hc - 1) / (h - 1))
+    check_origin((h, w), canonical_size, origin)
+    jx, iy = identity_positions((h, w), origin, device=offsets.device, dtype=offsets.dtype)
     disp = offsets_to_pixels(offsets, canonical_size)
     return torch.stack([disp[..., 0, :, :] + jx.view(1, w), disp[..., 1, :, :] + iy.view(h, 1)], dim=-3)
 
@@ -129,33 +155,34 @@ def sample(image: Tensor, positions: Tensor, *, mode: Mode = "bilinear",
 
 
 def warp(canonical: Tensor, offsets: Tensor, *, mode: Mode = "bilinear",
-         padding: Padding = "zeros") -> Tensor:
+         padding: Padding = "zeros", origin: Origin = (0, 0)) -> Tensor:
     """Render frames: ``canonical [B, C, Hc, Wc]``, ``offsets [B, T, 2, H, W]`` -> ``[B, T, C, H, W]``.
 
-    See the module docstring for the convention. Zero offsets reproduce the canonical exactly.
+    See the module docstring for the convention (`origin`: where the frame sits on a larger
+    canonical). Zero offsets reproduce the canonical (its window at `origin`) exactly.
     """
     if offsets.ndim != 5 or offsets.shape[2] != 2:
         raise ValueError(f"offsets must be [B, T, 2, H, W], got {tuple(offsets.shape)}")
     if padding == "border":  # clamping happens in pixel space: take the general route
-        positions = sample_positions(offsets, (canonical.shape[-2], canonical.shape[-1]))
+        positions = sample_positions(offsets, (canonical.shape[-2], canonical.shape[-1]), origin)
         return sample(canonical, positions, mode=mode, padding=padding)
     if padding != "zeros":
         raise ValueError(f"padding must be 'zeros' or 'border', not {padding!r}")
     if canonical.ndim != 4 or canonical.shape[0] != offsets.shape[0]:
         raise ValueError(f"expected canonical [B,C,H,W] matching offsets' batch, got {tuple(canonical.shape)}")
     # Fast path, same result as `sample(canonical, sample_positions(...))`: the grid_sample coordinate
-    # (2x + 1)/S - 1 of pixel position x = j' + o * (Wc - 1)/2 is o * (Wc - 1)/S + base, one fused
+    # (2x + 1)/S - 1 of pixel position x = j' + o * (Wc - 1)/2 (j' = j + ox) is o * (Wc - 1)/S + base, one fused
     # multiply-add per value. base = (2j' + 1)/S - 1 is exact (S a power of two) and zero offsets add
     # exactly 0, so the canonical is still reproduced bit for bit.
     b, t, _, h, w = offsets.shape
     hc, wc = canonical.shape[-2:]
     _check_size(h, w)
     _check_size(hc, wc)
+    check_origin((h, w), (hc, wc), origin)
     work = torch.float64 if canonical.dtype == torch.float64 else torch.float32
     sh, sw = _next_pow2(hc), _next_pow2(wc)
     dev = offsets.device
-    jx = torch.arange(w, device=dev, dtype=work) * ((wc - 1) / (w - 1))
-    iy = torch.arange(h, device=dev, dtype=work) * ((hc - 1) / (h - 1))
+    jx, iy = identity_positions((h, w), origin, device=dev, dtype=work)
     base = torch.stack(torch.broadcast_tensors((2 * jx + 1).view(1, w) / sw - 1, (2 * iy + 1).view(h, 1) / sh - 1),
                        dim=-1)                                                       # [H, W, 2]
     scale = torch.tensor([(wc - 1) / sw, (hc - 1) / sh], device=dev, dtype=work)
@@ -169,7 +196,7 @@ def warp(canonical: Tensor, offsets: Tensor, *, mode: Mode = "bilinear",
 
 
 def warp_chunks(canonical: Tensor, offsets: Tensor, *, chunk: int = 32, mode: Mode = "bilinear",
-                padding: Padding = "zeros") -> Iterator[Tensor]:
+                padding: Padding = "zeros", origin: Origin = (0, 0)) -> Iterator[Tensor]:
     """Warp one video in chunks of frames: ``canonical [C, Hc, Wc]``, ``offsets [T, 2, H, W]``.
 
     Yields ``[t, C, H, W]`` tensors, at most `chunk` frames each, so that memory does not grow
@@ -178,4 +205,4 @@ def warp_chunks(canonical: Tensor, offsets: Tensor, *, chunk: int = 32, mode: Mo
     if chunk < 1:
         raise ValueError("chunk must be at least 1")
     for start in range(0, offsets.shape[0], chunk):
-        yield warp(canonical[None], offsets[None, start:start + chunk], mode=mode, padding=padding)[0]
+        yield warp(canonical[None], offsets[None, start:start + chunk], mode=mode, padding=padding, origin=origin)[0]

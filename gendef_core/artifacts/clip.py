@@ -23,10 +23,13 @@ from gendef_core.artifacts.common import (
 from gendef_core.artifacts.tensors import expect_tensor, load_tensors, save_tensors
 from gendef_core.errors import ArtifactError
 from gendef_core.events import OnEvent, ignore
+from gendef_core.warp import check_origin
 
 CLIP_FORMAT = "gendef.clip"
-CLIP_VERSION = 1
+CLIP_VERSION = 2
 CONVENTION = "offsets[T,2,H,W] xy normalised align_corners=True backward bilinear zeros"
+CONVENTION_V2 = ("offsets[T,2,H,W] xy normalised to the canonical align_corners=True; identity (j+ox, i+oy); "
+                 "backward bilinear zeros")
 _FIX = "re-create the clip (e.g. with `gendef sample`)"
 _EPS = 1e-4  # slack on the canonical's [-1, 1] range for float round-off
 
@@ -35,8 +38,8 @@ _EPS = 1e-4  # slack on the canonical's [-1, 1] range for float round-off
 class Clip:
     """A video as GenDeF represents it. Tensors live on the CPU, float32."""
 
-    canonical: Tensor                     # [3, H, W] in [-1, 1]
-    offsets: Tensor                       # [T, 2, H, W], normalised (see warp.py)
+    canonical: Tensor                     # [3, Hc, Wc] in [-1, 1] (Hc >= H, Wc >= W)
+    offsets: Tensor                       # [T, 2, H, W], normalised to the canonical (see warp.py)
     fps: Fraction = Fraction(25)
     seed: int | None = None
     checkpoint: str | None = None
@@ -44,6 +47,12 @@ class Clip:
     latents: Mapping[str, Tensor] = field(default_factory=dict)
     sampling: Mapping[str, Any] = field(default_factory=dict)
     """How a generated clip was drawn (truncation_psi, motion_seed, ...); JSON-serialisable."""
+    origin: tuple[int, int] = (0, 0)
+    """Where frame pixel (0, 0) sits on the canonical at zero offsets, canonical pixels (x, y)."""
+    visibility: Tensor | None = None
+    """Optional bool [T, H, W]: frame pixels whose content the canonical explains (fitted clips)."""
+    fit: Mapping[str, Any] = field(default_factory=dict)
+    """The fit report of a clip made by `gendef fit` (JSON-serialisable); empty otherwise."""
 
     @property
     def num_frames(self) -> int:
@@ -51,11 +60,18 @@ class Clip:
 
     @property
     def height(self) -> int:
-        return int(self.canonical.shape[1])
+        """Frame height H."""
+        return int(self.offsets.shape[2])
 
     @property
     def width(self) -> int:
-        return int(self.canonical.shape[2])
+        """Frame width W."""
+        return int(self.offsets.shape[3])
+
+    @property
+    def canonical_size(self) -> tuple[int, int]:
+        """(Hc, Wc): equal to (H, W) for generated clips, larger for fitted videos with a margin."""
+        return int(self.canonical.shape[1]), int(self.canonical.shape[2])
 
     def validate(self, where: Path | str = "clip", *, fix: str = "") -> None:
         """Raise ArtifactError unless shapes, dtypes and values satisfy FORMATS.md.
@@ -68,18 +84,39 @@ class Clip:
         try:
             c = expect_tensor(tensors, "canonical", where / "canonical.safetensors", dtype=torch.float32,
                               shape=(3, None, None), value_range=(-1 - _EPS, 1 + _EPS))
-            h, w = c.shape[1:]
-            if h < 2 or w < 2:
-                raise ArtifactError(f"{where / 'canonical.safetensors'}: the canonical is {h}x{w}; "
+            hc, wc = c.shape[1:]
+            if hc < 2 or wc < 2:
+                raise ArtifactError(f"{where / 'canonical.safetensors'}: the canonical is {hc}x{wc}; "
                                     f"clips need at least 2x2 pixels")
-            expect_tensor(tensors, "offsets", where / "deform.safetensors", dtype=torch.float32,
-                          shape=(None, 2, h, w))
-            if self.offsets.shape[0] < 1:
+            o = expect_tensor(tensors, "offsets", where / "deform.safetensors", dtype=torch.float32,
+                              shape=(None, 2, None, None))
+            t, _, h, w = o.shape
+            if t < 1:
                 raise ArtifactError(f"{where / 'deform.safetensors'}: the clip has no frames")
+            if h < 2 or w < 2:
+                raise ArtifactError(f"{where / 'deform.safetensors'}: frames are {h}x{w}; clips need at least 2x2")
+            try:
+                check_origin((h, w), (hc, wc), self.origin)
+            except ValueError as e:
+                raise ArtifactError(f"{where / 'manifest.json'}: origin: {e}") from None
+            if self.visibility is not None:
+                expect_tensor({"visible": self.visibility}, "visible", where / "visibility.safetensors",
+                              dtype=torch.bool, shape=(t, h, w))
         except ArtifactError as e:
             raise ArtifactError(f"{e}{tail}") from None
         if self.fps <= 0:
             raise ArtifactError(f"{where}: fps must be positive, got {self.fps}{tail}")
+
+
+SOURCE_VIDEO = "source.mp4"
+
+
+@dataclass(frozen=True)
+class SourceVideo:
+    """The input of a fitted clip at the fitted size: ``frames`` uint8 [T, H, W, 3]; `origin` names the input."""
+
+    frames: Any
+    origin: str
 
 
 def _fps_json(fps: Fraction) -> list[int]:
@@ -88,8 +125,12 @@ def _fps_json(fps: Fraction) -> list[int]:
 
 def save_clip(clip: Clip, path: Path, *, overwrite: bool = False, video: bool = True,
               flow: bool = False, flow_max: float | None = None, crf: int = 18,
-              on_event: OnEvent = ignore) -> Path:
-    """Write `clip` as a clip directory (atomically); renders video.mp4 (and flow.mp4) too."""
+              source_video: SourceVideo | None = None, on_event: OnEvent = ignore) -> Path:
+    """Write `clip` as a clip directory (atomically); renders video.mp4 (and flow.mp4) too.
+
+    `source_video` (fitted clips): the input frames at the fitted size, written as source.mp4 so
+    that a person can compare them with video.mp4.
+    """
     from gendef_core.data.images import to_uint8, write_png
     from gendef_core.render import render_flow_video, render_video
 
@@ -102,6 +143,9 @@ def save_clip(clip: Clip, path: Path, *, overwrite: bool = False, video: bool = 
         if clip.latents:
             save_tensors(tmp / "latents.safetensors", dict(clip.latents), meta)
             files.append("latents.safetensors")
+        if clip.visibility is not None:
+            save_tensors(tmp / "visibility.safetensors", {"visible": clip.visibility}, meta)
+            files.append("visibility.safetensors")
         write_png(tmp / "canonical.png", to_uint8(clip.canonical).numpy())
         videos: dict[str, Any] = {}
         if video:
@@ -109,40 +153,71 @@ def save_clip(clip: Clip, path: Path, *, overwrite: bool = False, video: bool = 
         if flow:
             videos["flow.mp4"] = render_flow_video(clip, tmp / "flow.mp4", flow_max=flow_max, crf=crf,
                                                    on_event=on_event)
-        manifest = {
+        manifest: dict[str, Any] = {
             **header(CLIP_FORMAT, CLIP_VERSION),
             "height": clip.height, "width": clip.width, "num_frames": clip.num_frames,
+            "canonical_height": clip.canonical_size[0], "canonical_width": clip.canonical_size[1],
+            "origin": list(clip.origin),
             "fps": _fps_json(clip.fps), "seed": clip.seed, "checkpoint": clip.checkpoint,
-            "source": clip.source, "convention": CONVENTION,
+            "source": clip.source, "convention": CONVENTION_V2,
             "latents": sorted(clip.latents), "sampling": dict(clip.sampling),
             "files": {name: file_record(tmp / name) for name in files},
             "videos": videos,
         }
+        if source_video is not None:
+            from gendef_core.data.video_io import write_video
+
+            write_video(tmp / SOURCE_VIDEO, source_video.frames, fps=clip.fps, crf=crf)
+            manifest["source_video"] = {"file": SOURCE_VIDEO, "num_frames": int(len(source_video.frames)),
+                                        "from": source_video.origin, **file_record(tmp / SOURCE_VIDEO)}
+        if clip.fit:
+            manifest["fit"] = dict(clip.fit)
         write_json_atomic(tmp / "manifest.json", manifest)
     return Path(path)
 
 
+def migrate_v1_to_v2(m: dict[str, Any]) -> dict[str, Any]:
+    """Clip v1 -> v2: the canonical had the frame's size and the frame sat at its origin."""
+    return {**m, "format_version": 2, "canonical_height": m.get("height"), "canonical_width": m.get("width"),
+            "origin": [0, 0], "convention": CONVENTION_V2}
+
+
+def _positive_int(m: Mapping[str, Any], key: str, where: Path) -> int:
+    value = require(m, key, int, where)
+    if isinstance(value, bool) or value < 1:
+        raise ArtifactError(f"{where}: {key} must be a positive integer, got {value!r}; {_FIX}")
+    return int(value)
+
+
 def read_clip_manifest(path: Path) -> dict[str, Any]:
-    """The validated manifest of a clip directory (cheap: no tensors are loaded)."""
+    """The validated manifest of a clip directory, migrated to the current version (cheap: no tensors)."""
     path = Path(path)
     m = read_manifest(path, fmt=CLIP_FORMAT, version=CLIP_VERSION, what="clip",
-                      fix="point at a clip directory made by `gendef sample`", migrations={})
+                      fix="point at a clip directory made by `gendef sample` or `gendef fit`",
+                      migrations={1: migrate_v1_to_v2})
     where = path / "manifest.json"
-    for key in ("height", "width", "num_frames"):
-        if require(m, key, int, where) < 1:
-            raise ArtifactError(f"{where}: {key} must be positive")
+    for key in ("height", "width", "num_frames", "canonical_height", "canonical_width"):
+        _positive_int(m, key, where)
+    origin = require(m, "origin", list, where)
+    if len(origin) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in origin):
+        raise ArtifactError(f"{where}: origin must be [x, y] integer canonical pixels, got {origin!r}; {_FIX}")
+    try:
+        check_origin((m["height"], m["width"]), (m["canonical_height"], m["canonical_width"]), (origin[0], origin[1]))
+    except ValueError as e:
+        raise ArtifactError(f"{where}: origin: {e}; {_FIX}") from None
     fps = require(m, "fps", list, where)
     if len(fps) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in fps) or fps[1] == 0:
         raise ArtifactError(f"{where}: fps must be [numerator, denominator], got {fps!r}")
     require(m, "files", dict, where)
     require(m, "videos", dict, where)
-    if not isinstance(m.get("sampling", {}), dict):
-        raise ArtifactError(f"{where}: sampling must be an object, got {m['sampling']!r}; {_FIX}")
+    for key in ("sampling", "fit", "source_video"):
+        if not isinstance(m.get(key, {}), dict):
+            raise ArtifactError(f"{where}: {key} must be an object, got {m[key]!r}; {_FIX}")
     return m
 
 
 def load_clip(path: Path, *, verify: bool = True, require_videos: bool = True) -> Clip:
-    """Load and validate a clip directory.
+    """Load and validate a clip directory (any version up to the current one).
 
     `verify` checks the sha256 of its tensor files; `require_videos` that the derived videos the
     manifest lists exist (`gendef render`, which rebuilds them, passes False).
@@ -164,13 +239,22 @@ def load_clip(path: Path, *, verify: bool = True, require_videos: bool = True) -
         missing = "canonical" if canonical is None else "offsets"
         raise ArtifactError(f"{path}: tensor {missing!r} is missing; {_FIX}")
     latents = load_tensors(path / "latents.safetensors", fix=_FIX) if "latents.safetensors" in files else {}
+    visibility = None
+    if "visibility.safetensors" in files:
+        visibility = load_tensors(path / "visibility.safetensors", fix=_FIX).get("visible")
+        if visibility is None:
+            raise ArtifactError(f"{path / 'visibility.safetensors'}: tensor 'visible' is missing; {_FIX}")
     clip = Clip(canonical=canonical, offsets=offsets, fps=Fraction(*m["fps"]), seed=m.get("seed"),
                 checkpoint=m.get("checkpoint"), source=str(m.get("source", "unknown")), latents=latents,
-                sampling=m.get("sampling", {}))
+                sampling=m.get("sampling", {}), origin=(m["origin"][0], m["origin"][1]), visibility=visibility,
+                fit=m.get("fit", {}))
     clip.validate(path, fix=_FIX)
-    if (clip.height, clip.width, clip.num_frames) != (m["height"], m["width"], m["num_frames"]):
-        raise ArtifactError(f"{path}: tensors are {clip.num_frames} frames of {clip.height}x{clip.width} "
-                            f"but the manifest says {m['num_frames']} of {m['height']}x{m['width']}; {_FIX}")
+    got = (clip.height, clip.width, clip.num_frames, *clip.canonical_size)
+    want = (m["height"], m["width"], m["num_frames"], m["canonical_height"], m["canonical_width"])
+    if got != want:
+        raise ArtifactError(f"{path}: tensors are {got[2]} frames of {got[0]}x{got[1]} on a {got[3]}x{got[4]} "
+                            f"canonical but the manifest says {want[2]} of {want[0]}x{want[1]} on "
+                            f"{want[3]}x{want[4]}; {_FIX}")
     return clip
 
 

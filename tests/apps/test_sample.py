@@ -100,7 +100,11 @@ def test_longer_clip_of_a_seed_continues_the_shorter_one(tiny_ckpt: Path, base_c
     long = load_clip(sample(tmp_path / "long", tiny_ckpt, seed=SEED, frames=40)[0])  # chunks 32 + 8
     assert long.num_frames == 40
     assert torch.equal(long.canonical, base_clip.canonical)
-    assert torch.equal(long.offsets[:16], base_clip.offsets)
+    # The same motion, continued: equal to float round-off (atol as in the chunking test; bitwise equality held
+    # on one CPU and not on another, since the matmul kernel's rounding depends on the chunk's row count), and
+    # far from another seed's motion.
+    torch.testing.assert_close(long.offsets[:16], base_clip.offsets, atol=1e-5, rtol=0)
+    assert (long.offsets[:16] - base_clip.offsets).abs().max() < 1e-3 * base_clip.offsets.abs().max()
     assert torch.equal(long.latents["z_c"], base_clip.latents["z_c"])
     assert torch.equal(long.latents["z_d"], base_clip.latents["z_d"])
     n = base_clip.latents["motion_noise"].shape[0]
@@ -228,7 +232,7 @@ def test_resample_longer_than_the_source(base: Path, base_clip: Clip, tmp_path: 
     c = load_clip(resample(base, tmp_path / "long", motion_seed=SEED, frames=40))
     assert c.num_frames == 40
     assert torch.equal(c.canonical, base_clip.canonical)
-    assert torch.equal(c.offsets[:16], base_clip.offsets)  # the same motion, continued
+    torch.testing.assert_close(c.offsets[:16], base_clip.offsets, atol=1e-5, rtol=0)  # the same motion, continued
     assert read_clip_manifest(tmp_path / "long")["num_frames"] == 40
 
 

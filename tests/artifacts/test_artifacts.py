@@ -22,7 +22,7 @@ from gendef_core.artifacts.checkpoint import (
     resolve_checkpoint,
     save_checkpoint,
 )
-from gendef_core.artifacts.clip import CONVENTION, Clip, load_clip, read_clip_manifest, save_clip
+from gendef_core.artifacts.clip import CONVENTION_V2, Clip, load_clip, read_clip_manifest, save_clip
 from gendef_core.artifacts.common import (
     atomic_dir,
     atomic_file,
@@ -93,10 +93,11 @@ def test_clip_round_trip_is_bit_exact(tmp_path: Path) -> None:
     m = json.loads((path / "manifest.json").read_text())
     assert {k: m[k] for k in ("format", "format_version", "gendef_version", "height", "width", "num_frames", "fps",
                               "seed", "checkpoint", "source", "convention", "latents", "videos")} == {
-        "format": "gendef.clip", "format_version": 1, "gendef_version": __version__, "height": 7, "width": 9,
+        "format": "gendef.clip", "format_version": 2, "gendef_version": __version__, "height": 7, "width": 9,
         "num_frames": 3, "fps": [30000, 1001], "seed": 2**40 + 7, "checkpoint": "runs/exp/checkpoints/step-00001000",
-        "source": "sample", "convention": CONVENTION, "latents": ["index", "noise", "z"],
+        "source": "sample", "convention": CONVENTION_V2, "latents": ["index", "noise", "z"],
         "videos": {"video.mp4": {"num_frames": 3}}}
+    assert (m["canonical_height"], m["canonical_width"], m["origin"]) == (7, 9, [0, 0])
     assert sorted(m["files"]) == ["canonical.safetensors", "deform.safetensors", "latents.safetensors"]
     for name, rec in m["files"].items():
         assert rec == {"bytes": (path / name).stat().st_size, "sha256": sha256_file(path / name)}
@@ -135,12 +136,16 @@ def _bad_clips() -> list:
                      id="offsets-float16"),
         pytest.param(Clip(high, c.offsets), "tensor 'canonical' has values in [-1, 1.5], outside [-1.0001, 1.0001]",
                      id="canonical-out-of-range"),
-        pytest.param(Clip(c.canonical, torch.zeros(3, 2, 7, 10)), "tensor 'offsets' has shape [3, 2, 7, 10], "
-                     "expected [*, 2, 7, 9]", id="offsets-size-mismatch"),
+        pytest.param(Clip(c.canonical, torch.zeros(3, 2, 7, 10)), "origin: a 7x10 frame at origin (0, 0) does not "
+                     "fit on a 7x9 canonical", id="frame-larger-than-canonical"),
+        pytest.param(Clip(c.canonical, torch.zeros(3, 2, 5, 6), origin=(4, 0)), "origin: a 5x6 frame at origin "
+                     "(4, 0) does not fit on a 7x9 canonical", id="origin-off-the-canonical"),
         pytest.param(Clip(c.canonical, torch.zeros(3, 3, 7, 9)), "tensor 'offsets' has shape [3, 3, 7, 9], "
-                     "expected [*, 2, 7, 9]", id="offsets-three-channels"),
+                     "expected [*, 2, *, *]", id="offsets-three-channels"),
         pytest.param(Clip(c.canonical, torch.zeros(2, 7, 9)), "tensor 'offsets' has shape [2, 7, 9], expected "
-                     "[*, 2, 7, 9]", id="offsets-3d"),
+                     "[*, 2, *, *]", id="offsets-3d"),
+        pytest.param(Clip(c.canonical, c.offsets, visibility=torch.ones(3, 7, 8, dtype=torch.bool)),
+                     "tensor 'visible' has shape [3, 7, 8], expected [3, 7, 9]", id="visibility-shape"),
         pytest.param(Clip(c.canonical, nan_offsets), "tensor 'offsets' contains NaN or inf", id="offsets-nan"),
         pytest.param(Clip(inf_canonical, c.offsets), "tensor 'canonical' contains NaN or inf", id="canonical-inf"),
         pytest.param(Clip(c.canonical, torch.zeros(0, 2, 7, 9)), "the clip has no frames", id="no-frames"),
@@ -155,7 +160,9 @@ def test_save_clip_refuses_invalid_clips(tmp_path: Path, clip: Clip, message: st
     out = tmp_path / "clip"
     # Tensor problems name the file the tensor is stored in; the fps problem names the clip.
     where = out / ("canonical.safetensors" if "'canonical'" in message or "1x9" in message else
-                   "deform.safetensors" if "offsets" in message or "no frames" in message else "")
+                   "deform.safetensors" if "offsets" in message or "no frames" in message else
+                   "manifest.json" if "origin" in message else
+                   "visibility.safetensors" if "visible" in message else "")
     with raises(f"{where if where != out / '' else out}: {message}"):
         save_clip(clip, out)
     assert listing(tmp_path) == []
@@ -189,7 +196,7 @@ def test_load_clip_refuses_manifest_size_disagreeing_with_tensors(tmp_path: Path
     m = json.loads((out / "manifest.json").read_text())
     m["num_frames"] = 4
     write_json_atomic(out / "manifest.json", m)
-    with raises(f"{out}: tensors are 3 frames of 7x9 but the manifest says 4 of 7x9"):
+    with raises(f"{out}: tensors are 3 frames of 7x9 on a 7x9 canonical but the manifest says 4 of 7x9 on 7x9"):
         load_clip(out)
 
 

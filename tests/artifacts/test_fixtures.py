@@ -20,7 +20,7 @@ from PIL import Image
 
 from gendef_core import __version__
 from gendef_core.artifacts.checkpoint import load_checkpoint
-from gendef_core.artifacts.clip import load_clip, read_clip_manifest
+from gendef_core.artifacts.clip import CONVENTION_V2, load_clip, read_clip_manifest
 from gendef_core.artifacts.dataset import load_dataset_info, load_ground_truth, read_video_frames
 from gendef_core.errors import ArtifactError
 
@@ -104,10 +104,11 @@ def test_clip_v1() -> None:
     assert (clip.seed, clip.checkpoint, clip.source) == (7, "checkpoint_v1", "fixture")
     m = read_clip_manifest(path)
     assert {k: v for k, v in m.items() if k != "files"} == {
-        "format": "gendef.clip", "format_version": 1, "gendef_version": "0.1.0", "height": 8, "width": 8,
+        "format": "gendef.clip", "format_version": 2, "gendef_version": "0.1.0", "height": 8, "width": 8,
         "num_frames": 3, "fps": [30000, 1001], "seed": 7, "checkpoint": "checkpoint_v1", "source": "fixture",
-        "convention": "offsets[T,2,H,W] xy normalised align_corners=True backward bilinear zeros",
-        "latents": ["z"], "videos": {"video.mp4": {"num_frames": 3}}}
+        "convention": CONVENTION_V2, "canonical_height": 8, "canonical_width": 8, "origin": [0, 0],
+        "latents": ["z"], "videos": {"video.mp4": {"num_frames": 3}}}  # read through migrate_v1_to_v2
+    assert json.loads((path / "manifest.json").read_text())["format_version"] == 1  # the frozen file is v1
     assert sorted(m["files"]) == ["canonical.safetensors", "deform.safetensors", "latents.safetensors"]
     assert np.array_equal(np.asarray(Image.open(path / "canonical.png")), to_uint8(clip_canonical()).numpy())
     frames, fps = read_video(path / "video.mp4")
@@ -208,7 +209,7 @@ def test_checkpoint_v1_through_the_cli(run_cli) -> None:
 
 
 BUMPED = [
-    ("clip_v1", "manifest.json", load_clip, f"clip format v2 is newer than this gendef ({__version__}) reads (v1)"),
+    ("clip_v1", "manifest.json", load_clip, f"clip format v3 is newer than this gendef ({__version__}) reads (v2)"),
     ("dataset_v1", "manifest.json", load_dataset_info,
      f"dataset format v2 is newer than this gendef ({__version__}) reads (v1)"),
     ("checkpoint_v1", "checkpoints/step-00000042/manifest.json", load_checkpoint,
@@ -227,7 +228,8 @@ def test_bumped_format_version_is_refused(run_cli, tmp_path: Path, name: str, ma
     f = copy / manifest
     m = json.loads(f.read_text())
     assert m["format_version"] == 1
-    f.write_text(json.dumps({**m, "format_version": 2}, indent=2))
+    newer = int(message.split(" format v")[1].split()[0])  # one beyond what this gendef reads
+    f.write_text(json.dumps({**m, "format_version": newer}, indent=2))
     expected = f"{f}: {message}; upgrade gendef"
     with pytest.raises(ArtifactError) as e:
         load(copy)

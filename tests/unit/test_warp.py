@@ -100,10 +100,38 @@ def test_rotation_about_centre_matches_analytic_resampling() -> None:
 
 
 def test_canonical_larger_than_frame() -> None:
-    # Identity maps the frame onto the whole canonical: a 3x3 frame of a 5x5 canonical picks every other pixel.
-    img = torch.arange(25.0).reshape(1, 1, 5, 5)
-    out = warp(img, torch.zeros(1, 1, 2, 3, 3))[0, 0, 0]
-    assert torch.equal(out, img[0, 0, ::2, ::2])
+    # Clip v2: one frame pixel per canonical pixel, the frame placed at an integer origin. A 3x2 frame at
+    # origin (1, 2) of a 5x6 canonical is that window, bit for bit, on both warp paths.
+    img = torch.arange(30.0).reshape(1, 1, 5, 6)
+    zero = torch.zeros(1, 1, 2, 2, 3)
+    for padding in ("zeros", "border"):
+        out = warp(img, zero, origin=(1, 2), padding=padding)[0, 0, 0]
+        assert torch.equal(out, img[0, 0, 2:4, 1:4])
+    assert torch.equal(warp(img, zero)[0, 0, 0], img[0, 0, :2, :3])  # default origin (0, 0): the top-left window
+
+
+def test_origin_and_offsets_against_hand_computation() -> None:
+    # Offsets are normalised to the canonical: +1 canonical px in x is 2/(Wc-1). Frame pixel (j, i) at origin
+    # (2, 1) with +1.5 px in x and -0.5 px in y samples canonical (j + 3.5, i + 0.5): the mean of 4 pixels.
+    hc, wc = 4, 8
+    img = torch.arange(hc * wc, dtype=torch.float64).reshape(1, 1, hc, wc)  # value = 8 y + x: bilinear is exact
+    off = torch.zeros(1, 1, 2, 2, 3, dtype=torch.float64)
+    off[:, :, 0] = 1.5 * 2 / (wc - 1)
+    off[:, :, 1] = -0.5 * 2 / (hc - 1)
+    out = warp(img, off, origin=(2, 1))[0, 0, 0]
+    i, j = torch.meshgrid(torch.arange(2.0), torch.arange(3.0), indexing="ij")
+    torch.testing.assert_close(out, (8 * (i + 0.5) + (j + 3.5)).double())
+    pos = sample_positions(off[0, 0], (hc, wc), (2, 1))
+    torch.testing.assert_close(pos[0], (j + 3.5).double())
+    torch.testing.assert_close(pos[1], (i + 0.5).double())
+
+
+def test_origin_must_keep_the_frame_on_the_canonical() -> None:
+    img = torch.zeros(1, 1, 5, 6)
+    with pytest.raises(ValueError, match="does not fit"):
+        warp(img, torch.zeros(1, 1, 2, 2, 3), origin=(4, 0))
+    with pytest.raises(ValueError, match="integer"):
+        warp(img, torch.zeros(1, 1, 2, 2, 3), origin=(0.5, 0))  # type: ignore[arg-type]
 
 
 def test_gradients_reach_canonical_and_offsets() -> None:
