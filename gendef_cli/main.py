@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from gendef_cli.commands import data, edit, evaluate, info, render, sample, track, train
+from gendef_cli.commands import data, edit, evaluate, fit, info, render, sample, track, train
 from gendef_core import __version__
 from gendef_core.errors import GendefError
 
@@ -25,6 +25,7 @@ app.command()(train.export)
 app.command()(sample.demo)
 app.command()(sample.sample)
 app.command()(sample.resample)
+app.command()(fit.fit)
 app.command()(edit.edit)
 app.command()(track.track)
 app.command()(edit.segment)
