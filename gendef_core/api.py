@@ -140,7 +140,12 @@ def export_model(run: Path | str, out: Path, *, overwrite: bool = False) -> Path
 
 
 def describe(path: Path | str | None = None) -> dict[str, Any]:
-    """Validate any gendef artifact and summarise it (`gendef info`); None or "bundled": the bundled model."""
+    """Validate any gendef artifact and summarise it (`gendef info`); None or "bundled": the bundled model.
+
+    A clip's summary gives the frame size (height, width), the canonical's (canonical_height,
+    canonical_width; larger for fitted videos), the frames' origin on it, whether it has a visibility
+    map and, for fitted clips, the scalar fields of the fit report.
+    """
     from gendef_core.artifacts.common import MANIFEST, read_json
     from gendef_core.errors import ArtifactError
     from gendef_core.models.bundled import resolve_ckpt
@@ -178,9 +183,14 @@ def describe(path: Path | str | None = None) -> dict[str, Any]:
 
         c = load_clip(path)
         m = read_clip_manifest(path)
-        return {"format": fmt, "path": str(path), "num_frames": c.num_frames, "height": c.height,
-                "width": c.width, "fps": str(c.fps), "seed": c.seed, "checkpoint": c.checkpoint,
-                "source": c.source, "latents": sorted(c.latents), "videos": sorted(m["videos"])}
+        summary = {"format": fmt, "path": str(path), "num_frames": c.num_frames, "height": c.height,
+                   "width": c.width, "canonical_height": c.canonical_size[0], "canonical_width": c.canonical_size[1],
+                   "origin": list(c.origin), "has_visibility": c.visibility is not None, "fps": str(c.fps),
+                   "seed": c.seed, "checkpoint": c.checkpoint, "source": c.source, "latents": sorted(c.latents),
+                   "videos": sorted(m["videos"])}
+        if c.fit:  # the report of `gendef fit`: its scalar fields (per-frame lists and nested objects left out)
+            summary["fit"] = {k: v for k, v in c.fit.items() if v is None or isinstance(v, str | int | float | bool)}
+        return summary
     if fmt == "gendef.dataset":
         from gendef_core.artifacts.dataset import load_dataset_info
 
@@ -303,9 +313,10 @@ def finetune(data: Path, out: Path, cfg: Any, *, resume: bool = False, on_event:
 from gendef_core.apps.demo import demo  # noqa: E402
 from gendef_core.apps.edit import edit, segment  # noqa: E402
 from gendef_core.apps.evaluate import evaluate, evaluate_tracks  # noqa: E402
+from gendef_core.apps.fit import fit  # noqa: E402
 from gendef_core.apps.sample import resample, sample  # noqa: E402
 from gendef_core.apps.track import flow, track  # noqa: E402
 
 __all__ = ["dataset_clip", "demo", "describe", "edit", "evaluate", "evaluate_tracks", "export_model", "finetune",
-           "flow", "prepare_dataset", "pretrain", "render", "resample", "resolve_train_config", "sample", "segment",
-           "synth_dataset", "track"]
+           "fit", "flow", "prepare_dataset", "pretrain", "render", "resample", "resolve_train_config", "sample",
+           "segment", "synth_dataset", "track"]

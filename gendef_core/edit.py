@@ -9,7 +9,9 @@ backward warp that renders them (`gendef_core.warp`, the only coordinate convent
 * Label maps (0 = background, other values = object ids, as in DAVIS) are warped with
   `propagate_labels`, which never invents a label that is not in the input.
 
-Images are float ``[3, H, W]`` in [-1, 1]; alpha is in [0, 1]; offsets are ``[T, 2, H, W]``.
+Images are float ``[3, Hc, Wc]`` in [-1, 1] (canonical-sized); alpha is in [0, 1]; offsets are
+``[T, 2, H, W]`` for frames of H x W, which sit at integer `origin` (ox, oy) on a canonical larger than
+them (clip v2, fitted videos; (0, 0) and Hc x Wc = H x W for generated clips, see gendef_core.warp).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gendef_core.warp import sample_positions, warp, warp_chunks
+from gendef_core.warp import Origin, sample_positions, warp, warp_chunks
 
 LabelMode = Literal["bilinear", "nearest"]
 
@@ -58,36 +60,40 @@ def overlay_from_uint8(rgba: Tensor | np.ndarray) -> Tensor:
     return torch.cat([rgb, alpha]).contiguous()
 
 
-def outside_fraction(offsets: Tensor, canonical_size: tuple[int, int]) -> Tensor:
+def outside_fraction(offsets: Tensor, canonical_size: tuple[int, int], origin: Origin = (0, 0)) -> Tensor:
     """Per frame, the fraction of pixels that sample (partly or wholly) outside the canonical: ``[T]`` float32.
 
-    ``offsets [T, 2, H, W]``; `canonical_size` is ``(Hc, Wc)``. A pixel is outside when its sample
-    position (`sample_positions`, canonical pixels) leaves the rectangle of pixel centres
-    ``[0, Wc-1] x [0, Hc-1]`` by more than 1e-4 px, i.e. when its bilinear sample includes padding.
+    ``offsets [T, 2, H, W]``; `canonical_size` is ``(Hc, Wc)`` and `origin` the frame's place on it. A pixel
+    is outside when its sample position (`sample_positions`, canonical pixels) leaves the rectangle of
+    pixel centres ``[0, Wc-1] x [0, Hc-1]`` by more than 1e-4 px, i.e. when its bilinear sample includes
+    padding.
     """
     if offsets.ndim != 4 or offsets.shape[1] != 2:
         raise ValueError(f"offsets must be [T, 2, H, W], got {tuple(offsets.shape)}")
     hc, wc = canonical_size
-    pos = sample_positions(offsets, (hc, wc))  # [T, 2, H, W]
+    pos = sample_positions(offsets, (hc, wc), origin)  # [T, 2, H, W]
     x, y = pos[:, 0], pos[:, 1]
     out = (x < -_OUTSIDE_TOL) | (x > wc - 1 + _OUTSIDE_TOL) | (y < -_OUTSIDE_TOL) | (y > hc - 1 + _OUTSIDE_TOL)
     return out.flatten(1).float().mean(dim=1)
 
 
-def edit_coverage(alpha: Tensor, offsets: Tensor, *, chunk: int = 32) -> Tensor:
-    """Per frame, the fraction of pixels where the edit shows (warped alpha > 0): ``[T]`` float32.
+def edit_coverage(alpha: Tensor, offsets: Tensor, *, chunk: int = 32, origin: Origin = (0, 0)) -> Tensor:
+    """Per frame, the fraction of frame pixels where the edit shows (warped alpha > 0): ``[T]`` float32.
 
-    ``alpha [Hc, Wc]`` in [0, 1] lives on the canonical; ``offsets [T, 2, H, W]``.
+    ``alpha [Hc, Wc]`` in [0, 1] lives on the canonical; ``offsets [T, 2, H, W]``; `origin` as in `warp`.
     """
     if alpha.ndim != 2:
         raise ValueError(f"alpha must be [H, W], got {tuple(alpha.shape)}")
     parts = [(frames[:, 0] > 0).flatten(1).float().mean(dim=1)
-             for frames in warp_chunks(alpha[None].float(), offsets, chunk=chunk)]
+             for frames in warp_chunks(alpha[None].float(), offsets, chunk=chunk, origin=origin)]
     return torch.cat(parts) if parts else torch.zeros(0)
 
 
-def propagate_labels(labels: Tensor, offsets: Tensor, *, mode: LabelMode = "bilinear", chunk: int = 32) -> Tensor:
+def propagate_labels(labels: Tensor, offsets: Tensor, *, mode: LabelMode = "bilinear", chunk: int = 32,
+                     origin: Origin = (0, 0)) -> Tensor:
     """Carry a canonical label map to the frames: ``labels [Hc, Wc]``, ``offsets [T, 2, H, W]`` -> ``int64 [T, H, W]``.
+
+    `origin` is where the frames sit on a canonical larger than them (as in `warp`).
 
     Labels are 0 (background) and object ids >= 1, not necessarily contiguous (e.g. {0, 3, 7}).
 
@@ -115,7 +121,8 @@ def propagate_labels(labels: Tensor, offsets: Tensor, *, mode: LabelMode = "bili
     t, _, h, w = offsets.shape
     if mode == "nearest":
         src = labels.float()[None]  # [1, Hc, Wc]
-        parts = [f[:, 0].round().long() for f in warp_chunks(src, offsets, chunk=chunk, mode="nearest")]
+        parts = [f[:, 0].round().long()
+                 for f in warp_chunks(src, offsets, chunk=chunk, mode="nearest", origin=origin)]
         return torch.cat(parts) if parts else torch.zeros(0, h, w, dtype=torch.int64, device=offsets.device)
 
     ids = torch.unique(labels)  # sorted
@@ -127,7 +134,7 @@ def propagate_labels(labels: Tensor, offsets: Tensor, *, mode: LabelMode = "bili
         if ids.numel() == 0:
             out[start:start + chunk] = 0
             continue
-        weights = warp(onehot[None], offsets[None, start:start + chunk])[0]  # [t, K, H, W]
+        weights = warp(onehot[None], offsets[None, start:start + chunk], origin=origin)[0]  # [t, K, H, W]
         background = 1 - weights.sum(dim=1, keepdim=True)
         # torch.argmax returns the first maximal index, i.e. the lowest label id on ties.
         out[start:start + chunk] = lut[torch.cat([background, weights], dim=1).argmax(dim=1)]

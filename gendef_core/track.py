@@ -1,8 +1,11 @@
 """Point tracking through a backward map: inverting m_t, pure tensor functions (no I/O).
 
-A clip's frame t samples the canonical at ``m_t(p) = p + offsets_px[t](p)`` (gendef_core.warp:
-pixels, x right, y down, (0, 0) the centre of the top-left pixel). A point q drawn on the
-canonical image is therefore at the frame position p that solves ``m_t(p) = q``.
+A clip's frame t samples the canonical at ``m_t(p) = p + o + offsets_px[t](p)`` (gendef_core.warp:
+pixels, x right, y down, (0, 0) the centre of the top-left pixel; ``o = (ox, oy)`` the integer origin of
+the frame on a canonical larger than the frame, (0, 0) when the canonical has the frame's size). A
+point q drawn on the canonical image is therefore at the frame position p that solves ``m_t(p) = q``.
+Frame positions p are always frame pixels; canonical points q and residuals canonical pixels. Every
+function takes the canonical's size ``(Hc, Wc)`` (default: the frame's) and the origin (default (0, 0)).
 
 How it is solved, for all points of a frame at once (no Python loop over points):
 
@@ -16,7 +19,9 @@ How it is solved, for all points of a frame at once (no Python loop over points)
   until the residual decreases. Points still off by more than `tolerance` after continuation are
   re-seeded from the nearest-pixel guess and the better answer is kept.
 * A point is visible in a frame when its residual |m_t(p) - q| is below `tolerance` (0.5 canonical
-  pixels by default) and p lies inside the frame's pixel centres, [0, W-1] x [0, H-1].
+  pixels by default) and p lies inside the frame's pixel centres, [0, W-1] x [0, H-1]; and, for a
+  clip with a visibility map (fitted videos: False where the canonical does not explain the frame
+  pixel, e.g. an occluder), when the frame pixel nearest to p is visible (`visible_at`).
 """
 
 from __future__ import annotations
@@ -26,12 +31,20 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from gendef_core.warp import sample, sample_positions
+from gendef_core.warp import Mode, Origin, sample, sample_positions
 
 TOLERANCE = 0.5    # canonical pixels: larger residuals mean "no preimage here" (invisible)
 _ITERATIONS = 30
 _MAX_STEP = 4.0    # pixels per Newton step
 _HALVINGS = 6
+
+Size = tuple[int, int]
+
+
+def _positions(offsets_t: Tensor, canonical_size: Size | None, origin: Origin) -> Tensor:
+    """The backward map of one frame in canonical pixels, float64 ``[2, H, W]``; canonical size default: the frame's."""
+    size = canonical_size if canonical_size is not None else (offsets_t.shape[-2], offsets_t.shape[-1])
+    return sample_positions(offsets_t.double(), size, origin)
 
 
 @dataclass(frozen=True)
@@ -138,6 +151,17 @@ def inside(points: Tensor, h: int, w: int, eps: float = 1e-4) -> Tensor:
     return (x >= -eps) & (x <= w - 1 + eps) & (y >= -eps) & (y <= h - 1 + eps)
 
 
+def visible_at(visibility: Tensor, points: Tensor) -> Tensor:
+    """A frame's visibility map ``bool [H, W]`` read at frame positions ``[..., 2]`` -> bool ``[...]``.
+
+    The nearest pixel's value (rounding half to even); False for positions outside the frame (`inside`).
+    """
+    h, w = visibility.shape
+    j = points[..., 0].round().clamp(0, w - 1).long()
+    i = points[..., 1].round().clamp(0, h - 1).long()
+    return visibility.to(device=points.device, dtype=torch.bool)[i, j] & inside(points, h, w)
+
+
 def _solve(positions: Tensor, targets: Tensor, init: Tensor | None, tolerance: float) -> tuple[Tensor, Tensor]:
     x, res = invert(positions, targets, init)
     bad = res > tolerance
@@ -150,71 +174,98 @@ def _solve(positions: Tensor, targets: Tensor, init: Tensor | None, tolerance: f
 
 
 def track_canonical_points(offsets: Tensor, points: Tensor, *, start_frame: int = 0, start: Tensor | None = None,
-                           tolerance: float = TOLERANCE) -> Tracks:
-    """Track canonical points ``[N, 2]`` through a clip's ``offsets [T, 2, H, W]``.
+                           tolerance: float = TOLERANCE, canonical_size: Size | None = None, origin: Origin = (0, 0),
+                           visibility: Tensor | None = None) -> Tracks:
+    """Track canonical points ``[N, 2]`` (canonical px) through a clip's ``offsets [T, 2, H, W]``.
 
     Frames are solved outward from `start_frame` (forward, then backward), each from its neighbour's
-    answer; `start` ``[N, 2]`` is the first guess at `start_frame` (default: nearest pixel).
+    answer; `start` ``[N, 2]`` (frame px) is the first guess at `start_frame` (default: nearest pixel).
+    `canonical_size` ``(Hc, Wc)`` defaults to the frame size and `origin` to (0, 0) (generated clips);
+    with `visibility` ``bool [T, H, W]`` a point is visible only where the nearest frame pixel is.
     """
     t_total, _, h, w = offsets.shape
     if not 0 <= start_frame < t_total:
         raise ValueError(f"start_frame must be in 0..{t_total - 1}, got {start_frame}")
+    if visibility is not None and tuple(visibility.shape) != (t_total, h, w):
+        raise ValueError(f"visibility must be [T, H, W] = [{t_total}, {h}, {w}], got {tuple(visibility.shape)}")
     q = points.double()
     tracks = torch.zeros(t_total, q.shape[0], 2, dtype=torch.float64)
     res = torch.zeros(t_total, q.shape[0], dtype=torch.float64)
 
     def sweep(frames: range, guess: Tensor | None) -> None:
         for t in frames:
-            positions = sample_positions(offsets[t].double(), (h, w))
-            tracks[t], res[t] = _solve(positions, q, guess, tolerance)
+            tracks[t], res[t] = _solve(_positions(offsets[t], canonical_size, origin), q, guess, tolerance)
             guess = tracks[t].clone()
 
     sweep(range(start_frame, t_total), None if start is None else start.double())
     sweep(range(start_frame - 1, -1, -1), tracks[start_frame].clone())
     visible = (res < tolerance) & inside(tracks, h, w)
+    if visibility is not None:
+        visible &= torch.stack([visible_at(visibility[t], tracks[t]) for t in range(t_total)])
     return Tracks(tracks.float(), visible, res.float(), points.float())
 
 
-def frame_to_canonical(offsets_t: Tensor, points: Tensor) -> Tensor:
+def frame_to_canonical(offsets_t: Tensor, points: Tensor, *, canonical_size: Size | None = None,
+                       origin: Origin = (0, 0)) -> Tensor:
     """Frame points ``[N, 2]`` of one frame (``offsets_t [2, H, W]``) -> canonical points ``[N, 2]``: m_t(p)."""
-    h, w = offsets_t.shape[-2:]
-    value, _ = map_at(sample_positions(offsets_t.double(), (h, w)), points.double())
+    value, _ = map_at(_positions(offsets_t, canonical_size, origin), points.double())
     return value.to(points.dtype)
 
 
-def pull_to_canonical(image: Tensor, offsets_t: Tensor, *, tolerance: float = TOLERANCE) -> tuple[Tensor, Tensor]:
-    """Map an image drawn on frame t (``[C, H, W]``) onto the canonical through the deformation.
+def _pixel_grid(h: int, w: int) -> Tensor:
+    """Every pixel centre of an H x W image as (x, y), row by row: float64 ``[H*W, 2]``."""
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    return torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)
 
-    Every canonical pixel q is located in the frame (p = m_t^-1(q)) and samples the image there
-    bilinearly. Returns the canonical-space image ``[C, H, W]`` and ``valid [H, W]`` (q is visible in
-    frame t); invalid pixels are 0.
+
+def pull_to_canonical(image: Tensor, offsets_t: Tensor, *, tolerance: float = TOLERANCE,
+                      canonical_size: Size | None = None, origin: Origin = (0, 0), visibility: Tensor | None = None,
+                      mode: Mode = "bilinear") -> tuple[Tensor, Tensor]:
+    """Map an image drawn on frame t (``[C, H, W]``, frame size) onto the canonical through the deformation.
+
+    Every canonical pixel q of the ``(Hc, Wc)`` canonical (default: the frame's size) is located in the
+    frame (p = m_t^-1(q)) and samples the image there (`mode` "bilinear", or "nearest" for label maps).
+    Returns the canonical-space image ``[C, Hc, Wc]`` and ``valid [Hc, Wc]`` (q is shown by frame t: it
+    has a preimage inside the frame and, with `visibility` ``bool [H, W]`` of frame t, at a visible
+    pixel); invalid pixels are 0.
     """
     h, w = offsets_t.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
-    q = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)
-    p, res = invert(sample_positions(offsets_t.double(), (h, w)), q)
-    valid = ((res < tolerance) & inside(p, h, w)).reshape(h, w)
-    field = p.T.reshape(1, 1, 2, h, w).to(image.dtype if image.is_floating_point() else torch.float32)
-    pulled = sample(image[None].float(), field)[0, 0]
+    if visibility is not None and tuple(visibility.shape) != (h, w):
+        raise ValueError(f"visibility must be the frame's [H, W] = [{h}, {w}], got {tuple(visibility.shape)}")
+    hc, wc = canonical_size if canonical_size is not None else (h, w)
+    p, res = invert(_positions(offsets_t, (hc, wc), origin), _pixel_grid(hc, wc))
+    ok = (res < tolerance) & inside(p, h, w)
+    if visibility is not None:
+        ok &= visible_at(visibility, p)
+    valid = ok.reshape(hc, wc)
+    field = p.T.reshape(1, 1, 2, hc, wc).to(image.dtype if image.is_floating_point() else torch.float32)
+    pulled = sample(image[None].float(), field, mode=mode)[0, 0]
     return pulled * valid, valid
 
 
-def optical_flow(offsets: Tensor, *, tolerance: float = TOLERANCE) -> tuple[Tensor, Tensor]:
+def optical_flow(offsets: Tensor, *, tolerance: float = TOLERANCE, canonical_size: Size | None = None,
+                 origin: Origin = (0, 0), visibility: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Forward optical flow between consecutive frames, from the deformation: ``([T-1, 2, H, W], [T-1, H, W])``.
 
     ``flow[t][:, i, j]`` is where the content at frame-t pixel (j, i) is in frame t+1, minus (j, i), in
-    frame pixels; `valid` is False where that content is not visible in frame t+1.
+    frame pixels; `valid` is False where that content is not visible in frame t+1. With `visibility`
+    ``bool [T, H, W]`` it is also False where the source pixel is not visible in frame t or the target's
+    nearest pixel is not visible in frame t+1.
     """
     t_total, _, h, w = offsets.shape
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
-    p = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)
+    if visibility is not None and tuple(visibility.shape) != (t_total, h, w):
+        raise ValueError(f"visibility must be [T, H, W] = [{t_total}, {h}, {w}], got {tuple(visibility.shape)}")
+    p = _pixel_grid(h, w)
     flow = torch.zeros(max(t_total - 1, 0), 2, h, w)
     valid = torch.zeros(max(t_total - 1, 0), h, w, dtype=torch.bool)
-    nxt = sample_positions(offsets[0].double(), (h, w))
+    nxt = _positions(offsets[0], canonical_size, origin)
     for t in range(t_total - 1):
-        current, nxt = nxt, sample_positions(offsets[t + 1].double(), (h, w))
+        current, nxt = nxt, _positions(offsets[t + 1], canonical_size, origin)
         q = current.reshape(2, -1).T
         p1, res = _solve(nxt, q, p, tolerance)
         flow[t] = (p1 - p).T.reshape(2, h, w).float()
-        valid[t] = ((res < tolerance) & inside(p1, h, w)).reshape(h, w)
+        ok = (res < tolerance) & inside(p1, h, w)
+        if visibility is not None:
+            ok &= visibility[t].reshape(-1).to(torch.bool) & visible_at(visibility[t + 1], p1)
+        valid[t] = ok.reshape(h, w)
     return flow, valid

@@ -15,10 +15,12 @@ from gendef_cli.progress import progress_to_stderr
 
 def track(
     clip: ClipArg,
-    points: Annotated[Path, typer.Option("--points", "-p", help="JSON: [[x, y], ...] canonical pixels, or "
-                                         "{\"space\": \"frame\", \"frame\": t, \"points\": [...]}.",
+    points: Annotated[Path, typer.Option("--points", "-p", help="JSON: [\\[x, y], ...] canonical pixels (within the "
+                                         "canonical, which may be larger than the frames), or {\"space\": "
+                                         "\"frame\", \"frame\": t, \"points\": [...]} frame pixels.",
                                          show_default=False)],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the tracks JSON here (default: stdout).",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the tracks JSON (frame pixels) here "
+                                             "(default: stdout).",
                                              show_default=False)] = None,
     overlay: Annotated[Path | None, typer.Option("--overlay", help="Also write an MP4 with the tracks drawn.",
                                                  show_default=False)] = None,

@@ -1,4 +1,10 @@
-"""`gendef edit` and `gendef segment`: appearance edits and masks drawn once, carried to every frame."""
+"""`gendef edit` and `gendef segment`: appearance edits and masks drawn once, carried to every frame.
+
+Sizes: an edit or mask drawn on the canonical is at the canonical's size Hc x Wc (as its
+canonical.png); one drawn on frame T (`frame=T`) is at the frame size H x W and is pulled into the
+canonical by inverting frame T's map for every canonical pixel. For generated clips the two sizes
+are the same; the canonical of a clip fitted to a video (`gendef fit`) may be larger than its frames.
+"""
 
 from __future__ import annotations
 
@@ -25,15 +31,45 @@ def _stats(per_frame: Tensor) -> dict[str, Any]:
             "per_frame": [round(float(v), 6) for v in per_frame]}
 
 
-def _pull_overlay(overlay: Tensor, offsets_t: Tensor) -> Tensor:
-    """An RGBA overlay drawn on one frame -> the same overlay on the canonical (premultiplied while resampled)."""
+def _check_frame(frame: int | None, c: Clip, clip: Path) -> None:
+    if frame is not None and not 0 <= frame < c.num_frames:
+        raise ConfigError(f"--frame must be in 0..{c.num_frames - 1} for {clip}, got {frame}")
+
+
+def _canonical_target(clip: Path) -> str:
+    return f"the canonical of {clip}"
+
+
+def _frame_target(clip: Path, frame: int) -> str:
+    return f"frame {frame} of {clip}"
+
+
+_FRAME_HINT = ("draw on a frame of its video.mp4 at the frame size, or drop --frame for a drawing on the canonical, "
+               "or pass --resize")
+
+
+def _pull_overlay(overlay: Tensor, c: Clip, frame: int) -> Tensor:
+    """An RGBA overlay ``[4, H, W]`` drawn on one frame -> the same overlay on the canonical ``[4, Hc, Wc]``
+    (premultiplied while resampled; transparent where frame `frame` does not show the canonical)."""
     from gendef_core.track import pull_to_canonical
 
     premultiplied = torch.cat([overlay[:3] * overlay[3:], overlay[3:]])
-    pulled, valid = pull_to_canonical(premultiplied, offsets_t)
+    pulled, valid = pull_to_canonical(premultiplied, c.offsets[frame], canonical_size=c.canonical_size,
+                                      origin=c.origin, visibility=None if c.visibility is None else c.visibility[frame])
     alpha = pulled[3:].clamp(0, 1)
     rgb = torch.where(alpha > 0, pulled[:3] / alpha.clamp(min=1e-12), torch.zeros_like(pulled[:3])).clamp(-1, 1)
     return torch.cat([rgb, alpha * valid])
+
+
+def _pull_labels(labels: Tensor, c: Clip, frame: int) -> Tensor:
+    """A label map ``int64 [H, W]`` drawn on one frame -> ``int64 [Hc, Wc]`` on the canonical (nearest label;
+    0 where frame `frame` does not show the canonical pixel)."""
+    from gendef_core.track import pull_to_canonical
+
+    pulled, _ = pull_to_canonical(labels[None].float(), c.offsets[frame], canonical_size=c.canonical_size,
+                                  origin=c.origin, visibility=None if c.visibility is None else c.visibility[frame],
+                                  mode="nearest")
+    return pulled[0].round().long()  # pull_to_canonical zeroes the pixels frame `frame` does not show
 
 
 def edit(clip: Path, out: Path | None = None, *, scribble: Path | None = None, canonical: Path | None = None,
@@ -41,9 +77,10 @@ def edit(clip: Path, out: Path | None = None, *, scribble: Path | None = None, c
          on_event: OnEvent = ignore) -> dict[str, Any]:
     """Edit a clip's canonical image and write the result as a NEW clip (`gendef edit`).
 
-    Exactly one of: `scribble`, an RGBA overlay the size of the canonical, alpha-composited onto it
-    (with `frame`, the overlay is drawn on that frame and mapped into the canonical through the
-    deformation first); or `canonical`, an image that replaces the canonical wholesale. The
+    Exactly one of: `scribble`, an RGBA overlay at the canonical's size (Hc x Wc), alpha-composited onto
+    it (with `frame`, the overlay is drawn on that frame, at the frame size H x W, and mapped into the
+    canonical through the deformation first); or `canonical`, an image at the canonical's size that
+    replaces the canonical wholesale. `resize` resizes the image to the size it must have. The
     deformation is unchanged, so the edit moves with the content in every frame. `out` defaults to
     ``<CLIP>-edited``. Returns a summary with, per frame, the fraction of pixels that sample outside
     the canonical (no edit can reach them) and the fraction that shows the edit.
@@ -56,36 +93,52 @@ def edit(clip: Path, out: Path | None = None, *, scribble: Path | None = None, c
     out = Path(out) if out is not None else clip.resolve().with_name(f"{clip.resolve().name}-edited")
     prepare_output_dir(out, overwrite=overwrite, what="clip")
     c = load_clip(clip, require_videos=False)
-    size = (c.height, c.width)
-    if frame is not None and not 0 <= frame < c.num_frames:
-        raise ConfigError(f"--frame must be in 0..{c.num_frames - 1} for {clip}, got {frame}")
+    _check_frame(frame, c, clip)
     if canonical is not None:
-        new = read_canonical_image(Path(canonical), size, resize=resize)
+        new = read_canonical_image(Path(canonical), c.canonical_size, resize=resize, target=_canonical_target(clip),
+                                   hint="edit its canonical.png, or pass --resize")
         changed = (new != c.canonical).any(dim=0).float()
         kind = "canonical"
-    else:
-        overlay = read_overlay(Path(scribble), size, resize=resize)  # type: ignore[arg-type]
-        if frame is not None:
-            overlay = _pull_overlay(overlay, c.offsets[frame])
+    elif frame is None:
+        overlay = read_overlay(Path(scribble), c.canonical_size, resize=resize,  # type: ignore[arg-type]
+                               target=_canonical_target(clip),
+                               hint="draw on its canonical.png, or use --frame T for a drawing on a frame, "
+                                    "or pass --resize")
         new = composite(c.canonical, overlay)
         changed = overlay[3]
-        kind = "scribble" if frame is None else "frame scribble"
+        kind = "scribble"
+    else:
+        drawn = read_overlay(Path(scribble), (c.height, c.width), resize=resize,  # type: ignore[arg-type]
+                             target=_frame_target(clip, frame), hint=_FRAME_HINT)
+        overlay = _pull_overlay(drawn, c, frame)
+        new = composite(c.canonical, overlay)
+        changed = overlay[3]
+        kind = "frame scribble"
+    # The deformation, the frames' place on the canonical, what the canonical explains and how it was fitted
+    # are the source clip's: only the canonical changes.
     edited = Clip(canonical=new, offsets=c.offsets, fps=c.fps, seed=c.seed, checkpoint=c.checkpoint,
-                  source="edit", latents=c.latents, sampling=c.sampling)
+                  source="edit", latents=c.latents, sampling=c.sampling, origin=c.origin, visibility=c.visibility,
+                  fit=c.fit)
     save_clip(edited, out, overwrite=overwrite, flow=flow, on_event=on_event)
-    outside = outside_fraction(c.offsets, size)
+    outside = outside_fraction(c.offsets, c.canonical_size, c.origin)
     if float(outside.mean()) > OUTSIDE_WARNING:
         on_event(Warning(f"{float(outside.mean()) * 100:.1f}% of frame pixels (mean over frames) sample outside the "
                          f"canonical image; no edit reaches them"))
     return {"clip": str(out), "from": str(clip), "kind": kind, "frame": frame,
             "edited_canonical_fraction": round(float((changed > 0).float().mean()), 6),
-            "outside_fraction": _stats(outside), "edit_coverage": _stats(edit_coverage(changed, c.offsets))}
+            "outside_fraction": _stats(outside),
+            "edit_coverage": _stats(edit_coverage(changed, c.offsets, origin=c.origin))}
 
 
-def segment(clip: Path, mask: Path, *, out: Path | None = None, overlay: Path | None = None,
-            mode: str = "bilinear", resize: bool = False, overwrite: bool = False,
+def segment(clip: Path, mask: Path, *, frame: int | None = None, out: Path | None = None,
+            overlay: Path | None = None, mode: str = "bilinear", resize: bool = False, overwrite: bool = False,
             on_event: OnEvent = ignore) -> dict[str, Any]:
-    """Propagate a label mask drawn on the canonical to every frame (`gendef segment`).
+    """Propagate a label mask drawn on the canonical (at its size, Hc x Wc) to every frame (`gendef segment`).
+
+    With `frame`, the mask is drawn on that frame instead (at the frame size, H x W, e.g. over a frame
+    of the clip's video): each canonical pixel takes the label of the frame pixel that shows it (nearest),
+    and canonical pixels frame `frame` does not show are background (0); that canonical mask is then
+    propagated. `resize` resizes the mask to the size it must have (nearest).
 
     Writes ``OUT/00000.png`` ... (DAVIS: 8-bit palette PNGs whose values are object ids, 0 =
     background) and ``OUT/manifest.json``; with `overlay`, an MP4 of the frames with the masks
@@ -103,11 +156,24 @@ def segment(clip: Path, mask: Path, *, out: Path | None = None, overlay: Path | 
     if overlay is not None:
         prepare_output_file(Path(overlay), overwrite=overwrite)
     c = load_clip(clip, require_videos=False)
-    labels = read_label_mask(Path(mask), (c.height, c.width), resize=resize)
+    _check_frame(frame, c, clip)
+    if frame is None:
+        labels = read_label_mask(Path(mask), c.canonical_size, resize=resize, target=_canonical_target(clip),
+                                 hint="draw on its canonical.png, or add --frame T for a mask drawn on a frame, "
+                                      "or pass --resize")
+    else:
+        labels = read_label_mask(Path(mask), (c.height, c.width), resize=resize, target=_frame_target(clip, frame),
+                                 hint=_FRAME_HINT)
     ids = sorted(int(v) for v in labels.unique())
     if ids == [0]:
         on_event(Warning(f"{mask} has no object pixels (all background)"))
-    frames = propagate_labels(labels, c.offsets, mode=mode)  # type: ignore[arg-type]
+    if frame is not None:
+        labels = _pull_labels(labels, c, frame)
+        lost = sorted(set(ids) - {int(v) for v in labels.unique()})
+        if lost:
+            on_event(Warning(f"label{'s' if len(lost) > 1 else ''} {', '.join(map(str, lost))} of {mask} cover no "
+                             f"canonical pixel that frame {frame} shows; they appear in no frame"))
+    frames = propagate_labels(labels, c.offsets, mode=mode, origin=c.origin)  # type: ignore[arg-type]
     if overlay is not None:  # first: if it fails, nothing else has been written
         render_labels_video(c, frames, Path(overlay))
     try:
@@ -116,8 +182,8 @@ def segment(clip: Path, mask: Path, *, out: Path | None = None, overlay: Path | 
                 write_label_png(tmp / f"{t:05d}.png", frames[t])
                 on_event(Progress("segment", t + 1, c.num_frames))
             area = {str(i): [round(float(v), 6) for v in (frames == i).float().mean(dim=(1, 2))] for i in ids}
-            manifest = {**header(MASKS_FORMAT, MASKS_VERSION), "clip": str(clip), "mask": str(mask), "mode": mode,
-                        "num_frames": c.num_frames, "height": c.height, "width": c.width, "labels": ids,
+            manifest = {**header(MASKS_FORMAT, MASKS_VERSION), "clip": str(clip), "mask": str(mask), "frame": frame,
+                        "mode": mode, "num_frames": c.num_frames, "height": c.height, "width": c.width, "labels": ids,
                         "convention": "DAVIS: <frame:05d>.png, 8-bit palette PNG, value = object id, 0 = background",
                         "area": area}
             write_json_atomic(tmp / "manifest.json", manifest)

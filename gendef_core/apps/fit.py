@@ -131,9 +131,9 @@ def fit(video: Path, out: Path, *, start: int = 0, frames: int | None = None, si
     cuts = detect_cuts(clip_frames)
     ranges = split_shots(len(clip_frames), cuts)
     w, h = footage.size
+    where = f" (cuts before frames {', '.join(str(start + c) for c in cuts)})" if cuts else ""
     on_event(Info(f"{video}: {len(clip_frames)} frames at {w}x{h}, {len(ranges)} shot"
-                  f"{'s' if len(ranges) != 1 else ''}" + (f" (cuts before frames {', '.join(str(start + c) for c in cuts)})"
-                                                          if cuts else "")))
+                  f"{'s' if len(ranges) != 1 else ''}{where}"))
     if shot is not None:
         if shot >= len(ranges):
             raise ConfigError(f"--shot {shot}: {video} has {len(ranges)} shot(s) in this range (0..{len(ranges) - 1})")

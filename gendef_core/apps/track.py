@@ -36,6 +36,8 @@ def track(clip: Path, points: Path, *, out: Path | None = None, overlay: Path | 
           overwrite: bool = False, on_event: OnEvent = ignore) -> dict[str, Any]:
     """Track query points through a clip (`gendef track`); returns the `gendef.tracks` document.
 
+    Canonical points are canonical pixels, frame points and tracks frame pixels (the canonical of a
+    fitted clip may be larger than its frames); a clip's visibility map hides points where it is False.
     Writes the document to `out` (JSON) if given, each of `formats` ("tapvid", "cotracker") as NPZ
     (`npz`, or beside `out` as ``<out stem>.<format>.npz``), and with `overlay` an MP4 of the tracks.
     Existing output files are replaced only with `overwrite`; all are checked before any work starts.
@@ -56,14 +58,17 @@ def track(clip: Path, points: Path, *, out: Path | None = None, overlay: Path | 
     for path in [*targets.values(), *(p for p in (overlay, out) if p is not None)]:
         prepare_output_file(Path(path), overwrite=overwrite)
     c = load_clip(Path(clip), require_videos=False)
-    q = read_points(Path(points), size=(c.height, c.width), num_frames=c.num_frames)
+    q = read_points(Path(points), size=(c.height, c.width), num_frames=c.num_frames, canonical_size=c.canonical_size)
     if q.space == "frame":
         assert q.frame is not None
-        canonical_points = frame_to_canonical(c.offsets[q.frame], q.points)
+        canonical_points = frame_to_canonical(c.offsets[q.frame], q.points, canonical_size=c.canonical_size,
+                                              origin=c.origin)
         result = track_canonical_points(c.offsets, canonical_points, start_frame=q.frame, start=q.points,
-                                        tolerance=tolerance)
+                                        tolerance=tolerance, canonical_size=c.canonical_size, origin=c.origin,
+                                        visibility=c.visibility)
     else:
-        result = track_canonical_points(c.offsets, q.points, tolerance=tolerance)
+        result = track_canonical_points(c.offsets, q.points, tolerance=tolerance, canonical_size=c.canonical_size,
+                                        origin=c.origin, visibility=c.visibility)
     doc = tracks_document(clip=str(clip), queries=q, canonical_points=result.canonical, tracks=result.tracks,
                           visible=result.visible, residual=result.residual, tolerance=tolerance,
                           size=(c.height, c.width))
@@ -84,7 +89,8 @@ def flow(clip: Path, out: Path | None = None, *, flow_max: float | None = None, 
     """Forward optical flow between consecutive frames of a clip (`gendef flow`), from its deformation.
 
     Writes ``OUT/flow.safetensors`` (``flow [T-1, 2, H, W]`` float32 frame pixels, ``valid [T-1, H, W]``
-    bool), ``OUT/flow.mp4`` (Middlebury colours; invalid pixels black) and ``OUT/manifest.json``.
+    bool; False also where the clip's visibility map is), ``OUT/flow.mp4`` (Middlebury colours; invalid
+    pixels black) and ``OUT/manifest.json``.
     `out` defaults to ``<CLIP>-flow`` beside the clip. Returns the manifest.
     """
     from gendef_core.data.video_io import VideoWriter
@@ -98,7 +104,7 @@ def flow(clip: Path, out: Path | None = None, *, flow_max: float | None = None, 
     c = load_clip(clip, require_videos=False)
     if c.num_frames < 2:
         raise ConfigError(f"{clip} has one frame; optical flow needs at least two")
-    f, valid = optical_flow(c.offsets)
+    f, valid = optical_flow(c.offsets, canonical_size=c.canonical_size, origin=c.origin, visibility=c.visibility)
     magnitude = f.norm(dim=1)
     scale = flow_max if flow_max is not None else (float(magnitude[valid].max()) if bool(valid.any()) else 1.0) or 1.0
     with atomic_dir(out, overwrite=overwrite, what="flow directory") as tmp:

@@ -168,7 +168,7 @@ def save_clip(clip: Clip, path: Path, *, overwrite: bool = False, video: bool = 
             from gendef_core.data.video_io import write_video
 
             write_video(tmp / SOURCE_VIDEO, source_video.frames, fps=clip.fps, crf=crf)
-            manifest["source_video"] = {"file": SOURCE_VIDEO, "num_frames": int(len(source_video.frames)),
+            manifest["source_video"] = {"file": SOURCE_VIDEO, "num_frames": len(source_video.frames),
                                         "from": source_video.origin, **file_record(tmp / SOURCE_VIDEO)}
         if clip.fit:
             manifest["fit"] = dict(clip.fit)

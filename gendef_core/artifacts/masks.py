@@ -4,8 +4,9 @@ Label masks are written as DAVIS does: 8-bit palette ("P" mode) PNGs whose pixel
 object ids (0 = background) and whose palette is the PASCAL VOC colour map (`edit.davis_palette`).
 Readers also accept greyscale and RGB renderings of such masks (see `read_label_mask`).
 
-Every reader checks the image size against the canonical's and, unless told to resize, refuses a
-mismatch with a one-line `DataError` that names the file and the fix.
+Every reader checks the image size against the one it must have (the canonical's, or a frame's for
+drawings on a frame: the caller says which in `target`) and, unless told to resize, refuses a
+mismatch with a one-line `DataError` that names the file, both sizes and the fix.
 """
 
 from __future__ import annotations
@@ -42,14 +43,19 @@ def _open(path: Path) -> PILImage.Image:
         raise DataError(f"{path} is not a readable image ({e})") from None
 
 
-def _resize_to(path: Path, actual: tuple[int, ...], expected: tuple[int, int] | None,
-               resize: bool) -> tuple[int, int] | None:
-    """The PIL size ``(W, H)`` to resize to, or None if the size is right; a mismatch without `resize` fails."""
+def _resize_to(path: Path, actual: tuple[int, ...], expected: tuple[int, int] | None, resize: bool,
+               target: str = "the canonical", hint: str | None = None) -> tuple[int, int] | None:
+    """The PIL size ``(W, H)`` to resize to, or None if the size is right; a mismatch without `resize` fails.
+
+    The error says the image must be ``expected`` "to match `target`" and ends with `hint` in
+    parentheses (default: "; resize it or pass --resize").
+    """
     if expected is None or tuple(actual) == tuple(expected):
         return None
     if not resize:
+        tail = f" ({hint})" if hint else "; resize it or pass --resize"
         raise DataError(f"{path} is {actual[1]}x{actual[0]} pixels (WxH) but must be {expected[1]}x{expected[0]} "
-                        f"to match the canonical; resize it or pass --resize")
+                        f"to match {target}{tail}")
     return expected[1], expected[0]
 
 
@@ -71,8 +77,8 @@ def _palette_labels(path: Path, rgb: np.ndarray) -> np.ndarray:
     return ids[inverse].reshape(keys.shape)
 
 
-def read_label_mask(path: Path, expected_size: tuple[int, int] | None = None, *,
-                    resize: bool = False) -> Tensor:
+def read_label_mask(path: Path, expected_size: tuple[int, int] | None = None, *, resize: bool = False,
+                    target: str = "the canonical", hint: str | None = None) -> Tensor:
     """Read a label mask as ``int64 [H, W]``: 0 = background, other values = object ids.
 
     Accepted images:
@@ -85,8 +91,9 @@ def read_label_mask(path: Path, expected_size: tuple[int, int] | None = None, *,
       colour (black = 0, (128, 0, 0) = 1, ...; void is 0 again), except that black plus exactly one
       other colour is read as a binary mask.
 
-    `expected_size` is ``(H, W)``; a mask of another size is refused unless `resize`, which resizes
-    it with nearest-neighbour sampling so that labels stay labels.
+    `expected_size` is ``(H, W)``; a mask of another size is refused (the message names `target`, what
+    the size must match, and `hint`) unless `resize`, which resizes it with nearest-neighbour sampling
+    so that labels stay labels.
     """
     from PIL import Image
 
@@ -113,40 +120,42 @@ def read_label_mask(path: Path, expected_size: tuple[int, int] | None = None, *,
     if arr.min() < 0 or arr.max() > 254:
         raise DataError(f"{path} has label values outside 0..254 (found {int(arr.min())}..{int(arr.max())}); DAVIS "
                         f"masks are 8-bit with 255 = void: renumber the objects 1..254")
-    size = _resize_to(path, arr.shape, expected_size, resize)
+    size = _resize_to(path, arr.shape, expected_size, resize, target, hint)
     if size is not None:
         small = Image.fromarray(arr.astype(np.int32))  # mode "I": nearest keeps any label value
         arr = np.asarray(small.resize(size, Image.Resampling.NEAREST))
     return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.int64))
 
 
-def read_overlay(path: Path, expected_size: tuple[int, int] | None = None, *, resize: bool = False) -> Tensor:
+def read_overlay(path: Path, expected_size: tuple[int, int] | None = None, *, resize: bool = False,
+                 target: str = "the canonical", hint: str | None = None) -> Tensor:
     """Read an RGBA edit layer as float32 ``[4, H, W]``: rgb in [-1, 1], alpha in [0, 1] (opaque if no alpha).
 
-    `expected_size` is ``(H, W)``; another size is refused unless `resize` (bilinear; Pillow
-    resizes RGBA with premultiplied alpha, so transparent pixels do not bleed their colour).
+    `expected_size` is ``(H, W)``; another size is refused (naming `target` and `hint`) unless `resize`
+    (bilinear; Pillow resizes RGBA with premultiplied alpha, so transparent pixels do not bleed their colour).
     """
     from PIL import Image
 
     path = Path(path)
     arr = read_image(path, mode="RGBA")
-    size = _resize_to(path, arr.shape[:2], expected_size, resize)
+    size = _resize_to(path, arr.shape[:2], expected_size, resize, target, hint)
     if size is not None:
         arr = np.asarray(Image.fromarray(arr).resize(size, Image.Resampling.BILINEAR))
     return overlay_from_uint8(arr)
 
 
-def read_canonical_image(path: Path, expected_size: tuple[int, int] | None = None, *,
-                         resize: bool = False) -> Tensor:
+def read_canonical_image(path: Path, expected_size: tuple[int, int] | None = None, *, resize: bool = False,
+                         target: str = "the canonical", hint: str | None = None) -> Tensor:
     """Read an edited canonical as float32 ``[3, H, W]`` in [-1, 1].
 
-    `expected_size` is ``(H, W)``; another size is refused unless `resize` (Lanczos).
+    `expected_size` is ``(H, W)``; another size is refused (naming `target` and `hint`) unless `resize`
+    (Lanczos).
     """
     from PIL import Image
 
     path = Path(path)
     arr = read_image(path, mode="RGB")
-    size = _resize_to(path, arr.shape[:2], expected_size, resize)
+    size = _resize_to(path, arr.shape[:2], expected_size, resize, target, hint)
     if size is not None:
         arr = np.asarray(Image.fromarray(arr).resize(size, Image.Resampling.LANCZOS))
     return from_uint8(np.array(arr)).permute(2, 0, 1).contiguous()  # copy: PIL arrays are read-only

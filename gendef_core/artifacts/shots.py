@@ -46,7 +46,8 @@ def read_shots_index(directory: Path) -> list[ShotEntry]:
     where = directory / "manifest.json"
     out = []
     for s in require(m, "shots", list, where):
-        if not isinstance(s, dict) or not isinstance(s.get("name"), str) or "/" in s["name"] or s["name"] in (".", ".."):
+        name = s.get("name") if isinstance(s, dict) else None
+        if not isinstance(name, str) or "/" in name or "\\" in name or name in ("", ".", ".."):
             raise ArtifactError(f"{where}: every shot needs a plain 'name'; re-run `gendef fit`")
         start, end = s.get("start"), s.get("end")
         if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):

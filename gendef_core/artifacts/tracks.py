@@ -3,9 +3,12 @@
 Points file (`gendef track --points pts.json`), pixels, x right, y down, (0, 0) the centre of the
 top-left pixel:
 
-    [[x, y], ...]                                              canonical-image points
+    [[x, y], ...]                                              canonical-image points (within the canonical)
     {"space": "canonical", "points": [[x, y], ...]}            the same
-    {"space": "frame", "frame": t, "points": [[x, y], ...]}    points on frame t (0-based)
+    {"space": "frame", "frame": t, "points": [[x, y], ...]}    points on frame t (0-based; within the frame)
+
+The canonical of a fitted clip (clip v2) may be larger than its frames, so the two spaces have
+different bounds.
 
 Tracks: one JSON document (`gendef.tracks` v1) and, on request, the TAP-Vid and CoTracker array
 layouts as NPZ files.
@@ -40,8 +43,13 @@ class Queries:
     points: Tensor      # float64 [N, 2]
 
 
-def read_points(path: Path, *, size: tuple[int, int], num_frames: int) -> Queries:
-    """Read and validate a points file for a clip of `num_frames` frames of ``size = (H, W)``."""
+def read_points(path: Path, *, size: tuple[int, int], num_frames: int,
+                canonical_size: tuple[int, int] | None = None) -> Queries:
+    """Read and validate a points file for a clip of `num_frames` frames of ``size = (H, W)``.
+
+    Canonical points must lie within the canonical, ``canonical_size = (Hc, Wc)`` (default: `size`);
+    frame points within the frame.
+    """
     path = Path(path)
     try:
         doc = json.loads(path.read_text())
@@ -68,7 +76,7 @@ def read_points(path: Path, *, size: tuple[int, int], num_frames: int) -> Querie
         doc = doc["points"]
     if not isinstance(doc, list) or not doc:
         raise DataError(f"{path}: points must be a non-empty list of [x, y] pairs; {_EXAMPLE}")
-    h, w = size
+    h, w = size if space == "frame" or canonical_size is None else canonical_size
     for i, p in enumerate(doc):
         if (not isinstance(p, list) or len(p) != 2
                 or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in p)):

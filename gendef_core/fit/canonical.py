@@ -18,13 +18,14 @@ def splat(frames: Tensor, maps: Tensor, weights: Tensor, size: tuple[int, int]) 
     """
     hc, wc = size
     c = frames.shape[1]
-    x, y = maps[:, 0].reshape(-1).double(), maps[:, 1].reshape(-1).double()
-    vals = frames.permute(1, 0, 2, 3).reshape(c, -1).double()
-    wts = weights.reshape(-1).double()
+    # float32 is plenty: a canvas pixel sums at most a few weights per frame
+    x, y = maps[:, 0].reshape(-1).float(), maps[:, 1].reshape(-1).float()
+    vals = frames.permute(1, 0, 2, 3).reshape(c, -1).float()
+    wts = weights.reshape(-1).float()
     x0, y0 = x.floor(), y.floor()
     fx, fy = x - x0, y - y0
-    acc = torch.zeros(c, hc * wc, dtype=torch.float64)
-    tot = torch.zeros(hc * wc, dtype=torch.float64)
+    acc = torch.zeros(c, hc * wc)
+    tot = torch.zeros(hc * wc)
     for dx, dy, wgt in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
         xi, yi = x0.long() + dx, y0.long() + dy
         ok = (xi >= 0) & (xi < wc) & (yi >= 0) & (yi < hc) & (wgt > 0)
@@ -32,7 +33,7 @@ def splat(frames: Tensor, maps: Tensor, weights: Tensor, size: tuple[int, int]) 
         ww = (wgt * wts)[ok]
         tot.index_add_(0, idx, ww)
         acc.index_add_(1, idx, vals[:, ok] * ww)
-    return acc.view(c, hc, wc).float(), tot.view(hc, wc).float()
+    return acc.view(c, hc, wc), tot.view(hc, wc)
 
 
 def fill_holes(image: Tensor, weight: Tensor, *, min_weight: float = 1e-3) -> Tensor:

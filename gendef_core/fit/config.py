@@ -34,7 +34,7 @@ class FitConfig:
     """Adam learning rate of the canonical image (values in [-1, 1])."""
     lr_grid: float = 0.1
     """Adam learning rate of the control grids (px)."""
-    residual: bool = False
+    residual: bool = True
     """Also refine a full-resolution residual offset per frame (sharper boundaries, slower)."""
     lr_residual: float = 0.05
     """Adam learning rate of the full-resolution residual (px)."""
@@ -60,9 +60,9 @@ class FitConfig:
 
 
 _PRESETS: dict[Quality, dict[str, Any]] = {
-    "fast": {"flow_preset": "ultrafast", "grid_spacing": 16, "steps": 30, "frames_per_step": 8},
+    "fast": {"flow_preset": "ultrafast", "grid_spacing": 16, "steps": 30, "frames_per_step": 8, "residual": False},
     "default": {},
-    "best": {"grid_spacing": 6, "steps": 300, "residual": True},
+    "best": {"grid_spacing": 6, "steps": 300},
 }
 
 

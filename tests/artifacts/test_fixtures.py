@@ -119,7 +119,8 @@ def test_clip_v1_through_the_cli(run_cli) -> None:
     r = run_cli("info", FIXTURES / "clip_v1")
     assert (r.exit_code, r.stderr) == (0, "")
     assert json.loads(r.stdout) == {"format": "gendef.clip", "path": str(FIXTURES / "clip_v1"), "num_frames": 3,
-                                    "height": 8, "width": 8, "fps": "30000/1001", "seed": 7,
+                                    "height": 8, "width": 8, "canonical_height": 8, "canonical_width": 8,
+                                    "origin": [0, 0], "has_visibility": False, "fps": "30000/1001", "seed": 7,
                                     "checkpoint": "checkpoint_v1", "source": "fixture", "latents": ["z"],
                                     "videos": ["video.mp4"]}
 

@@ -104,9 +104,20 @@ def test_edit_needs_exactly_one_source(run_cli, clip: Path, overlay: Path, tmp_p
 def test_edit_image_of_the_wrong_size(run_cli, clip: Path, tmp_path: Path, option: str) -> None:
     bad = png(tmp_path / "big.png", np.zeros((12, 20, 4), np.uint8))
     before = tree(tmp_path)
+    hint = ("draw on its canonical.png, or use --frame T for a drawing on a frame, or pass --resize"
+            if option == "--scribble" else "edit its canonical.png, or pass --resize")
     assert_error(run_cli("edit", clip, option, bad),
-                 f"error: {bad} is 20x12 pixels (WxH) but must be 16x16 to match the canonical; resize it or pass "
-                 f"--resize")
+                 f"error: {bad} is 20x12 pixels (WxH) but must be 16x16 to match the canonical of {clip} ({hint})")
+    assert tree(tmp_path) == before
+
+
+def test_edit_frame_scribble_of_the_wrong_size(run_cli, clip: Path, tmp_path: Path) -> None:
+    bad = png(tmp_path / "big.png", np.zeros((12, 20, 4), np.uint8))
+    before = tree(tmp_path)
+    assert_error(run_cli("edit", clip, "--scribble", bad, "--frame", "2"),
+                 f"error: {bad} is 20x12 pixels (WxH) but must be 16x16 to match frame 2 of {clip} (draw on a frame "
+                 f"of its video.mp4 at the frame size, or drop --frame for a drawing on the canonical, or pass "
+                 f"--resize)")
     assert tree(tmp_path) == before
 
 
@@ -347,8 +358,20 @@ def test_segment_mask_of_the_wrong_size(run_cli, clip: Path, tmp_path: Path) -> 
     m = png(tmp_path / "mask.png", np.zeros((12, 20), np.uint8))
     before = tree(tmp_path)
     assert_error(run_cli("segment", clip, "--mask", m, "--overlay", tmp_path / "o.mp4"),
-                 f"error: {m} is 20x12 pixels (WxH) but must be 16x16 to match the canonical; resize it or pass "
-                 f"--resize")
+                 f"error: {m} is 20x12 pixels (WxH) but must be 16x16 to match the canonical of {clip} (draw on its "
+                 f"canonical.png, or add --frame T for a mask drawn on a frame, or pass --resize)")
+    assert tree(tmp_path) == before
+    assert_error(run_cli("segment", clip, "--mask", m, "--frame", "1"),
+                 f"error: {m} is 20x12 pixels (WxH) but must be 16x16 to match frame 1 of {clip} (draw on a frame of "
+                 f"its video.mp4 at the frame size, or drop --frame for a drawing on the canonical, or pass --resize)")
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("frame", ["4", "-1"])
+def test_segment_frame_out_of_range(run_cli, clip: Path, mask: Path, tmp_path: Path, frame: str) -> None:
+    before = tree(tmp_path)
+    assert_error(run_cli("segment", clip, "--mask", mask, "--frame", frame),
+                 f"error: --frame must be in 0..3 for {clip}, got {frame}")
     assert tree(tmp_path) == before
 
 
