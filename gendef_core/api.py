@@ -18,8 +18,10 @@ def synth_dataset(kind: str, out: Path, *, num_videos: int, num_frames: int, res
                   on_event: OnEvent = ignore) -> Any:
     """Write a procedural dataset with exact ground truth (`gendef data synth`).
 
-    `kind` is "sprites" (textured objects over a still background, tracks with occlusion) or
-    "clouds" (a deforming sky; also the true backward map). Deterministic in all arguments.
+    `kind` is "sprites" (textured objects over a still background, tracks with occlusion),
+    "clouds" (a deforming sky; also the true backward map) or "pan" (a camera panning over a scene
+    larger than the frame, with a non-rigid patch and an occluding object; tracks only).
+    Deterministic in all arguments.
     Returns a `DatasetSummary`.
     """
     import numpy as np

@@ -18,8 +18,9 @@ app = typer.Typer(help="Build datasets: from your videos, or procedural ones wit
 @app.command()
 def synth(
     out: OutDirOpt,
-    kind: Annotated[str, typer.Option("--kind", help="sprites (moving objects, still background) or clouds "
-                                      "(the whole sky deforms).")] = "sprites",
+    kind: Annotated[str, typer.Option("--kind", help="sprites (moving objects, still background), clouds "
+                                      "(the whole sky deforms) or pan (a camera pans over a large scene with a "
+                                      "deforming patch and a moving object).")] = "sprites",
     num_videos: Annotated[int, typer.Option("--num-videos", min=1, help="Number of videos.")] = 16,
     frames: Annotated[int, typer.Option("--frames", min=2, help="Frames per video.")] = 32,
     resolution: Annotated[int, typer.Option("--resolution", help="Frame size R (R x R), a power of two.")] = 64,

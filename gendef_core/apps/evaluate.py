@@ -228,8 +228,9 @@ def evaluate_tracks(tracks: Path, data: Path, *, video: str, query_mode: str = "
     """TAP-Vid scores of a `gendef track` result against a synthetic dataset's ground truth (`gendef eval-tracks`).
 
     The tracks must be of the ground truth's query points (`DATA/groundtruth/<video>.safetensors`,
-    points on frame 0, which for `clouds` is the canonical image), e.g. made with
-    ``gendef data clip DATA --video V`` and ``gendef track`` on those points.
+    points on frame 0): canonical points of a ``gendef data clip DATA --video V`` clip (for `clouds`
+    frame 0 is the canonical), or frame points ``{"space": "frame", "frame": 0, ...}`` tracked through
+    any clip of that video, e.g. ``gendef fit DATA/videos/V``.
     """
     from gendef_core.artifacts.common import read_json
     from gendef_core.artifacts.dataset import load_dataset_info, load_ground_truth
@@ -248,7 +249,10 @@ def evaluate_tracks(tracks: Path, data: Path, *, video: str, query_mode: str = "
     try:
         pred = np.asarray(doc["tracks"], dtype=np.float64)             # [T, N, 2]
         vis = np.asarray(doc["visible"], dtype=bool)                   # [T, N]
-        queries = np.asarray(doc.get("canonical_points"), dtype=np.float64)
+        # frame-0 queries (fitted clips, whose canonical is not frame 0) are compared as given; canonical
+        # queries through their canonical points (for clouds clips the canonical is frame 0)
+        on_frame0 = doc.get("space") == "frame" and doc.get("query_frame") == 0
+        queries = np.asarray(doc.get("queries" if on_frame0 else "canonical_points"), dtype=np.float64)
     except (KeyError, TypeError, ValueError) as e:
         raise DataError(f"{tracks} is not a valid gendef tracks file ({type(e).__name__}: {e}); re-make it with "
                         f"`gendef track --out`") from None

@@ -1,6 +1,6 @@
 """Procedural benchmark videos with exact point tracks, until real footage is plugged in.
 
-Two kinds, one per situation the GenDeF paper evaluates:
+Two kinds, one per situation the GenDeF paper evaluates, and a third for fitting videos:
 
 * ``"sprites"`` (TaiChi-like): a still, textured scene with 1-3 textured, shaded objects moving and
   rotating in front of it on smooth paths, occluding each other and casting soft shadows.
@@ -9,6 +9,9 @@ Two kinds, one per situation the GenDeF paper evaluates:
 * ``"clouds"`` (SkyTimelapse-like): a fractal-noise sky (the canonical image) deformed by a smooth
   analytic displacement field and rendered with gendef's own `warp`, so the frames *are* a GenDeF
   canonical + offsets pair, and tracks are the exact inverse of the backward map.
+* ``"pan"`` (in `gendef_core.data.synth_pan`): a camera panning and zooming over a large textured
+  scene, with a non-rigidly deforming patch and a rigid object crossing the frame, so content
+  enters and leaves the frame (the benchmark for fitting a canonical larger than the frame).
 
 Pixel coordinates follow the warp convention: (x right, y down), pixel (j, i) has its centre at
 (j, i). Every random choice is drawn from a generator seeded by (kind, seed) alone and before any
@@ -29,8 +32,8 @@ from torch import Tensor
 from gendef_core.data.noise import Fbm, fbm, hsv, jitter, make_fbm, mix, scenery, sky, smoothstep, unit_grid
 from gendef_core.warp import pixels_to_offsets, warp_chunks
 
-SynthKind = Literal["sprites", "clouds"]
-SYNTH_KINDS: tuple[SynthKind, ...] = ("sprites", "clouds")
+SynthKind = Literal["sprites", "clouds", "pan"]
+SYNTH_KINDS: tuple[SynthKind, ...] = ("sprites", "clouds", "pan")
 
 _PIXELS_PER_CHUNK = 1 << 21  # frames are rendered a few at a time to bound memory at 256 px
 
@@ -44,9 +47,10 @@ class SynthVideo:
         query_points: ``[N, 2]`` float32 pixel (x, y) on frame 0 (for clouds, frame 0 is the canonical).
         tracks: ``[T, N, 2]`` float32 pixel (x, y) of each query point's surface point in every frame.
         visible: ``[T, N]`` bool, True where that point is inside the frame and not occluded.
-        canonical: ``[3, H, W]`` float32 in [-1, 1] for clouds; None for sprites (occlusion has none).
+        canonical: ``[3, H, W]`` float32 in [-1, 1] for clouds; None for sprites and pan (occlusion
+            and content entering the frame leave no same-size backward map).
         offsets: ``[T, 2, H, W]`` float32 normalised backward-warp offsets (see `gendef_core.warp`)
-            for clouds; None for sprites. For clouds ``frames`` is ``warp(canonical, offsets)``
+            for clouds; None for sprites and pan. For clouds ``frames`` is ``warp(canonical, offsets)``
             quantised as ``round((x + 1) / 2 * 255)``, so frame 0 is the quantised canonical.
     """
 
@@ -82,6 +86,10 @@ def synth_video(kind: SynthKind, *, num_frames: int, resolution: int, seed: int,
             return _sprites_video(_sprite_scene(rng, resolution), times, points)
         case "clouds":
             return _clouds_video(rng, resolution, times, points)
+        case "pan":
+            from gendef_core.data.synth_pan import pan_video  # it builds on this module's sprites
+
+            return pan_video(rng, resolution, times, points)
 
 
 def _query_grid(res: int, grid: int) -> Tensor:
@@ -161,13 +169,14 @@ def _signed_distance(s: _Sprite, u: Tensor, v: Tensor) -> Tensor:
     return (rho - edge) * scale
 
 
-def _alpha(d: Tensor, res: int) -> Tensor:
+def _alpha(d: Tensor, res: float | Tensor) -> Tensor:
     # A 1.5 px linear-ish ramp centred on the outline: anti-aliased, and alpha > 0.5 exactly inside.
     return smoothstep(0.75 / res, -0.75 / res, d)
 
 
-def _sprite_colour(s: _Sprite, u: Tensor, v: Tensor, res: int) -> Tensor:
-    """Shaded colour ``[3, ...]`` in [0, 1] at local points (u, v) (frame units)."""
+def _sprite_colour(s: _Sprite, u: Tensor, v: Tensor, res: float | Tensor) -> Tensor:
+    """Shaded colour ``[3, ...]`` in [0, 1] at local points (u, v) (frame units); `res` is pixels per
+    frame unit (a tensor broadcastable to u for a per-point pixel size)."""
     fp = 1.0 / (res * s.pattern_scale)  # noise units per pixel
     nu, nv = u / s.pattern_scale, v / s.pattern_scale
     mottle = fbm(s.texture[0], nu, nv, fp)
