@@ -36,6 +36,9 @@ class FitConfig:
     """Adam learning rate of the control grids (px)."""
     residual: bool = True
     """Also refine a full-resolution residual offset per frame (sharper boundaries, slower)."""
+    layers: bool = True
+    """Give moving content that the single-layer fit cannot explain its own region of the canvas and refit
+    (a second stage, kept only when it reconstructs better)."""
     lr_residual: float = 0.05
     """Adam learning rate of the full-resolution residual (px)."""
     smooth_weight: float = 0.02
@@ -60,7 +63,8 @@ class FitConfig:
 
 
 _PRESETS: dict[Quality, dict[str, Any]] = {
-    "fast": {"flow_preset": "ultrafast", "grid_spacing": 16, "steps": 30, "frames_per_step": 8, "residual": False},
+    "fast": {"flow_preset": "ultrafast", "grid_spacing": 16, "steps": 30, "frames_per_step": 8, "residual": False,
+             "layers": False},
     "default": {},
     "best": {"grid_spacing": 6, "steps": 300},
 }

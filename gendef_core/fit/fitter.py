@@ -40,7 +40,7 @@ from gendef_core.fit.geometry import (
     size_canvas,
 )
 from gendef_core.fit.opticalflow import consistent, gray, pair_flows
-from gendef_core.fit.refine import Refined, refine
+from gendef_core.fit.refine import refine
 from gendef_core.warp import identity_positions, pixels_to_offsets, sample
 
 Stage = Callable[[str, int, int], None]
@@ -60,6 +60,7 @@ class FitResult:
     visible: list[float]         # per frame: fraction of visible pixels
     canvas_clamped: bool
     timings: dict[str, float] = field(default_factory=dict)
+    layer_fraction: float = 0.0  # fraction of frame pixels on the moving-object layer (0: single layer)
 
 
 def to_float(frames: np.ndarray) -> Tensor:
@@ -79,9 +80,11 @@ def psnr_per_frame(a: np.ndarray, b: np.ndarray) -> list[float]:
     return [99.0 if m <= 1e-10 else float(min(99.0, 10 * np.log10(255.0**2 / m))) for m in mse]
 
 
-def initial_maps(luma: np.ndarray, cfg: FitConfig, stage: Stage) -> tuple[Tensor, Tensor, Canvas, Tensor]:
-    """Steps 1-3: ``base [T, 2, H, W]``, chained ``maps [T, 2, H, W]`` (canonical px), the canvas and
-    ``reliable bool [T, H, W]`` (True where the chained flow was consistent all along from frame 0)."""
+def initial_maps(luma: np.ndarray, cfg: FitConfig, stage: Stage
+                 ) -> tuple[Tensor, Tensor, Canvas, Tensor, tuple[np.ndarray, np.ndarray]]:
+    """Steps 1-3: ``base [T, 2, H, W]``, chained ``maps [T, 2, H, W]`` (canonical px), the canvas,
+    ``reliable bool [T, H, W]`` (True where the flow into the frame was consistent) and the flows
+    (forward, backward) of `pair_flows`."""
     t, h, w = luma.shape
     fwd, bwd = pair_flows(luma, preset=cfg.flow_preset)
     stage("flow", 1, 3)
@@ -103,7 +106,75 @@ def initial_maps(luma: np.ndarray, cfg: FitConfig, stage: Stage) -> tuple[Tensor
         maps.append(base[i + 1] + residual)
         reliable.append(ok)
     stage("chaining", 3, 3)
-    return base, torch.stack(maps), canvas, torch.stack(reliable)
+    return base, torch.stack(maps), canvas, torch.stack(reliable), (fwd, bwd)
+
+
+@dataclass(frozen=True)
+class _Scored:
+    canonical: Tensor
+    maps: Tensor
+    psnr: list[float]
+    visibility: Tensor
+    inside: Tensor
+    det: Tensor
+    layer: Tensor | None      # bool [T, H, W]: frame pixels on the moving-object layer
+
+
+def _score(canonical: Tensor, maps: Tensor, frames: np.ndarray, cfg: FitConfig, layer: Tensor | None) -> _Scored:
+    t = maps.shape[0]
+    recon = torch.cat([sample(canonical[None], maps[None, s:s + 32])[0] for s in range(0, t, 32)])
+    recon8 = to_uint8_frames(recon)
+    err = torch.from_numpy(np.abs(recon8.astype(np.float32) - frames.astype(np.float32)).mean(-1))  # [T, H, W]
+    err = F.avg_pool2d(err[:, None], 3, stride=1, padding=1, count_include_pad=False)[:, 0]
+    hc, wc = canonical.shape[-2:]
+    x, y = maps[:, 0], maps[:, 1]
+    inside = (x >= -1e-4) & (x <= wc - 1 + 1e-4) & (y >= -1e-4) & (y <= hc - 1 + 1e-4)
+    visibility = (err <= cfg.visibility_threshold) & inside
+    det = jacobian_determinant(maps)
+    if layer is not None:  # a cell across the layer boundary is a tear between layers, not a fold
+        det = torch.where(same_layer_cells(layer), det, torch.ones_like(det))
+    return _Scored(canonical, maps, psnr_per_frame(recon8, frames), visibility, inside, det, layer)
+
+
+def same_layer_cells(layer: Tensor) -> Tensor:
+    """``bool [T, H-1, W-1]``: pixel cells whose four corners lie on one layer of ``layer bool [T, H, W]``."""
+    a, b = layer[:, :-1, :-1], layer[:, :-1, 1:]
+    c, d = layer[:, 1:, :-1], layer[:, 1:, 1:]
+    return (a == b) & (a == c) & (a == d)
+
+
+def object_layer(unexplained: Tensor, fwd: np.ndarray, bwd: np.ndarray, *, min_fraction: float = 0.01
+                 ) -> tuple[Tensor, Tensor, int] | None:
+    """Moving content the first, single-layer fit could not explain, as its own layer.
+
+    ``unexplained bool [T, H, W]`` (frame pixels whose reconstruction failed). Returns the cleaned
+    layer mask ``bool [T, H, W]``, the layer's map ``[T, 2, H, W]`` in the pixels of its keyframe (the
+    frame where it is largest) by chaining the flow out from the keyframe, and the keyframe; None
+    when the layer is too small to matter (under `min_fraction` of the frame in every frame).
+    """
+    import cv2
+
+    t, h, w = unexplained.shape
+    k3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    k7 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    masks = []
+    for m in unexplained.numpy().astype(np.uint8):
+        m = cv2.morphologyEx(m, cv2.MORPH_OPEN, k3)
+        m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, k7)
+        masks.append(cv2.dilate(m, k3))
+    layer = torch.from_numpy(np.stack(masks).astype(bool))
+    area = layer.float().mean(dim=(1, 2))
+    if float(area.max()) < min_fraction:
+        return None
+    key = int(area.argmax())
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    maps: list[Tensor | None] = [None] * t
+    maps[key] = torch.stack([xs, ys])
+    for i in range(key + 1, t):
+        maps[i] = chain_maps(maps[i - 1], bwd[i - 1])  # type: ignore[arg-type]
+    for i in range(key - 1, -1, -1):
+        maps[i] = chain_maps(maps[i + 1], fwd[i])      # type: ignore[arg-type]
+    return layer, torch.stack(maps), key  # type: ignore[arg-type]
 
 
 def fit_frames(frames: np.ndarray, cfg: FitConfig, *, seed: int = 0, device: str | torch.device = "cpu",
@@ -124,7 +195,7 @@ def fit_frames(frames: np.ndarray, cfg: FitConfig, *, seed: int = 0, device: str
     t0 = time.perf_counter()
     t, h, w, _ = frames.shape
     luma = gray(frames)
-    base, chained, canvas, reliable = initial_maps(luma, cfg, stage)
+    base, chained, canvas, reliable, (fwd, bwd) = initial_maps(luma, cfg, stage)
     timings["flow_and_chaining_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -135,37 +206,86 @@ def fit_frames(frames: np.ndarray, cfg: FitConfig, *, seed: int = 0, device: str
     canonical, _ = aggregate(images, init_maps, reliable.float() * 0.9 + 0.1, (canvas.height, canvas.width))
     timings["initial_canonical_s"] = time.perf_counter() - t1
 
+    # a saved state of the second (layered) stage resumes after an uninterrupted, deterministic first stage
+    stage_of_state = int(state["stage"]) if state is not None and "stage" in state else 1
+
+    def saver(which: int) -> Callable[[dict[str, Tensor]], None] | None:
+        if checkpoint is None or (which == 1 and stage_of_state == 2):
+            return None
+        return lambda snap: checkpoint({**snap, "stage": torch.tensor(which)})
+
     t2 = time.perf_counter()
     dev = torch.device(device)
-    refined = refine(images.to(dev), canonical.to(dev), base.to(dev), grids.to(dev),
-                     replace(cfg, steps=cfg.steps_for(t)), seed=seed,
-                     progress=lambda s, n: stage("refine", s, n), state=state, checkpoint=checkpoint)
-    refined = Refined(refined.canonical.cpu(), refined.maps.cpu(), refined.grids.cpu(), refined.losses)
+    steps = cfg.steps_for(t)
+    r1 = refine(images.to(dev), canonical.to(dev), base.to(dev), grids.to(dev), replace(cfg, steps=steps),
+                seed=seed, progress=lambda s, n: stage("refine", s, n),
+                state=state if stage_of_state == 1 else None, checkpoint=saver(1))
+    best = _score(r1.canonical.cpu(), r1.maps.cpu(), frames, cfg, None)
     timings["refine_s"] = time.perf_counter() - t2
 
-    t3 = time.perf_counter()
-    maps = refined.maps
-    recon = torch.cat([sample(refined.canonical[None], maps[None, s:s + 32])[0] for s in range(0, t, 32)])
-    recon8 = to_uint8_frames(recon)
-    psnr = psnr_per_frame(recon8, frames)
-    err = torch.from_numpy(np.abs(recon8.astype(np.float32) - frames.astype(np.float32)).mean(-1))  # [T, H, W]
-    err = F.avg_pool2d(err[:, None], 3, stride=1, padding=1, count_include_pad=False)[:, 0]
-    hc, wc = canvas.height, canvas.width
-    x, y = maps[:, 0], maps[:, 1]
-    inside = (x >= -1e-4) & (x <= wc - 1 + 1e-4) & (y >= -1e-4) & (y <= hc - 1 + 1e-4)
-    visibility = (err <= cfg.visibility_threshold) & inside
-    det = jacobian_determinant(maps)
+    if cfg.layers:
+        t3 = time.perf_counter()
+        found = object_layer(~best.visibility & best.inside, fwd, bwd)
+        if found is not None:
+            layer, omaps, _key = found
+            second = _layered(images, best, base, layer, omaps, canvas, shape, cfg, steps, seed, dev, stage,
+                              state if stage_of_state == 2 else None, saver(2))
+            if float(np.mean(second.psnr)) > float(np.mean(best.psnr)):
+                best = second
+        timings["layer_s"] = time.perf_counter() - t3
+
+    hc, wc = best.canonical.shape[-2:]
     jx, iy = identity_positions((h, w), canvas.origin, dtype=torch.float32)
     identity = torch.stack(torch.broadcast_tensors(jx.view(1, w), iy.view(h, 1)))
-    offsets = pixels_to_offsets(maps - identity, (hc, wc)).float().contiguous()
-    timings["report_s"] = time.perf_counter() - t3
+    offsets = pixels_to_offsets(best.maps - identity, (hc, wc)).float().contiguous()
     return FitResult(
-        canonical=refined.canonical.float().contiguous(), offsets=offsets, origin=canvas.origin,
-        visibility=visibility.contiguous(), psnr=psnr,
-        outside=[float(v) for v in (~inside).float().mean(dim=(1, 2))],
-        folded=[float(v) for v in (det <= 0).float().mean(dim=(1, 2))],
-        visible=[float(v) for v in visibility.float().mean(dim=(1, 2))],
-        canvas_clamped=canvas.clamped, timings=timings)
+        canonical=best.canonical.float().contiguous(), offsets=offsets, origin=canvas.origin,
+        visibility=best.visibility.contiguous(), psnr=best.psnr,
+        outside=[float(v) for v in (~best.inside).float().mean(dim=(1, 2))],
+        folded=[float(v) for v in (best.det <= 0).float().mean(dim=(1, 2))],
+        visible=[float(v) for v in best.visibility.float().mean(dim=(1, 2))],
+        canvas_clamped=canvas.clamped, timings=timings,
+        layer_fraction=0.0 if best.layer is None else float(best.layer.float().mean()))
+
+
+def _layered(images: Tensor, first: _Scored, base: Tensor, layer: Tensor, omaps: Tensor, canvas: Canvas,
+             shape: tuple[int, int],
+             cfg: FitConfig, steps: int, seed: int, dev: torch.device, stage: Stage,
+             state: Mapping[str, Tensor] | None, checkpoint: Callable[[dict[str, Tensor]], None] | None) -> _Scored:
+    """Second stage: the moving layer gets its own region of the canvas, right of the scene; refit jointly."""
+    t, _, h, w = images.shape
+    pts = omaps.permute(0, 2, 3, 1)[layer]                     # [n, 2] layer pixels in keyframe coordinates
+    lo = torch.maximum(pts.min(0).values.floor(), torch.tensor([-w, -h], dtype=torch.float32)) - 2
+    hi = torch.minimum(pts.max(0).values.ceil(), torch.tensor([2 * w, 2 * h], dtype=torch.float32)) + 2
+    gap = 4
+    shift = torch.tensor([canvas.width + gap - float(lo[0]), -float(lo[1])])
+    size = (max(canvas.height, int(hi[1] - lo[1]) + 1), canvas.width + gap + int(hi[0] - lo[0]) + 1)
+    lmaps = (omaps + shift.view(1, 2, 1, 1)).clamp(min=0)
+    lmaps[:, 0] = lmaps[:, 0].clamp(max=size[1] - 1)
+    lmaps[:, 1] = lmaps[:, 1].clamp(max=size[0] - 1)
+    # the scene under and around the layer: its first-stage map carries the layer's motion (chained flow
+    # filled across the occlusion); replace it there by the scene's own deformation, filled in from outside
+    around = F.max_pool2d(layer[:, None].float(), 9, stride=1, padding=4)[:, 0] > 0
+    scene = torch.stack([base[i] + fill_holes(first.maps[i] - base[i], (~around[i]).float()) for i in range(t)])
+    base2 = torch.where(layer[:, None], lmaps, scene)
+    canonical2, _ = aggregate(images, base2, torch.ones(t, h, w), size)
+    # the scene part keeps the first stage's refined canonical
+    hc1, wc1 = first.canonical.shape[-2:]
+    canonical2[:, :hc1, :wc1] = first.canonical
+    grids = torch.zeros(t, 2, *shape)
+    fold_mask = same_layer_cells(layer).float()
+    r2 = refine(images.to(dev), canonical2.to(dev), base2.to(dev), grids.to(dev),
+                replace(cfg, steps=max(1, steps // 2)), seed=seed + 1,
+                progress=lambda s, n: stage("refine layers", s, n),
+                state=state, checkpoint=checkpoint, fold_mask=fold_mask.to(dev))
+    maps = r2.maps.cpu()
+    # a pixel is on the layer when it samples the layer's region of the canvas
+    on_layer = maps[:, 0] > canvas.width + gap / 2
+    return _score(r2.canonical.cpu(), maps, images_to_uint8(images), cfg, on_layer)
+
+
+def images_to_uint8(images: Tensor) -> np.ndarray:
+    return to_uint8_frames(images)
 
 
 def summary(result: FitResult) -> dict[str, Any]:
@@ -179,5 +299,6 @@ def summary(result: FitResult) -> dict[str, Any]:
             "folded_fraction": [r(v, 6) for v in result.folded], "folded_max": r(max(result.folded), 6),
             "visible_fraction": [r(v, 4) for v in result.visible],
             "canonical_size": [int(result.canonical.shape[1]), int(result.canonical.shape[2])],
+            "layer_fraction": r(result.layer_fraction, 4),
             "origin": list(result.origin), "canvas_clamped": result.canvas_clamped,
             "timings_s": {k: r(v, 2) for k, v in result.timings.items()}}

@@ -50,13 +50,16 @@ def dense_maps(base: Tensor, grids: Tensor, residual: Tensor | None, idx: Tensor
 def refine(frames: Tensor, canonical: Tensor, base: Tensor, grids: Tensor, cfg: FitConfig, *,
            seed: int = 0, progress: Callable[[int, int], None] | None = None,
            state: Mapping[str, Tensor] | None = None,
-           checkpoint: Callable[[dict[str, Tensor]], None] | None = None, checkpoint_every: int = 20) -> Refined:
+           checkpoint: Callable[[dict[str, Tensor]], None] | None = None, checkpoint_every: int = 20,
+           fold_mask: Tensor | None = None) -> Refined:
     """Jointly refine ``canonical [3, Hc, Wc]`` and ``grids [T, 2, gh, gw]`` against ``frames [T, 3, H, W]``.
 
     ``base [T, 2, H, W]`` is the fixed global part of every map; all tensors must be on one device.
     Step s draws its `cfg.frames_per_step` frames from a generator seeded by (`seed`, s), so a fit is
     repeatable and a resumed one (`state`, as given to `checkpoint` every `checkpoint_every` steps)
     continues exactly as an uninterrupted one. `progress(step, steps)` is called after every step.
+    ``fold_mask [T, H-1, W-1]`` (optional, float) restricts the fold penalty to those pixel cells
+    (cells that straddle two layers of a layered map are tears, not folds).
     """
     t, _, h, w = frames.shape
     dev = frames.device
@@ -97,7 +100,10 @@ def refine(frames: Tensor, canonical: Tensor, base: Tensor, grids: Tensor, cfg: 
             if t >= 2:
                 loss = loss + cfg.temporal_weight * ((use_residual[1:] - use_residual[:-1]) ** 2).mean()
         det = jacobian_determinant(maps)
-        loss = loss + cfg.fold_weight * (F.relu(cfg.fold_floor - det) ** 2).mean()
+        fold = F.relu(cfg.fold_floor - det) ** 2
+        if fold_mask is not None:
+            fold = fold * fold_mask[idx]
+        loss = loss + cfg.fold_weight * fold.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
