@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +129,26 @@ def test_reproduce_tables_script_at_tiny_size(tmp_path: Path) -> None:
     assert len(rows) == 2, table
     assert "n/a" in rows[1] and "n/a" not in rows[0]   # the baseline has no deformation: no track/warp statistics
     assert (out / "commands.log").read_text().count("gendef eval") == 2
+
+
+def test_fit_story_example(tmp_path: Path) -> None:
+    from gendef_core import api
+    from gendef_core.artifacts.clip import load_clip
+
+    api.synth_dataset("pan", tmp_path / "pan", num_videos=1, num_frames=12, resolution=32)
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "fit_story.py"), str(tmp_path / "pan" / "videos" /
+                          "000000"), str(tmp_path / "story"), "--size", "32", "--frames", "12", "--quality", "fast",
+                          "--scale", "1"], capture_output=True, text=True, check=True, env={**os.environ,
+                                                                                            "OMP_NUM_THREADS": "1"})
+    sheet_path = Path(out.stdout.strip().splitlines()[-1])
+    assert sheet_path == tmp_path / "story" / "fit_story.png"
+    clip = load_clip(tmp_path / "story" / "clip")
+    sheet = np.asarray(Image.open(sheet_path))
+    # 3 rows of 4 frame-size panels, then the canonical (at least the frame's size: the pan grows it)
+    assert clip.canonical_size[1] > clip.width
+    assert sheet.shape == (3 * clip.height + clip.canonical_size[0], 4 * clip.width, 3)
+    # the edit drawn on frame 0 shows in the edited column of row 0: it differs from the reconstruction there
+    recon = sheet[:clip.height, clip.width:2 * clip.width].astype(int)
+    edited = sheet[:clip.height, 2 * clip.width:3 * clip.width].astype(int)
+    assert np.abs(recon - edited).max() > 100
+    assert clip.fit["psnr_mean_db"] > 20

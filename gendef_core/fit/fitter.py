@@ -118,6 +118,7 @@ class _Scored:
     inside: Tensor
     det: Tensor
     layer: Tensor | None      # bool [T, H, W]: frame pixels on the moving-object layer
+    error: Tensor             # [T, H, W] reconstruction error, 8-bit levels, 3x3 mean
 
 
 def _score(canonical: Tensor, maps: Tensor, frames: np.ndarray, cfg: FitConfig, layer: Tensor | None) -> _Scored:
@@ -133,7 +134,7 @@ def _score(canonical: Tensor, maps: Tensor, frames: np.ndarray, cfg: FitConfig, 
     det = jacobian_determinant(maps)
     if layer is not None:  # a cell across the layer boundary is a tear between layers, not a fold
         det = torch.where(same_layer_cells(layer), det, torch.ones_like(det))
-    return _Scored(canonical, maps, psnr_per_frame(recon8, frames), visibility, inside, det, layer)
+    return _Scored(canonical, maps, psnr_per_frame(recon8, frames), visibility, inside, det, layer, err)
 
 
 def same_layer_cells(layer: Tensor) -> Tensor:
@@ -161,7 +162,10 @@ def object_layer(unexplained: Tensor, fwd: np.ndarray, bwd: np.ndarray, *, min_f
     for m in unexplained.numpy().astype(np.uint8):
         m = cv2.morphologyEx(m, cv2.MORPH_OPEN, k3)
         m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, k7)
-        masks.append(cv2.dilate(m, k3))
+        n, comp, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+        keep = np.zeros(n, np.uint8)
+        keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_fraction * h * w  # scattered misfits are not an object
+        masks.append(cv2.dilate(fill_mask_holes(keep[comp]), k3))
     layer = torch.from_numpy(np.stack(masks).astype(bool))
     area = layer.float().mean(dim=(1, 2))
     if float(area.max()) < min_fraction:
@@ -175,6 +179,18 @@ def object_layer(unexplained: Tensor, fwd: np.ndarray, bwd: np.ndarray, *, min_f
     for i in range(key - 1, -1, -1):
         maps[i] = chain_maps(maps[i + 1], fwd[i])      # type: ignore[arg-type]
     return layer, torch.stack(maps), key  # type: ignore[arg-type]
+
+
+def fill_mask_holes(mask: np.ndarray) -> np.ndarray:
+    """``uint8 [H, W]`` 0/1 -> the same with every region enclosed by 1s set to 1 (a ring becomes a disc)."""
+    import cv2
+
+    h, w = mask.shape
+    outside = np.ones((h + 2, w + 2), np.uint8)   # a ring of background around the frame, so the fill
+    outside[1:-1, 1:-1] = 1 - mask                 # reaches every background region touching the border
+    flood = np.zeros((h + 4, w + 4), np.uint8)
+    cv2.floodFill(outside, flood, (0, 0), 2)
+    return (outside[1:-1, 1:-1] != 2).astype(np.uint8)
 
 
 def fit_frames(frames: np.ndarray, cfg: FitConfig, *, seed: int = 0, device: str | torch.device = "cpu",
@@ -225,7 +241,10 @@ def fit_frames(frames: np.ndarray, cfg: FitConfig, *, seed: int = 0, device: str
 
     if cfg.layers:
         t3 = time.perf_counter()
-        found = object_layer(~best.visibility & best.inside, fwd, bwd)
+        # what the single-layer fit explains badly; a moving object's smeared interior can look right, so the
+        # layer is its outline with the holes filled (`object_layer`)
+        badly = best.error > 2 * cfg.visibility_threshold
+        found = object_layer(badly & best.inside, fwd, bwd)
         if found is not None:
             layer, omaps, _key = found
             second = _layered(images, best, base, layer, omaps, canvas, shape, cfg, steps, seed, dev, stage,

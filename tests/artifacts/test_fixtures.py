@@ -23,6 +23,7 @@ from gendef_core.artifacts.checkpoint import load_checkpoint
 from gendef_core.artifacts.clip import CONVENTION_V2, load_clip, read_clip_manifest
 from gendef_core.artifacts.dataset import load_dataset_info, load_ground_truth, read_video_frames
 from gendef_core.errors import ArtifactError
+from gendef_core.warp import warp
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 R, T = 8, 3
@@ -80,13 +81,19 @@ def test_fixtures_are_small_and_complete() -> None:
         "clip_v1/latents.safetensors",
         "clip_v1/manifest.json",
         "clip_v1/video.mp4",
+        "clip_v2/canonical.png",
+        "clip_v2/canonical.safetensors",
+        "clip_v2/deform.safetensors",
+        "clip_v2/manifest.json",
+        "clip_v2/video.mp4",
+        "clip_v2/visibility.safetensors",
         "dataset_v1/groundtruth/vid_a.safetensors",
         "dataset_v1/groundtruth/vid_b.safetensors",
         "dataset_v1/manifest.json",
         *[f"dataset_v1/videos/{v}/{t:06d}.png" for v in ("vid_a", "vid_b") for t in range(T)],
         "make_fixtures.py",
     ]
-    assert sum((FIXTURES / f).stat().st_size for f in files) < 50_000
+    assert sum((FIXTURES / f).stat().st_size for f in files) < 60_000
 
 
 def test_clip_v1() -> None:
@@ -113,6 +120,27 @@ def test_clip_v1() -> None:
     assert np.array_equal(np.asarray(Image.open(path / "canonical.png")), to_uint8(clip_canonical()).numpy())
     frames, fps = read_video(path / "video.mp4")
     assert frames.shape == (3, 8, 8, 3) and fps == Fraction(30000, 1001)
+
+
+def test_clip_v2() -> None:
+    # Written by gendef 0.6.0 (clip v2): a 6x8 frame at origin (3, 2) of a 10x12 canonical, sliding right by
+    # half a canonical pixel per frame, with a visibility map and a fit record. Formulas repeated on purpose.
+    c, i, j = np.mgrid[0:3, 0:10, 0:12].astype(np.float64)
+    canonical = torch.from_numpy((((2 * c + 3 * i + 5 * j) % 13) / 6.0 - 1.0).astype(np.float32))
+    offsets = torch.zeros(T, 2, 6, 8)
+    offsets[:, 0] = (torch.arange(T, dtype=torch.float64) / 2 * 2 / 11).float().view(T, 1, 1)
+    t, ii, jj = np.mgrid[0:T, 0:6, 0:8]
+    path = FIXTURES / "clip_v2"
+    clip = load_clip(path)
+    assert torch.equal(clip.canonical, canonical) and torch.equal(clip.offsets, offsets)
+    assert (clip.height, clip.width, clip.canonical_size, clip.origin) == (6, 8, (10, 12), (3, 2))
+    assert clip.visibility is not None and torch.equal(clip.visibility, torch.from_numpy((ii + jj + t) % 5 != 0))
+    assert clip.fit["psnr_db"] == [40.0, 41.5, 42.25] and clip.latents == {}
+    # zero offsets at frame 0: the frame is the canonical's window at the origin, bit for bit
+    assert torch.equal(warp(clip.canonical[None], clip.offsets[None, :1], origin=clip.origin)[0, 0],
+                       canonical[:, 2:8, 3:11])
+    m = json.loads((path / "manifest.json").read_text())
+    assert (m["format_version"], m["canonical_height"], m["canonical_width"], m["origin"]) == (2, 10, 12, [3, 2])
 
 
 def test_clip_v1_through_the_cli(run_cli) -> None:
