@@ -67,15 +67,29 @@ def resample(
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to create (OUT/index.html is the page).",
                                       show_default=False)] = Path("demo"),
+    video: Annotated[Path | None, typer.Option("--video", help="Your own video (a file or a folder of frames): fit "
+                                               "it, then edit, track, segment and compute the flow on it.",
+                                               show_default=False)] = None,
+    frames: Annotated[int | None, typer.Option("--frames", "-t", help="With --video: fit its first N frames "
+                                               "(default 64; about a minute at 128 px on 2 CPU cores). Without: "
+                                               "frames per sampled clip (default 48).", show_default=False)] = None,
+    size: Annotated[int | None, typer.Option("--size", help="With --video: short side of the fit in px (default: "
+                                             "gendef fit's, 128 or the video's own if smaller).",
+                                             show_default=False)] = None,
+    quality: Annotated[str, typer.Option("--quality", help="Quality of the fit: fast, default or best.")] = "default",
+    fit_frames: Annotated[int, typer.Option("--fit-frames", help="Without --video: frames of the generated pan "
+                                            "that the demo fits (0: leave that section out).")] = 48,
     ckpt: CkptOpt = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the first clip.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the first clip and of the fit.")] = 0,
     overwrite: OverwriteOpt = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """The whole story on the bundled model: sample, resample, edit, track, segment, flow -> index.html."""
+    """The whole story -> index.html: on the bundled model (sample, resample, edit, track, segment, flow, and a
+    fitted pan), or with --video on your own video (fit, then edit, track, segment, flow on its frame 0)."""
     from gendef_core import api
 
     with progress_to_stderr(quiet) as on_event:
-        summary = api.demo(out, ckpt=ckpt, seed=seed, overwrite=overwrite, on_event=on_event)
+        summary = api.demo(out, ckpt=ckpt, frames=frames, seed=seed, video=video, size=size, quality=quality,
+                           fit_frames=fit_frames, overwrite=overwrite, on_event=on_event)
     emit(summary["index"], summary, as_json)

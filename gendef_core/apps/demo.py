@@ -1,14 +1,18 @@
-"""`gendef demo`: the whole story on the bundled model, written as a static HTML page.
+"""`gendef demo`: the whole story, written as a static HTML page (plain HTML, no server, no script).
 
-Sample clips, resample the motion of one, edit its canonical with a scribble, track points drawn on
-the canonical, propagate a mask drawn on the canonical, and compute its optical flow; then write
-OUT/index.html that shows every video and picture side by side (plain HTML, no server, no script).
+On the bundled model: sample clips, resample the motion of one, edit its canonical with a scribble,
+track points drawn on the canonical, propagate a mask drawn on the canonical, and compute its optical
+flow; then fit a generated camera pan (`gendef fit`) and edit it on its first frame, to show a
+canonical larger than the frame. With `video`, the same story on the user's own video instead,
+through `gendef fit`: the edit, points and mask are drawn on its frame 0. OUT/index.html shows
+every video and picture side by side.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,15 +24,24 @@ from gendef_core.artifacts.common import prepare_output_dir, write_bytes_atomic
 from gendef_core.errors import ConfigError
 from gendef_core.events import Info, OnEvent, Progress, ignore
 
+VIDEO_FRAMES = 64
+"""Frames of the user's video the demo fits by default (about a minute at 128 px on 2 CPU cores)."""
+PAN_FRAMES, PAN_SIZE = 48, 64
+"""The generated pan of the "Your own video" section: frames and size (px); its fit takes ~7 s on 2 cores."""
+_SHOW = 224  # CSS px (at most) of the longer side of a fitted frame on the page; its canonical at the same scale
+_ROW = 1080  # CSS px that the four panels of a fit share when they fit on one row at a smaller scale
 
-def draw_scribble(size: int, path: Path) -> Path:
-    """An RGBA overlay the size of the canonical: a red ring and a yellow bar, transparent elsewhere."""
+
+def draw_scribble(size: int, path: Path, height: int | None = None) -> Path:
+    """An RGBA overlay `size` wide (and `height`, default `size`, high): a red ring and a yellow bar,
+    transparent elsewhere. At the canonical's size for `gendef edit --scribble`, at the frame size for `--frame`."""
     from PIL import Image, ImageDraw
 
-    img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    w, h = size, height or size
+    img = Image.new("RGBA", (w, h), (0, 0, 0, 0))
     d = ImageDraw.Draw(img)
-    d.ellipse([size * 0.2, size * 0.2, size * 0.55, size * 0.55], outline=(230, 20, 20, 255), width=max(1, size // 16))
-    d.rectangle([size * 0.6, size * 0.7, size * 0.9, size * 0.78], fill=(250, 220, 0, 255))
+    d.ellipse([w * 0.2, h * 0.2, w * 0.55, h * 0.55], outline=(230, 20, 20, 255), width=max(1, min(w, h) // 16))
+    d.rectangle([w * 0.6, h * 0.7, w * 0.9, h * 0.78], fill=(250, 220, 0, 255))
     img.save(path)
     return path
 
@@ -45,91 +58,322 @@ def draw_mask(canonical: Tensor, path: Path) -> Path:
     return path
 
 
-def grid_points(size: int, n: int = 4) -> list[list[float]]:
-    g = np.linspace(size * 0.15, size * 0.85, n)
-    return [[round(float(x), 2), round(float(y), 2)] for y in g for x in g]
+def draw_frame_mask(frame: np.ndarray, path: Path) -> Path:
+    """A two-label mask of a frame ``uint8 [H, W, 3]`` (DAVIS palette PNG): 1 = an ellipse around the centre
+    (half the frame's width and height), 2 = the brightest 15 % of the pixels outside it, on the frame blurred
+    by ~1/32 of its size (so label 2 is a few regions, not single pixels)."""
+    from PIL import Image, ImageFilter
+
+    from gendef_core.artifacts.masks import write_label_png
+
+    h, w = frame.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    blob = ((xx + 0.5 - w / 2) / (w / 4)) ** 2 + ((yy + 0.5 - h / 2) / (h / 4)) ** 2 <= 1
+    grey = Image.fromarray(np.ascontiguousarray(frame)).convert("L")
+    lum = np.asarray(grey.filter(ImageFilter.GaussianBlur(max(1.0, min(h, w) / 32))), np.float32)
+    labels = blob.astype(np.uint8)
+    labels[~blob & (lum >= np.quantile(lum[~blob], 0.85)) & (lum > lum.min())] = 2
+    return write_label_png(path, labels)
+
+
+def grid_points(size: int, n: int = 4, height: int | None = None) -> list[list[float]]:
+    """An n x n grid of [x, y] pixel points over the middle 70 % of a `size` x `height` (default `size`) image."""
+    xs = np.linspace(size * 0.15, size * 0.85, n)
+    ys = np.linspace((height or size) * 0.15, (height or size) * 0.85, n)
+    return [[round(float(x), 2), round(float(y), 2)] for y in ys for x in xs]
 
 
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
 h1{margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #ddd}
-.row{display:flex;flex-wrap:wrap;gap:16px} figure{margin:0;text-align:center}
-figcaption{font-size:.85em;color:#555;max-width:256px}
-img,video{width:256px;height:256px;image-rendering:pixelated;background:#eee;border:1px solid #ccc}
+.row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+.pair{display:flex;flex-wrap:nowrap;gap:16px;min-width:0;max-width:100%}
+figure{margin:0;text-align:center;width:256px;min-width:0;flex:0 1 auto}
+figcaption{font-size:.85em;color:#555}
+img,video{display:block;width:100%;height:auto;aspect-ratio:1/1;image-rendering:pixelated;
+background:#eee;border:1px solid #ccc;box-sizing:border-box}
+table.numbers{border-collapse:collapse;margin-top:1em;font-size:.9em}
+table.numbers td{padding:.15em .8em .15em 0;vertical-align:top}
+table.numbers td:first-child{color:#555;white-space:nowrap}
 code{background:#f4f4f4;padding:0 .3em}"""
 
 
-def _figure(src: str, caption: str) -> str:
-    tag = (f'<video src="{src}" autoplay loop muted playsinline></video>' if src.endswith(".mp4")
-           else f'<img src="{src}" alt="{html.escape(caption)}">')
-    return f"<figure>{tag}<figcaption>{html.escape(caption)}</figcaption></figure>"
+def _figure(src: str, caption: str, size: tuple[int, int] | None = None) -> str:
+    """One picture or looping video with its caption; `size` (w, h) is its CSS size (default 256 x 256). It
+    shrinks with the page (keeping its aspect ratio) when the page is narrower."""
+    box = f' style="width:{size[0]}px"' if size else ""
+    ratio = f' style="aspect-ratio:{size[0]}/{size[1]}"' if size else ""
+    tag = (f'<video src="{src}"{ratio} autoplay loop muted playsinline></video>' if src.endswith(".mp4")
+           else f'<img src="{src}"{ratio} alt="{html.escape(caption)}">')
+    return f"<figure{box}>{tag}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
-def _section(title: str, text: str, figures: list[tuple[str, str]]) -> str:
-    return (f"<h2>{html.escape(title)}</h2><p>{text}</p><div class=row>"
-            + "".join(_figure(s, c) for s, c in figures) + "</div>")
+def _pair(*figures: str) -> str:
+    """Figures that stay side by side at any page width (they shrink instead of wrapping)."""
+    return "<div class=pair>" + "".join(figures) + "</div>"
 
 
-def demo(out: Path, *, ckpt: Path | str | None = None, num: int = 4, frames: int = 48, seed: int = 0,
+def _section(title: str, text: str, figures: list[tuple[str, str]] | list[str]) -> str:
+    body = "".join(f if isinstance(f, str) else _figure(*f) for f in figures)
+    return f"<h2>{html.escape(title)}</h2><p>{text}</p><div class=row>{body}</div>"
+
+
+def _head(title: str) -> str:
+    return (f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+            f"<style>{_STYLE}</style></head><body>")
+
+
+def demo(out: Path, *, ckpt: Path | str | None = None, num: int = 4, frames: int | None = None, seed: int = 0,
+         video: Path | None = None, size: int | None = None, quality: str = "default", fit_frames: int = PAN_FRAMES,
          overwrite: bool = False, on_event: OnEvent = ignore) -> dict[str, Any]:
     """Run the showcase (`gendef demo`) into `out` and return a summary; OUT/index.html is the page.
 
-    At least two clips are sampled (the page shows them side by side)."""
-    from gendef_core import api
-    from gendef_core.artifacts.clip import load_clip
+    Without `video`: `num` (at least two) clips of `frames` (default 48) frames from the model, and a
+    generated pan of `fit_frames` frames (0: no such section) fitted with `quality`. With `video`: its
+    first `frames` (default `VIDEO_FRAMES`) frames are fitted at short side `size` (default: `gendef
+    fit`'s) with `quality`; if it has cuts, the first shot. `seed` seeds the first clip and the fit.
+    """
+    from gendef_core.fit.config import fit_preset
 
     out = Path(out)
     if num < 1:
         raise ConfigError(f"num must be >= 1, got {num}")
+    if frames is not None and frames < 2:
+        raise ConfigError(f"--frames must be >= 2, got {frames}")
+    if fit_frames != 0 and fit_frames < 2:
+        raise ConfigError(f"--fit-frames must be 0 (no fit section) or >= 2, got {fit_frames}")
+    if video is not None and ckpt is not None:
+        raise ConfigError("--ckpt has no use with --video: the demo of your own video fits it and uses no model")
+    if video is None and size is not None:
+        raise ConfigError("--size goes with --video (the generated pan of the demo is fitted at its own size)")
+    fit_preset(quality)  # refuse a bad --quality before any work
+    if video is not None and not Path(video).exists():
+        raise ConfigError(f"--video {video} does not exist; give a video file or a folder of frames")
+    if video is not None and out.resolve() in (Path(video).resolve(), *Path(video).resolve().parents):
+        raise ConfigError(f"--out {out} contains the video {video}, and the demo replaces it; give another --out")
     prepare_output_dir(out, overwrite=overwrite, what="demo")
     if out.exists():
         shutil.rmtree(out)
     # Built in place (not in a temporary directory) so that the paths the outputs record stay valid;
     # on any failure the directory is removed again.
     out.mkdir(parents=True)
-    steps = 7
     try:
-        paths = api.sample(out / "clips", ckpt=ckpt, num=max(num, 2), frames=frames, seed=seed, flow=True)
-        on_event(Progress("demo", 1, steps))
-        clip = paths[0]
-        c = load_clip(clip)
-        api.resample(clip, out / "resampled", motion_seed=seed + 1000, ckpt=ckpt)
-        on_event(Progress("demo", 2, steps))
-        edit = api.edit(clip, out / "edited", scribble=draw_scribble(c.height, out / "scribble.png"))
-        on_event(Progress("demo", 3, steps))
-        (out / "points.json").write_text(json.dumps(grid_points(c.height)))
-        tracks = api.track(clip, out / "points.json", out=out / "tracks.json", overlay=out / "tracks.mp4")
-        on_event(Progress("demo", 4, steps))
-        seg = api.segment(clip, draw_mask(c.canonical, out / "mask.png"), out=out / "masks",
-                          overlay=out / "segment.mp4")
-        on_event(Progress("demo", 5, steps))
-        flow = api.flow(clip, out / "flow")
-        on_event(Progress("demo", 6, steps))
-        model = api.describe(ckpt)
-        page = _page(model, len(paths), frames, edit, tracks, seg, flow)
-        write_bytes_atomic(out / "index.html", page.encode())
-        on_event(Progress("demo", steps, steps))
+        if video is not None:
+            summary = _video_demo(Path(video), out, frames=frames or VIDEO_FRAMES, size=size, quality=quality,
+                                  seed=seed, on_event=on_event)
+        else:
+            summary = _model_demo(out, ckpt=ckpt, num=num, frames=frames or 48, seed=seed, quality=quality,
+                                  fit_frames=fit_frames, on_event=on_event)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
     on_event(Info(f"open {out / 'index.html'} in a browser"))
-    return {"out": str(out), "index": str(out / "index.html"), "clips": len(paths), "frames": frames,
-            "model": model.get("bundled") or model.get("path"),
-            "tracked_visible": float(np.mean(tracks["visible"])), "edit_coverage": edit["edit_coverage"]["mean"]}
+    return {"out": str(out), "index": str(out / "index.html"), **summary}
+
+
+def _model_demo(out: Path, *, ckpt: Path | str | None, num: int, frames: int, seed: int, quality: str,
+                fit_frames: int, on_event: OnEvent) -> dict[str, Any]:
+    from gendef_core import api
+    from gendef_core.artifacts.clip import load_clip
+
+    steps = 8 if fit_frames else 7
+    paths = api.sample(out / "clips", ckpt=ckpt, num=max(num, 2), frames=frames, seed=seed, flow=True)
+    on_event(Progress("demo", 1, steps))
+    clip = paths[0]
+    c = load_clip(clip)
+    api.resample(clip, out / "resampled", motion_seed=seed + 1000, ckpt=ckpt)
+    on_event(Progress("demo", 2, steps))
+    edit = api.edit(clip, out / "edited", scribble=draw_scribble(c.height, out / "scribble.png"))
+    on_event(Progress("demo", 3, steps))
+    (out / "points.json").write_text(json.dumps(grid_points(c.height)))
+    tracks = api.track(clip, out / "points.json", out=out / "tracks.json", overlay=out / "tracks.mp4")
+    on_event(Progress("demo", 4, steps))
+    seg = api.segment(clip, draw_mask(c.canonical, out / "mask.png"), out=out / "masks",
+                      overlay=out / "segment.mp4")
+    on_event(Progress("demo", 5, steps))
+    flow = api.flow(clip, out / "flow")
+    on_event(Progress("demo", 6, steps))
+    own = None
+    if fit_frames:
+        api.synth_dataset("pan", out / "own" / "pan", num_videos=1, num_frames=fit_frames, resolution=PAN_SIZE,
+                          seed=seed)
+        own = _fit_story(out / "own" / "pan" / "videos" / "000000", out / "own", frames=fit_frames, size=None,
+                         quality=quality, seed=seed, full=False, task="demo: pan",
+                         on_event=on_event)
+        on_event(Progress("demo", 7, steps))
+    model = api.describe(ckpt)
+    page = _page(model, len(paths), frames, edit, tracks, seg, flow, own)
+    write_bytes_atomic(out / "index.html", page.encode())
+    on_event(Progress("demo", steps, steps))
+    return {"clips": len(paths), "frames": frames, "model": model.get("bundled") or model.get("path"),
+            "tracked_visible": float(np.mean(tracks["visible"])), "edit_coverage": edit["edit_coverage"]["mean"],
+            **({"fit": own["numbers"]} if own else {})}
+
+
+def _video_demo(video: Path, out: Path, *, frames: int, size: int | None, quality: str, seed: int,
+                on_event: OnEvent) -> dict[str, Any]:
+    story = _fit_story(video, out, frames=frames, size=size, quality=quality, seed=seed, full=True, task="demo",
+                       on_event=on_event)
+    write_bytes_atomic(out / "index.html", _video_page(video, story).encode())
+    return {"video": str(video), "frames": story["numbers"]["num_frames"], "fit": story["numbers"],
+            "tracked_visible": float(np.mean(story["tracks"]["visible"])),
+            "edit_coverage": story["edit"]["edit_coverage"]["mean"]}
+
+
+def _fit_story(video: Path, root: Path, *, frames: int, size: int | None, quality: str, seed: int, full: bool,
+               task: str, on_event: OnEvent) -> dict[str, Any]:
+    """Fit the first `frames` frames of `video` (its first shot) as ROOT/fit and edit it on frame 0 (ROOT/edited,
+    ROOT/scribble.png); with `full` also track frame-0 points, propagate a frame-0 mask and compute the flow."""
+    from PIL import Image
+
+    from gendef_core import api
+    from gendef_core.artifacts.clip import load_clip, read_clip_manifest
+    from gendef_core.data.video_io import read_video
+    from gendef_core.fit.source import probe_source
+
+    info = probe_source(video)
+    if info.num_frames is not None and info.num_frames < frames:  # a short video: all of it
+        frames = info.num_frames if info.num_frames_exact else None  # type: ignore[assignment]
+    steps = 5 if full else 2
+    cmd = ["gendef", "fit", str(video), "--out", str(root / "fit"), "--quality", quality, "--seed", str(seed),
+           "--shot", "0"] + (["--frames", str(frames)] if frames else []) + (["--size", str(size)] if size else [])
+    fitted = api.fit(video, root / "fit", frames=frames, size=size, quality=quality, shot=0, seed=seed,
+                     command=shlex.join(cmd), on_event=on_event)
+    on_event(Progress(task, 1, steps))
+    m = read_clip_manifest(root / "fit")
+    h, w = m["height"], m["width"]
+    edit = api.edit(root / "fit", root / "edited", frame=0, scribble=draw_scribble(w, root / "scribble.png", h))
+    on_event(Progress(task, 2, steps))
+    drawn = np.asarray(Image.open(root / "scribble.png"))[..., 3] > 0
+    visible = load_clip(root / "fit", verify=False).visibility
+    carried = 1.0 if visible is None else float(visible[0].numpy()[drawn].mean())
+    rep = m["fit"]
+    story: dict[str, Any] = {
+        "edit": edit, "size": (w, h), "canonical_size": (m["canonical_width"], m["canonical_height"]),
+        "origin": tuple(m["origin"]), "cuts": fitted.cuts, "command": shlex.join(cmd), "carried": carried,
+        "numbers": {"num_frames": m["num_frames"], "start": rep["start"], "end": rep["end"],
+                    "num_shots": rep["num_shots"], "psnr_mean_db": rep["psnr_mean_db"],
+                    "psnr_min_db": rep["psnr_min_db"], "folded_max": rep["folded_max"],
+                    "outside_mean": rep["outside_mean"], "canonical_size": rep["canonical_size"],
+                    "layer_fraction": rep.get("layer_fraction", 0.0),
+                    "frame_size": [h, w], "runtime_s": rep["runtime_s"], "seconds": round(fitted.seconds, 2),
+                    "quality": quality, "device": rep.get("device")}}
+    if not full:
+        return story
+    (root / "points.json").write_text(json.dumps({"space": "frame", "frame": 0, "points": grid_points(w, 5, h)}))
+    story["tracks"] = api.track(root / "fit", root / "points.json", out=root / "tracks.json",
+                                overlay=root / "tracks.mp4")
+    on_event(Progress(task, 3, steps))
+    first, _ = read_video(root / "fit" / "source.mp4", max_frames=1)
+    story["segment"] = api.segment(root / "fit", draw_frame_mask(first[0], root / "mask.png"), frame=0,
+                                   out=root / "masks", overlay=root / "segment.mp4")
+    on_event(Progress(task, 4, steps))
+    story["flow"] = api.flow(root / "fit", root / "flow")
+    on_event(Progress(task, 5, steps))
+    return story
+
+
+def _scale(story: dict[str, Any]) -> float:
+    """CSS px per pixel of a fitted clip: the frame's longer side at `_SHOW`, or less so that its source, video,
+    canonical and edited video fit on one row (a canonical much wider than the frame wraps nonetheless)."""
+    (w, h), (wc, _) = story["size"], story["canonical_size"]
+    return min(_SHOW / max(w, h), max(_ROW / (3 * w + wc), 96 / max(w, h)))
+
+
+def _scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    return round(size[0] * scale), round(size[1] * scale)
+
+
+def _fit_panels(story: dict[str, Any], prefix: str) -> str:
+    """source | reconstruction + canonical (kept together) | edited, at one scale, and the fit's numbers."""
+    n = story["numbers"]
+    (w, h), (wc, hc) = story["size"], story["canonical_size"]
+    s = _scale(story)
+    frame, canon = _scaled((w, h), s), _scaled((wc, hc), s)
+    area = wc * hc / (w * h)
+    row = ("<div class=row>" + _figure(f"{prefix}fit/source.mp4", "source.mp4: the input at the fitted size", frame)
+           + _pair(_figure(f"{prefix}fit/video.mp4", "video.mp4: the fit's reconstruction", frame),
+                   _figure(f"{prefix}fit/canonical.png", f"canonical.png: {wc}x{hc} px, shown at the frames' scale",
+                           canon))
+           + _figure(f"{prefix}edited/video.mp4", "edited: a scribble drawn on frame 0, in every frame", frame)
+           + "</div>")
+    ox, oy = story["origin"]
+    rows = [("reconstruction PSNR", f"mean {n['psnr_mean_db']:.2f} dB, min {n['psnr_min_db']:.2f} dB per frame "
+                                    f"(over {n['num_frames']} frames)"),
+            ("canonical vs frame", f"{wc}x{hc} px canonical for {w}x{h} px frames ({area:.2f}x the area); frame 0 "
+                                   f"sits at ({ox}, {oy}) on it"),
+            ("folded", f"at most {n['folded_max'] * 100:.2f} % of a frame's pixels (where the map folds over)"),
+            ("outside", f"{n['outside_mean'] * 100:.3f} % of frame pixels sample outside the canonical (mean)"),
+            *([("layers", f"{n['layer_fraction'] * 100:.1f} % of frame pixels are on the moving-object layer "
+                           f"(its own region, right of the scene on the canonical)")] if n["layer_fraction"] else []),
+            ("edit", f"{story['carried'] * 100:.0f} % of the scribble lies on frame-0 pixels the fit explains (its "
+                     f"visibility map; only those reach the canonical); the edit covers "
+                     f"{story['edit']['edit_coverage']['mean'] * 100:.1f} % of each frame on average"),
+            ("runtime", f"{n['runtime_s']:.1f} s fitting ({n['seconds']:.1f} s with reading the video), quality "
+                        f"<code>{html.escape(n['quality'])}</code>, on {html.escape(str(n['device']))}"),
+            ("command", f"<code>{html.escape(story['command'])}</code>")]
+    table = "<table class=numbers>" + "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
+    return row + table
+
+
+def _cut_note(video: Path, story: dict[str, Any]) -> str:
+    n = story["numbers"]
+    if not story["cuts"]:
+        return ""
+    return (f" <b>{html.escape(str(video))} has scene cuts</b> (before frames {', '.join(map(str, story['cuts']))}): "
+            f"one canonical is never fitted across a cut, so this demo uses the <b>first shot</b>, frames "
+            f"{n['start']}..{n['end'] - 1}; <code>gendef fit</code> without <code>--shot</code> fits every shot.")
+
+
+def _video_page(video: Path, story: dict[str, Any]) -> str:
+    n, (w, h) = story["numbers"], story["size"]
+    scale = _scale(story)
+    frame = _scaled((w, h), scale)
+    seg, flow, tracks, edit = story["segment"], story["flow"], story["tracks"], story["edit"]
+    name = html.escape(Path(video).name)
+    parts = [_head(f"gendef demo: {Path(video).name}"),
+             f"<h1>gendef demo: {name}</h1><p><code>gendef fit</code> decomposes a video into <b>one canonical "
+             f"image</b> and a deformation per frame, so whatever is drawn once (here, on frame 0) follows the "
+             f"content in every frame. Frames {n['start']}..{n['end'] - 1} of <code>{html.escape(str(video))}</code>"
+             f" at {w}x{h} px. Made by <code>gendef demo --video</code>.{_cut_note(video, story)}</p>"]
+    parts.append(f"<h2>1. The fit</h2><p>The input, the fit's reconstruction from the canonical, the canonical "
+                 f"image itself (content that enters or leaves the view is kept on it, so it can be larger than "
+                 f"the frame), and the clip after the edit of section 2.</p>{_fit_panels(story, '')}")
+    parts.append(_section("2. Edit frame 0, see it everywhere", f"A scribble drawn on frame 0 at the frame size "
+                          f"(<code>gendef edit fit --frame 0 --scribble scribble.png</code>) is pulled into the "
+                          f"canonical and shows in every frame; it covers "
+                          f"{edit['edit_coverage']['mean'] * 100:.1f} % of each frame on average.",
+                          [("scribble.png", "the scribble, drawn on frame 0", frame),
+                           ("edited/canonical.png", "edited canonical", _scaled(story["canonical_size"], scale)),
+                           ("edited/video.mp4", "edited video", frame)]))
+    vis = float(np.mean(tracks["visible"])) * 100
+    parts.append(_section("3. Points on frame 0, tracked", f"{tracks['num_points']} points of frame 0 tracked "
+                          f"through {tracks['num_frames']} frames (<code>gendef track --points points.json</code>, "
+                          f"frame-space points); visible {vis:.0f} % of the time. Tracks: "
+                          f"<a href=tracks.json>tracks.json</a>.", [("tracks.mp4", "tracks with short trails", frame)]))
+    parts.append(_section("4. A mask drawn on frame 0, propagated", f"Labels {seg['labels']} (1: a blob around the "
+                          f"centre, 2: the brightest pixels around it) drawn on frame 0 "
+                          f"(<code>gendef segment --frame 0 --mask mask.png</code>): per-frame DAVIS-style PNGs in "
+                          f"<a href=masks/>masks/</a>.",
+                          [("mask.png", "the mask, drawn on frame 0", frame), ("segment.mp4", "propagated", frame)]))
+    parts.append(_section("5. Optical flow", f"Forward optical flow from the deformation (<code>gendef flow</code>), "
+                          f"mean {flow['mean_magnitude']:.3f} px per frame, {flow['valid_fraction'] * 100:.0f} % "
+                          f"valid.", [("flow/flow.mp4", "optical flow (colour)", frame)]))
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
 
 
 def _page(model: dict[str, Any], num: int, frames: int, edit: dict[str, Any], tracks: dict[str, Any],
-          seg: dict[str, Any], flow: dict[str, Any]) -> str:
+          seg: dict[str, Any], flow: dict[str, Any], own: dict[str, Any] | None) -> str:
     name = model.get("bundled") or model.get("path")
-    parts = [f"<!doctype html><html><head><meta charset=utf-8><title>gendef demo</title><style>{_STYLE}</style>"
-             f"</head><body><h1>gendef demo</h1><p>GenDeF renders every frame by warping <b>one canonical image</b> "
+    parts = [_head("gendef demo"),
+             f"<h1>gendef demo</h1><p>GenDeF renders every frame by warping <b>one canonical image</b> "
              f"with a generated deformation, so whatever is drawn once on the canonical image follows the "
              f"content in every frame. Model: <code>{html.escape(str(name))}</code>; {num} clips of {frames} "
              f"frames. Made by <code>gendef demo</code>.</p>"]
     parts.append(_section("1. Samples", "Each clip: its canonical image, the video, and the frame-to-frame "
                           "deformation flow in colour (<code>gendef sample --num 4 --flow</code>).",
-                          [f for i in range(num) for f in (
-                              (f"clips/{i:06d}/canonical.png", f"clip {i}: canonical image"),
-                              (f"clips/{i:06d}/video.mp4", f"clip {i}: video"))]))
+                          [_pair(_figure(f"clips/{i:06d}/canonical.png", f"clip {i}: canonical image"),
+                                 _figure(f"clips/{i:06d}/video.mp4", f"clip {i}: video")) for i in range(num)]))
     parts.append(_section("2. Same content, new motion", "<code>gendef resample</code> keeps the canonical "
                           "image and takes the motion of another seed.",
                           [("clips/000000/video.mp4", "clip 0"), ("resampled/video.mp4", "clip 0, resampled motion"),
@@ -151,5 +395,16 @@ def _page(model: dict[str, Any], num: int, frames: int, edit: dict[str, Any], tr
                           f"mean {flow['mean_magnitude']:.3f} px per frame, "
                           f"{flow['valid_fraction'] * 100:.0f} % valid.",
                           [("flow/flow.mp4", "optical flow (colour)")]))
+    if own is not None:
+        n = own["numbers"]
+        parts.append(f"<h2>7. Your own video: gendef fit</h2><p><code>gendef fit</code> decomposes any video into a "
+                     f"canonical image and a deformation, so every command above works on it. Here: a generated "
+                     f"camera pan and zoom over a scene larger than the frame, with a non-rigid patch and an object "
+                     f"crossing it (<code>gendef data synth --kind pan --num-videos 1 --frames {n['num_frames']} "
+                     f"--resolution {PAN_SIZE}</code>), fitted with quality <code>{html.escape(n['quality'])}</code>. "
+                     f"Content that enters the frame during the pan is kept on the canonical, which is therefore "
+                     f"<b>larger than the frame</b>; the scribble was drawn on frame 0 "
+                     f"(<code>gendef edit --frame 0</code>) and moves with the scene. Try it on yours: "
+                     f"<code>gendef demo --video FILE</code>.</p>{_fit_panels(own, 'own/')}")
     parts.append("</body></html>\n")
     return "\n".join(parts)
