@@ -68,7 +68,7 @@ def bench_one(kind: str, res: int, frames: int, quality: str, out: Path, seed: i
     gt = load_ground_truth(load_dataset_info(data, check_files=False), "000000")
     clip = out / f"fit-{kind}-{res}-{frames}-{quality}"
     _, wall, rss = run(["fit", str(data / "videos" / "000000"), "--out", str(clip), "--quality", quality,
-                        "--overwrite", "--quiet"], env)
+                        "--size", str(res), "--overwrite", "--quiet"], env)
     q = gt.query_points.numpy()
     # integer-valued grid points of the synth lie on pixel centres; frame-space queries on frame 0
     points = out / f"points-{kind}-{res}.json"

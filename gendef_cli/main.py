@@ -50,7 +50,17 @@ def _root(
     """GenDeF: video generation by warping a canonical image with generated deformation fields."""
 
 
+_ARGV: list[str] | None = None
+
+
+def invoked_args() -> list[str]:
+    """The arguments this invocation of `main` was given (what commands record as the command line)."""
+    return list(sys.argv[1:] if _ARGV is None else _ARGV)
+
+
 def main(argv: list[str] | None = None) -> None:
+    global _ARGV
+    _ARGV = None if argv is None else [str(a) for a in argv]
     try:
         app(args=argv, prog_name="gendef")
     except GendefError as e:

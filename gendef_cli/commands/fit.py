@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +19,8 @@ def _margin(value: str) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise typer.BadParameter(f"must be 'auto' or a number of pixels, got {value!r}") from None
+        raise typer.BadParameter(f"must be 'auto' or a number of pixels, got {value!r}",
+                                 param_hint="'--margin'") from None
 
 
 def fit(
@@ -50,7 +50,9 @@ def fit(
     from gendef_core import api
 
     px = _margin(margin)
-    command = "gendef " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    from gendef_cli.main import invoked_args
+
+    command = "gendef " + " ".join(shlex.quote(a) for a in invoked_args())
     with progress_to_stderr(quiet) as on_event:
         summary = api.fit(video, out, start=start, frames=frames, size=size, quality=quality, margin=px, shot=shot,
                           device=device, seed=seed, overwrite=overwrite, resume=resume, command=command,

@@ -218,10 +218,12 @@ def _fit_shot(frames: np.ndarray, fps: Fraction, cfg: Any, clip_dir: Path, state
         result = fit_frames(frames, cfg, seed=seed, device=device, progress=progress, state=state,
                             checkpoint=checkpoint)
     except FloatingPointError as e:
+        shutil.rmtree(state_file.parent, ignore_errors=True)  # a diverged fit cannot be resumed: leave nothing
         raise FitError(f"{report['video']}: {e}; try another --seed or --quality fast") from None
     except ValueError as e:
         raise ArtifactError(f"{state_file}: {e}; delete it and run `gendef fit` without --resume") from None
     if not (torch.isfinite(result.canonical).all() and torch.isfinite(result.offsets).all()):
+        shutil.rmtree(state_file.parent, ignore_errors=True)
         raise FitError(f"{report['video']}: the fit produced non-finite values; try another --seed or --quality fast")
     rep = {**report, **summary(result), "runtime_s": round(time.perf_counter() - began, 2),
            "config": cfg.to_dict()}

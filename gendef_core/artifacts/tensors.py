@@ -23,8 +23,29 @@ def save_tensors(path: Path, tensors: Mapping[str, Tensor], metadata: Mapping[st
     data = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     with atomic_file(Path(path)) as tmp:
         save_file(data, str(tmp), metadata=dict(metadata) if metadata else None)
+        _sort_header(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # safetensors creates 0600; match the JSON/PNG files beside it
     return Path(path)
+
+
+def _sort_header(path: Path) -> None:
+    """Rewrite a safetensors header with sorted keys, so equal tensors and metadata give equal bytes.
+
+    safetensors writes its JSON header (tensor entries and the ``__metadata__`` map) in a hash order
+    that varies from run to run. The sorted, compact JSON has the same length; the header keeps its
+    size (padded with spaces, which the format allows), so the data offsets do not change.
+    """
+    import json
+    import struct
+
+    with open(path, "r+b") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        ordered = json.dumps({k: header[k] for k in sorted(header)}, sort_keys=True, separators=(",", ":")).encode()
+        if len(ordered) > n:  # cannot happen for compact JSON of the same content; keep the file as written
+            return
+        f.seek(8)
+        f.write(ordered + b" " * (n - len(ordered)))
 
 
 def load_tensors(path: Path, *, fix: str) -> dict[str, Tensor]:
