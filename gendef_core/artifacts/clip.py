@@ -249,12 +249,14 @@ def load_clip(path: Path, *, verify: bool = True, require_videos: bool = True) -
                 sampling=m.get("sampling", {}), origin=(m["origin"][0], m["origin"][1]), visibility=visibility,
                 fit=m.get("fit", {}))
     clip.validate(path, fix=_FIX)
-    got = (clip.height, clip.width, clip.num_frames, *clip.canonical_size)
-    want = (m["height"], m["width"], m["num_frames"], m["canonical_height"], m["canonical_width"])
-    if got != want:
-        raise ArtifactError(f"{path}: tensors are {got[2]} frames of {got[0]}x{got[1]} on a {got[3]}x{got[4]} "
-                            f"canonical but the manifest says {want[2]} of {want[0]}x{want[1]} on "
-                            f"{want[3]}x{want[4]}; {_FIX}")
+    if clip.canonical_size != (m["canonical_height"], m["canonical_width"]):
+        raise ArtifactError(f"{path / 'canonical.safetensors'}: the canonical is {clip.canonical_size[0]}x"
+                            f"{clip.canonical_size[1]} but the manifest says {m['canonical_height']}x"
+                            f"{m['canonical_width']}; {_FIX}")
+    if (clip.num_frames, clip.height, clip.width) != (m["num_frames"], m["height"], m["width"]):
+        raise ArtifactError(f"{path / 'deform.safetensors'}: tensor 'offsets' has shape {list(clip.offsets.shape)}, "
+                            f"expected [{m['num_frames']}, 2, {m['height']}, {m['width']}] (the manifest's "
+                            f"frames); {_FIX}")
     return clip
 
 

@@ -196,7 +196,8 @@ def test_load_clip_refuses_manifest_size_disagreeing_with_tensors(tmp_path: Path
     m = json.loads((out / "manifest.json").read_text())
     m["num_frames"] = 4
     write_json_atomic(out / "manifest.json", m)
-    with raises(f"{out}: tensors are 3 frames of 7x9 on a 7x9 canonical but the manifest says 4 of 7x9 on 7x9"):
+    with raises(f"{out / 'deform.safetensors'}: tensor 'offsets' has shape [3, 2, 7, 9], expected [4, 2, 7, 9] "
+                f"(the manifest's frames)"):
         load_clip(out)
 
 

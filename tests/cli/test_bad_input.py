@@ -386,11 +386,11 @@ def test_clip_manifest_is_malformed_json(run_cli, clip: Path, tmp_path: Path, cm
 @pytest.mark.parametrize("cmd", ["render", "info"])
 def test_clip_format_version_too_new(run_cli, clip: Path, tmp_path: Path, cmd: str) -> None:
     m = read_json(clip / "manifest.json")
-    m["format_version"] = 2
+    m["format_version"] = 3
     (clip / "manifest.json").write_text(json.dumps(m))
     before = tree(tmp_path)
-    assert_error(run_cli(cmd, clip), f"error: {clip / 'manifest.json'}: clip format v2 is newer than this gendef "
-                                     f"({__version__}) reads (v1); upgrade gendef")
+    assert_error(run_cli(cmd, clip), f"error: {clip / 'manifest.json'}: clip format v3 is newer than this gendef "
+                                     f"({__version__}) reads (v2); upgrade gendef")
     assert tree(tmp_path) == before
 
 
@@ -436,7 +436,9 @@ def test_clip_video_deleted_info_fails_render_repairs(run_cli, clip: Path, tmp_p
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout) == {"format": "gendef.clip", "path": str(clip), "num_frames": 4, "height": 16,
                                     "width": 16, "fps": "30000/1001", "seed": 3, "checkpoint": None,
-                                    "source": "test", "latents": [], "videos": ["video.mp4"]}
+                                    "source": "test", "latents": [], "videos": ["video.mp4"],
+                                    "canonical_height": 16, "canonical_width": 16, "origin": [0, 0],
+                                    "has_visibility": False}
 
 
 @pytest.mark.parametrize("cmd", ["render", "info"])
@@ -444,7 +446,7 @@ def test_clip_offsets_of_the_wrong_shape(run_cli, clip: Path, tmp_path: Path, cm
     replace_offsets(clip, torch.zeros(4, 2, 8, 8))
     before = tree(tmp_path)
     assert_error(run_cli(cmd, clip), f"error: {clip / 'deform.safetensors'}: tensor 'offsets' has shape "
-                                     "[4, 2, 8, 8], expected [*, 2, 16, 16]; re-create the clip")
+                                     "[4, 2, 8, 8], expected [4, 2, 16, 16] (the manifest's frames); re-create the clip")
     assert tree(tmp_path) == before
 
 
@@ -548,7 +550,7 @@ def test_synth_unknown_kind(run_cli, tmp_path: Path) -> None:
     out = tmp_path / "data"
     r = run_cli("data", "synth", "--kind", "blobs", "--out", out, "--num-videos", "1", "--frames", "2",
                 "--resolution", "16")
-    assert_error(r, "error: --kind must be one of sprites, clouds, got 'blobs'")
+    assert_error(r, "error: --kind must be one of sprites, clouds, pan, got 'blobs'")
     assert tree(tmp_path) == {}
 
 
