@@ -446,7 +446,8 @@ def test_clip_offsets_of_the_wrong_shape(run_cli, clip: Path, tmp_path: Path, cm
     replace_offsets(clip, torch.zeros(4, 2, 8, 8))
     before = tree(tmp_path)
     assert_error(run_cli(cmd, clip), f"error: {clip / 'deform.safetensors'}: tensor 'offsets' has shape "
-                                     "[4, 2, 8, 8], expected [4, 2, 16, 16] (the manifest's frames); re-create the clip")
+                                     "[4, 2, 8, 8], expected [4, 2, 16, 16] (the manifest's frames); "
+                                     "re-create the clip")
     assert tree(tmp_path) == before
 
 
