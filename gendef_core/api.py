@@ -193,6 +193,13 @@ def describe(path: Path | str | None = None) -> dict[str, Any]:
         if c.fit:  # the report of `gendef fit`: its scalar fields (per-frame lists and nested objects left out)
             summary["fit"] = {k: v for k, v in c.fit.items() if v is None or isinstance(v, str | int | float | bool)}
         return summary
+    if fmt == "gendef.shots":
+        from gendef_core.artifacts.shots import read_shots_index
+
+        shots = read_shots_index(path)
+        return {"format": fmt, "path": str(path), "num_shots": len(shots),
+                "shots": [{"clip": str(path / s.name), "start": s.start, "end": s.end, "psnr_mean_db": s.psnr_mean_db}
+                          for s in shots]}
     if fmt == "gendef.dataset":
         from gendef_core.artifacts.dataset import load_dataset_info
 

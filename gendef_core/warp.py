@@ -27,6 +27,7 @@ an offset of zero lands exactly on integer pixels (see its docstring for how).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator
 from typing import Literal
 
@@ -78,7 +79,7 @@ def check_origin(frame_size: tuple[int, int], canonical_size: tuple[int, int], o
     h, w = frame_size
     hc, wc = canonical_size
     ox, oy = origin
-    if not (isinstance(ox, int) and isinstance(oy, int)):
+    if not (isinstance(ox, numbers.Integral) and isinstance(oy, numbers.Integral)) or isinstance(ox, bool):
         raise ValueError(f"the origin must be integer canonical pixels, got {origin!r}")
     if ox < 0 or oy < 0 or ox + w > wc or oy + h > hc:
         raise ValueError(f"a {h}x{w} frame at origin {origin} does not fit on a {hc}x{wc} canonical")

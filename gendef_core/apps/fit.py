@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from gendef_core.artifacts.clip import Clip, SourceVideo, read_clip_manifest, save_clip
-from gendef_core.artifacts.common import atomic_dir, prepare_output_dir, write_json_atomic
+from gendef_core.artifacts.common import prepare_output_dir, publish, write_json_atomic
 from gendef_core.artifacts.shots import ShotEntry, shot_name, write_shots_index
 from gendef_core.artifacts.tensors import load_tensors, save_tensors
 from gendef_core.errors import ArtifactError, ConfigError, DataError, GendefError
@@ -102,6 +103,8 @@ def fit(video: Path, out: Path, *, start: int = 0, frames: int | None = None, si
 
     began = time.perf_counter()
     video, out = Path(video), Path(out)
+    if out.name in ("", ".", ".."):
+        out = out.resolve()  # the work directory is a sibling named after OUT
     cfg = fit_preset(quality)
     if margin is not None and not 0 <= margin <= 4096:
         raise ConfigError(f"--margin must be 'auto' or 0..4096 px, got {margin}")
@@ -120,16 +123,25 @@ def fit(video: Path, out: Path, *, start: int = 0, frames: int | None = None, si
     prepare_output_dir(out, overwrite=overwrite, what="fit")
     if size is None:
         info = probe_source(video)
-        size = min(DEFAULT_SIZE, info.width, info.height)
+        # never upscale by default; a source below the minimum size gets the reader's own advice
+        size = DEFAULT_SIZE if min(info.width, info.height) > DEFAULT_SIZE else None
     footage = read_source(video, start=start, frames=frames, size=size, on_event=on_event)
     clip_frames = footage.frames
     if len(clip_frames) < MIN_FRAMES:
         raise DataError(f"{video}: a fit needs at least {MIN_FRAMES} frames, got {len(clip_frames)}")
-    if float(clip_frames.std()) < 1.0:
+    if all(int(f.max()) - int(f.min()) <= 2 for f in clip_frames):  # per frame: no float copy of the video
         raise DataError(f"{video} is a single flat colour in frames {start}..{start + len(clip_frames) - 1}: there is "
                         f"no texture whose motion could be fitted; give footage with visible content")
     cuts = detect_cuts(clip_frames)
-    ranges = split_shots(len(clip_frames), cuts)
+    ranges = []
+    for a, b in split_shots(len(clip_frames), cuts, min_length=1):  # never merged across a cut
+        if b - a < MIN_FRAMES:
+            on_event(Warning(f"{video}: frame {start + a} is a shot of one frame between cuts; it is left out "
+                             f"(a fit needs {MIN_FRAMES} frames)"))
+        else:
+            ranges.append((a, b))
+    if not ranges:
+        raise DataError(f"{video}: every shot between the cuts is a single frame; there is nothing to fit")
     w, h = footage.size
     where = f" (cuts before frames {', '.join(str(start + c) for c in cuts)})" if cuts else ""
     on_event(Info(f"{video}: {len(clip_frames)} frames at {w}x{h}, {len(ranges)} shot"
@@ -143,7 +155,7 @@ def fit(video: Path, out: Path, *, start: int = 0, frames: int | None = None, si
 
     params = {"video": _fingerprint(video), "start": start, "frames": len(clip_frames), "size": [w, h],
               "quality": quality, "config": cfg.to_dict(), "seed": seed, "shots": [list(r) for r in ranges],
-              "todo": todo}
+              "todo": todo, "device": str(dev), "threads": _threads()}
     work = _prepare_work(_work_dir(out), params, resume=resume, on_event=on_event)
     entries: list[ShotEntry] = []
     shots_out: list[dict[str, Any]] = []
@@ -152,6 +164,9 @@ def fit(video: Path, out: Path, *, start: int = 0, frames: int | None = None, si
         name = shot_name(k)
         label = f"shot {k}" if len(ranges) > 1 else "fit"
         clip_dir = work / name
+        if (clip_dir / "manifest.json").is_file() and not _complete(clip_dir):
+            on_event(Warning(f"{label}: the finished clip in {clip_dir} is incomplete; fitting it again"))
+            shutil.rmtree(clip_dir)
         if not (clip_dir / "manifest.json").is_file():
             _fit_shot(clip_frames[a:b], footage.fps, cfg, clip_dir, work / f"{name}.state.safetensors",
                       seed=seed, device=dev, label=label, on_event=on_event,
@@ -173,6 +188,12 @@ def fit(video: Path, out: Path, *, start: int = 0, frames: int | None = None, si
     _assemble(work, out, todo, entries, cuts=[start + c for c in cuts], source=str(video), start=start,
               overwrite=overwrite)
     return FitSummary(str(out), shots_out, [start + c for c in cuts], time.perf_counter() - began)
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()  # CPU reductions, hence a resumed result, depend on it
 
 
 def _prepare_work(work: Path, params: dict[str, Any], *, resume: bool, on_event: OnEvent) -> Path:
@@ -201,6 +222,7 @@ def _fit_shot(frames: np.ndarray, fps: Fraction, cfg: Any, clip_dir: Path, state
     import torch
 
     from gendef_core.fit.fitter import fit_frames, summary
+    from gendef_core.fit.refine import StateError
 
     began = time.perf_counter()
     state = None
@@ -220,7 +242,7 @@ def _fit_shot(frames: np.ndarray, fps: Fraction, cfg: Any, clip_dir: Path, state
     except FloatingPointError as e:
         shutil.rmtree(state_file.parent, ignore_errors=True)  # a diverged fit cannot be resumed: leave nothing
         raise FitError(f"{report['video']}: {e}; try another --seed or --quality fast") from None
-    except ValueError as e:
+    except StateError as e:
         raise ArtifactError(f"{state_file}: {e}; delete it and run `gendef fit` without --resume") from None
     if not (torch.isfinite(result.canonical).all() and torch.isfinite(result.offsets).all()):
         shutil.rmtree(state_file.parent, ignore_errors=True)
@@ -236,15 +258,28 @@ def _fit_shot(frames: np.ndarray, fps: Fraction, cfg: Any, clip_dir: Path, state
                   f"{rep['psnr_mean_db']:.2f} dB (min {rep['psnr_min_db']:.2f}), {rep['runtime_s']:.1f} s"))
 
 
+def _complete(clip_dir: Path) -> bool:
+    from gendef_core.artifacts.clip import load_clip
+
+    try:
+        load_clip(clip_dir, verify=True)
+    except GendefError:
+        return False
+    return True
+
+
 def _assemble(work: Path, out: Path, todo: list[int], entries: list[ShotEntry], *, cuts: list[int], source: str,
               start: int, overwrite: bool) -> None:
     """Move the finished clip(s) from the work directory into OUT (atomically) and drop the work directory."""
-    with atomic_dir(out, overwrite=overwrite, what="fit") as tmp:
-        if len(todo) == 1:
-            for item in (work / shot_name(todo[0])).iterdir():
-                shutil.move(str(item), tmp / item.name)
-        else:
-            for k in todo:
-                shutil.move(str(work / shot_name(k)), tmp / shot_name(k))
-            write_shots_index(tmp, source=source, start=start, shots=entries, cuts=cuts)
+    if len(todo) == 1:
+        publish(work / shot_name(todo[0]), out, overwrite=overwrite)  # one rename: never half a clip at OUT
+    else:
+        # the index is written into the work directory last, then the whole folder is renamed into place
+        folder = work / "shots"
+        folder.mkdir(exist_ok=True)
+        for k in todo:
+            if (work / shot_name(k)).exists():
+                os.replace(work / shot_name(k), folder / shot_name(k))
+        write_shots_index(folder, source=source, start=start, shots=entries, cuts=cuts)
+        publish(folder, out, overwrite=overwrite)
     shutil.rmtree(work, ignore_errors=True)

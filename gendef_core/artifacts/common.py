@@ -105,6 +105,21 @@ def atomic_dir(path: Path, *, overwrite: bool = False, what: str = "artifact") -
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def publish(built: Path, path: Path, *, overwrite: bool = False) -> Path:
+    """Rename a complete directory `built` to `path` (same filesystem), replacing it only with `overwrite`."""
+    path = Path(path)
+    prepare_output_dir(path, overwrite=overwrite, what="output")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        old = _temp_sibling(path, "old")
+        os.replace(path, old)
+        os.replace(built, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(built, path)
+    return path
+
+
 def header(fmt: str, version: int) -> dict[str, Any]:
     return {"format": fmt, "format_version": version, "gendef_version": __version__}
 

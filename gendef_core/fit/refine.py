@@ -27,6 +27,10 @@ from gendef_core.fit.geometry import jacobian_determinant, second_differences, u
 from gendef_core.warp import sample
 
 
+class StateError(ValueError):
+    """A saved refinement state does not fit this refinement."""
+
+
 @dataclass(frozen=True)
 class Refined:
     canonical: Tensor      # [3, Hc, Wc] in [-1, 1]
@@ -138,7 +142,7 @@ def _restore(state: Mapping[str, Tensor], named: dict[str, Tensor], opt: torch.o
     for name, p in named.items():
         key = f"param.{name}"
         if key not in state or tuple(state[key].shape) != tuple(p.shape):
-            raise ValueError(f"the saved refinement state has no {name} of shape {tuple(p.shape)}")
+            raise StateError(f"the saved refinement state has no {name} of shape {tuple(p.shape)}")
         with torch.no_grad():
             p.copy_(state[key])
         if f"adam.{name}.exp_avg" in state:

@@ -273,6 +273,10 @@ def test_scene_cut_gives_a_folder_of_shots(media: Path, tmp_path: Path, run_cli)
         assert clip.num_frames == 10 and clip.fit["start"] == s.start and clip.fit["num_shots"] == 2
         assert s.psnr_mean_db == clip.fit["psnr_mean_db"] and s.psnr_mean_db >= 30.0
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    info = run_cli("info", out)  # gendef info describes the shots folder
+    assert info.exit_code == 0, info.stderr
+    assert [(x["clip"], x["start"], x["end"]) for x in json.loads(info.stdout)["shots"]] == [
+        (str(out / "shot-000"), 0, 10), (str(out / "shot-001"), 10, 20)]
 
     # --shot 1 alone: a single clip, the very same fit as shot-001 above
     one = tmp_path / "shot1.clip"
@@ -437,3 +441,28 @@ def test_a_fresh_fit_discards_a_stale_work_dir(media: Path, tmp_path: Path, run_
     assert "warning: nothing to resume" in r.stderr
     _assert_same_tensors(out, tmp_path / "again")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["again", "out"]
+
+
+def test_a_one_frame_shot_between_cuts_is_left_out_not_merged(tmp_path: Path) -> None:
+    # Two cuts one frame apart: the single frame is its own shot and is dropped with a warning; the frames on
+    # either side are never fitted into one canonical.
+    import numpy as np
+
+    from gendef_core.apps import fit as fit_app
+    from gendef_core.events import Warning as W
+
+    frames = np.zeros((20, 16, 16, 3), np.uint8)
+    rng = np.random.default_rng(0)
+    frames[:] = rng.integers(0, 255, (1, 16, 16, 3), dtype=np.uint8)
+    seen: list[object] = []
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr("gendef_core.fit.shots.detect_cuts", lambda f: [10, 11])
+    from gendef_core.data.video_io import write_video
+
+    write_video(tmp_path / "v.mp4", frames, fps=25)
+    try:
+        summary = fit_app.fit(tmp_path / "v.mp4", tmp_path / "out", size=16, quality="fast", on_event=seen.append)
+    finally:
+        monkey.undo()
+    assert [(s["start"], s["end"]) for s in summary.shots] == [(0, 10), (11, 20)]
+    assert any(isinstance(e, W) and "frame 10 is a shot of one frame" in e.message for e in seen)
