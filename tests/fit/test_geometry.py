@@ -246,7 +246,7 @@ def test_affine_grid_has_no_second_differences_other_grids_do() -> None:
     assert float(second_differences(bumped)) > 1e-4
 
 
-@pytest.mark.xfail(strict=True, reason="KNOWN LIMIT (documented in upsample_grid): upsample_grid (geometry.py:127) and interpolation_matrix "
+@pytest.mark.xfail(strict=True, reason="KNOWN LIMIT (upsample_grid docstring): upsample_grid and interpolation_matrix "
                    "(geometry.py:136) use F.interpolate bicubic, which clamps at the border, so neither an affine "
                    "grid upsamples to its affine field (0.16 px off for a 4 % slope) nor can fit_grid reproduce an "
                    "affine field (0.11 px); the docstring promises 'a linear grid the same linear field'")
