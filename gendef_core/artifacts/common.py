@@ -93,13 +93,7 @@ def atomic_dir(path: Path, *, overwrite: bool = False, what: str = "artifact") -
     tmp.mkdir()
     try:
         yield tmp
-        if path.exists():
-            old = _temp_sibling(path, "old")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        _swap_in(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -110,6 +104,12 @@ def publish(built: Path, path: Path, *, overwrite: bool = False) -> Path:
     path = Path(path)
     prepare_output_dir(path, overwrite=overwrite, what="output")
     path.parent.mkdir(parents=True, exist_ok=True)
+    _swap_in(Path(built), path)
+    return path
+
+
+def _swap_in(built: Path, path: Path) -> None:
+    """Rename `built` to `path`; an existing `path` is moved aside first and deleted after."""
     if path.exists():
         old = _temp_sibling(path, "old")
         os.replace(path, old)
@@ -117,7 +117,6 @@ def publish(built: Path, path: Path, *, overwrite: bool = False) -> Path:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(built, path)
-    return path
 
 
 def header(fmt: str, version: int) -> dict[str, Any]:
