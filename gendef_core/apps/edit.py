@@ -118,7 +118,7 @@ def edit(clip: Path, out: Path | None = None, *, scribble: Path | None = None, c
     # are the source clip's: only the canonical changes.
     edited = Clip(canonical=new, offsets=c.offsets, fps=c.fps, seed=c.seed, checkpoint=c.checkpoint,
                   source="edit", latents=c.latents, sampling=c.sampling, origin=c.origin, visibility=c.visibility,
-                  fit=c.fit)
+                  fit={**c.fit, "edited": True} if c.fit else {})  # the report describes the clip before the edit
     save_clip(edited, out, overwrite=overwrite, flow=flow, on_event=on_event)
     outside = outside_fraction(c.offsets, c.canonical_size, c.origin)
     if float(outside.mean()) > OUTSIDE_WARNING:

@@ -62,7 +62,9 @@ def _fingerprint(path: Path) -> dict[str, Any]:
     """Identifies the input cheaply (a resumed fit must read the same video)."""
     p = path.resolve()
     if p.is_dir():
-        names = sorted(x.name for x in p.iterdir() if x.is_file())
+        from gendef_core.fit.source import FRAME_EXTENSIONS
+
+        names = sorted(x.name for x in p.iterdir() if x.is_file() and x.suffix.lower() in FRAME_EXTENSIONS)
         stamp = [(n, (p / n).stat().st_size, (p / n).stat().st_mtime_ns) for n in names]
         return {"path": str(p), "listing": hashlib.sha256(json.dumps(stamp).encode()).hexdigest()[:16]}
     st = p.stat()

@@ -15,6 +15,7 @@ from gendef_core.artifacts.common import (
     atomic_dir,
     file_record,
     header,
+    read_json,
     read_manifest,
     require,
     verify_files,
@@ -262,6 +263,8 @@ def load_clip(path: Path, *, verify: bool = True, require_videos: bool = True) -
 
 def update_videos(path: Path, videos: Mapping[str, Any]) -> None:
     """Record re-rendered derived videos in a clip's manifest (atomic manifest rewrite)."""
-    m = read_clip_manifest(path)
-    m["videos"] = {**m["videos"], **videos}
-    write_json_atomic(Path(path) / "manifest.json", m)
+    m = read_clip_manifest(path)  # validates (any version)
+    # the manifest as stored, so an older clip keeps its version (older gendefs can still read it)
+    raw = read_json(Path(path) / "manifest.json", fix=_FIX)
+    raw["videos"] = {**m["videos"], **videos}
+    write_json_atomic(Path(path) / "manifest.json", raw)

@@ -163,6 +163,8 @@ def test_clip_v1_renders_on_a_copy(run_cli, tmp_path: Path) -> None:
     videos = read_clip_manifest(clip)["videos"]
     assert sorted(videos) == ["flow.mp4", "video.mp4"]
     assert videos["video.mp4"] == {"num_frames": 3} and videos["flow.mp4"]["num_frames"] == 2
+    stored = json.loads((clip / "manifest.json").read_text())  # render records videos, never upgrades the file
+    assert stored["format_version"] == 1 and "origin" not in stored
 
 
 def test_dataset_v1() -> None:
