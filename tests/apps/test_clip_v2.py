@@ -262,7 +262,8 @@ def test_edit_with_a_canonical_size_scribble(subpixel_clip: Path, tmp_path: Path
     want = composite(old.canonical, overlay_from_uint8(rgba))
     assert torch.equal(new.canonical, want)
     assert torch.equal(bits(new.offsets), bits(old.offsets))
-    assert new.origin == ORIGIN and torch.equal(new.visibility, old.visibility) and dict(new.fit) == {**FIT, "edited": True}
+    assert new.origin == ORIGIN and torch.equal(new.visibility, old.visibility)
+    assert dict(new.fit) == {**FIT, "edited": True}
     new_frames, old_frames = frames_of(new.canonical, new.offsets), frames_of(old.canonical, old.offsets)
     assert torch.equal(new_frames, warp(want[None], old.offsets[None], origin=ORIGIN)[0])
     keep = untouched_pixels(torch.from_numpy(rgba[..., 3] > 0), old.offsets)[:, None].expand_as(new_frames)
