@@ -466,3 +466,28 @@ def test_a_one_frame_shot_between_cuts_is_left_out_not_merged(tmp_path: Path) ->
         monkey.undo()
     assert [(s["start"], s["end"]) for s in summary.shots] == [(0, 10), (11, 20)]
     assert any(isinstance(e, W) and "frame 10 is a shot of one frame" in e.message for e in seen)
+
+
+def test_eval_tracks_scores_frame0_points_tracked_through_a_fitted_clip(tmp_path: Path, run_cli) -> None:
+    # A synthetic clouds video fitted with `gendef fit`, its ground-truth query points tracked as frame-0 points,
+    # scored by `gendef eval-tracks` (which compares them to the ground truth's frame-0 points).
+    from gendef_core import api
+    from gendef_core.artifacts.dataset import load_dataset_info, load_ground_truth
+
+    data = tmp_path / "d"
+    api.synth_dataset("clouds", data, num_videos=1, num_frames=8, resolution=32, grid=4)
+    q = load_ground_truth(load_dataset_info(data, check_files=False), "000000").query_points
+    r = run_cli("fit", data / "videos" / "000000", "--out", tmp_path / "c", "--quality", "fast", "-q")
+    assert r.exit_code == 0, r.stderr
+    pts = tmp_path / "p.json"
+    pts.write_text(json.dumps({"space": "frame", "frame": 0, "points": q.tolist()}))
+    assert run_cli("track", tmp_path / "c", "--points", pts, "--out", tmp_path / "t.json").exit_code == 0
+    s = run_cli("eval-tracks", tmp_path / "t.json", "--data", data, "--video", "000000", "--json")
+    assert s.exit_code == 0, s.stderr
+    scores = json.loads(s.stdout)
+    assert scores["num_points"] == 16 and scores["average_jaccard"] > 0.5
+    # other points than the ground truth's are refused
+    pts.write_text(json.dumps({"space": "frame", "frame": 0, "points": (q + 1).tolist()}))
+    assert run_cli("track", tmp_path / "c", "--points", pts, "--out", tmp_path / "t2.json").exit_code == 0
+    bad = run_cli("eval-tracks", tmp_path / "t2.json", "--data", data, "--video", "000000")
+    assert bad.exit_code == 1 and "other points than the ground truth" in bad.stderr
