@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gendef_core.data.images import from_uint8, to_uint8
 from gendef_core.fit.canonical import aggregate, fill_holes
 from gendef_core.fit.config import FitConfig
 from gendef_core.fit.geometry import (
@@ -38,6 +39,7 @@ from gendef_core.fit.geometry import (
     homography_map,
     jacobian_determinant,
     size_canvas,
+    upsample_grid,
 )
 from gendef_core.fit.opticalflow import consistent, gray, pair_flows
 from gendef_core.fit.refine import refine
@@ -61,16 +63,6 @@ class FitResult:
     canvas_clamped: bool
     timings: dict[str, float] = field(default_factory=dict)
     layer_fraction: float = 0.0  # fraction of frame pixels on the moving-object layer (0: single layer)
-
-
-def to_float(frames: np.ndarray) -> Tensor:
-    """``uint8 [T, H, W, 3]`` -> ``float32 [T, 3, H, W]`` in [-1, 1]."""
-    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-
-
-def to_uint8_frames(images: Tensor) -> np.ndarray:
-    """``float [T, 3, H, W]`` in [-1, 1] -> ``uint8 [T, H, W, 3]`` (the quantisation of gendef.data.images)."""
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
 def psnr_per_frame(a: np.ndarray, b: np.ndarray) -> list[float]:
@@ -129,7 +121,7 @@ class _Scored:
 def _score(canonical: Tensor, maps: Tensor, frames: np.ndarray, cfg: FitConfig, layer: Tensor | None) -> _Scored:
     t = maps.shape[0]
     recon = torch.cat([sample(canonical[None], maps[None, s:s + 32])[0] for s in range(0, t, 32)])
-    recon8 = to_uint8_frames(recon)
+    recon8 = to_uint8(recon).numpy()
     err = torch.from_numpy(np.abs(recon8.astype(np.float32) - frames.astype(np.float32)).mean(-1))  # [T, H, W]
     err = F.avg_pool2d(err[:, None], 3, stride=1, padding=1, count_include_pad=False)[:, 0]
     hc, wc = canonical.shape[-2:]
@@ -211,7 +203,6 @@ def fit_frames(frames: np.ndarray, cfg: FitConfig, *, seed: int = 0, device: str
         if progress is not None:
             progress(name, done, total)
 
-    torch.manual_seed(seed)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     t, h, w, _ = frames.shape
@@ -222,8 +213,8 @@ def fit_frames(frames: np.ndarray, cfg: FitConfig, *, seed: int = 0, device: str
     t1 = time.perf_counter()
     shape = grid_shape((h, w), cfg.grid_spacing)
     grids = fit_grid(chained - base, shape)
-    images = to_float(frames)
-    init_maps = base + F.interpolate(grids, size=(h, w), mode="bicubic", align_corners=True)
+    images = from_uint8(torch.from_numpy(frames).permute(0, 3, 1, 2))  # [T, 3, H, W] in [-1, 1]
+    init_maps = base + upsample_grid(grids, (h, w))
     canonical, _ = aggregate(images, init_maps, reliable.float() * 0.9 + 0.1, (canvas.height, canvas.width))
     timings["initial_canonical_s"] = time.perf_counter() - t1
 
@@ -252,7 +243,7 @@ def fit_frames(frames: np.ndarray, cfg: FitConfig, *, seed: int = 0, device: str
         found = object_layer(badly & best.inside, fwd, bwd)
         if found is not None:
             layer, omaps, _key = found
-            second = _layered(images, best, base, layer, omaps, canvas, shape, cfg, steps, seed, dev, stage,
+            second = _layered(images, frames, best, base, layer, omaps, canvas, shape, cfg, steps, seed, dev, stage,
                               state if stage_of_state == 2 else None, saver(2))
             if float(np.mean(second.psnr)) > float(np.mean(best.psnr)):
                 best = second
@@ -272,10 +263,10 @@ def fit_frames(frames: np.ndarray, cfg: FitConfig, *, seed: int = 0, device: str
         layer_fraction=0.0 if best.layer is None else float(best.layer.float().mean()))
 
 
-def _layered(images: Tensor, first: _Scored, base: Tensor, layer: Tensor, omaps: Tensor, canvas: Canvas,
-             shape: tuple[int, int],
-             cfg: FitConfig, steps: int, seed: int, dev: torch.device, stage: Stage,
-             state: Mapping[str, Tensor] | None, checkpoint: Callable[[dict[str, Tensor]], None] | None) -> _Scored:
+def _layered(images: Tensor, frames: np.ndarray, first: _Scored, base: Tensor, layer: Tensor, omaps: Tensor,
+             canvas: Canvas, shape: tuple[int, int], cfg: FitConfig, steps: int, seed: int, dev: torch.device,
+             stage: Stage, state: Mapping[str, Tensor] | None,
+             checkpoint: Callable[[dict[str, Tensor]], None] | None) -> _Scored:
     """Second stage: the moving layer gets its own region of the canvas, right of the scene; refit jointly."""
     t, _, h, w = images.shape
     pts = omaps.permute(0, 2, 3, 1)[layer]                     # [n, 2] layer pixels in keyframe coordinates
@@ -305,11 +296,7 @@ def _layered(images: Tensor, first: _Scored, base: Tensor, layer: Tensor, omaps:
     maps = r2.maps.cpu()
     # a pixel is on the layer when it samples the layer's region of the canvas
     on_layer = maps[:, 0] > canvas.width + gap / 2
-    return _score(r2.canonical.cpu(), maps, images_to_uint8(images), cfg, on_layer)
-
-
-def images_to_uint8(images: Tensor) -> np.ndarray:
-    return to_uint8_frames(images)
+    return _score(r2.canonical.cpu(), maps, frames, cfg, on_layer)
 
 
 def summary(result: FitResult) -> dict[str, Any]:

@@ -14,9 +14,12 @@ _PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}  # cv2.DISOPTICAL_FLOW_PRESE
 
 def gray(frames: np.ndarray) -> np.ndarray:
     """``uint8 [T, H, W, 3]`` RGB -> ``uint8 [T, H, W]`` luma (BT.601 weights, as OpenCV's)."""
-    f = frames.astype(np.float32)
-    y = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
-    return np.clip(np.rint(y), 0, 255).astype(np.uint8)
+    out = np.empty(frames.shape[:-1], np.uint8)
+    for t, frame in enumerate(frames):  # frame by frame: no float copy of the whole video
+        f = frame.astype(np.float32)
+        y = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
+        out[t] = np.clip(np.rint(y), 0, 255).astype(np.uint8)
+    return out
 
 
 def make_dis(preset: str):  # -> cv2.DISOpticalFlow

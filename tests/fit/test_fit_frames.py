@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
+from gendef_core.data.images import from_uint8, to_uint8
 from gendef_core.errors import GendefError
 from gendef_core.fit.config import fit_preset
-from gendef_core.fit.fitter import FitResult, fit_frames, summary, to_float, to_uint8_frames
+from gendef_core.fit.fitter import FitResult, fit_frames, summary
 from gendef_core.fit.geometry import grid_shape
 from gendef_core.fit.refine import refine
 from gendef_core.warp import pixels_to_offsets, sample_positions, warp
@@ -62,7 +63,7 @@ def _identity(origin: tuple[int, int]) -> torch.Tensor:
 def known() -> Known:
     canonical, maps = _texture(0), _true_maps()
     offsets = pixels_to_offsets(maps - _identity(ORIGIN), (HC, WC))
-    frames = to_uint8_frames(warp(canonical[None], offsets[None], origin=ORIGIN)[0])
+    frames = to_uint8(warp(canonical[None], offsets[None], origin=ORIGIN)[0]).numpy()
     return Known(canonical, maps, frames)
 
 
@@ -90,7 +91,7 @@ def test_fit_reconstructs_the_frames(fitted: FitResult) -> None:
 
 
 def test_saved_offsets_render_the_psnr_that_is_reported(fitted: FitResult, known: Known) -> None:
-    recon = to_uint8_frames(warp(fitted.canonical[None], fitted.offsets[None], origin=fitted.origin)[0])
+    recon = to_uint8(warp(fitted.canonical[None], fitted.offsets[None], origin=fitted.origin)[0]).numpy()
     mse = ((recon.astype(np.float64) - known.frames.astype(np.float64)) ** 2).reshape(T, -1).mean(1)
     psnr = 10 * np.log10(255.0**2 / mse)
     np.testing.assert_allclose(psnr, fitted.psnr, atol=0.05)
@@ -168,7 +169,7 @@ def test_same_seed_same_fit_other_seed_other_fit(known: Known) -> None:
 # --- refine: resume ------------------------------------------------------------------------------------
 
 def _refine_inputs(known: Known):
-    frames = to_float(known.frames)
+    frames = from_uint8(torch.from_numpy(known.frames).permute(0, 3, 1, 2))
     base = torch.stack([_identity((4, 3)) + torch.tensor([PAN[0] * t, PAN[1] * t]).view(2, 1, 1) for t in range(T)])
     grids = torch.zeros(T, 2, *grid_shape((H, W), 8))
     canonical = torch.zeros(3, 34, 42)
