@@ -249,7 +249,7 @@ def test_affine_grid_has_no_second_differences_other_grids_do() -> None:
 @pytest.mark.xfail(strict=True, reason="KNOWN LIMIT (upsample_grid docstring): upsample_grid and interpolation_matrix "
                    "(geometry.py:136) use F.interpolate bicubic, which clamps at the border, so neither an affine "
                    "grid upsamples to its affine field (0.16 px off for a 4 % slope) nor can fit_grid reproduce an "
-                   "affine field (0.11 px); the docstring promises 'a linear grid the same linear field'")
+                   "affine field (0.11 px)")
 def test_affine_field_is_reproduced_by_its_fitted_grid() -> None:
     shape = grid_shape((FH, FW), 8)
     field = _affine_field(AFFINE, (FH, FW))
