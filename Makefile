@@ -23,6 +23,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check gendef_core gendef_cli tests examples benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -n 2
 
 clean:

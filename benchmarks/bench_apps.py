@@ -20,7 +20,8 @@ from timing import median_time
 from gendef_core.artifacts.checkpoint import CheckpointInfo
 from gendef_core.config import preset
 from gendef_core.models.generator import GenDeFGenerator
-from gendef_core.sampling import LoadedModel, canonical_and_feature, draw_latents, generate_offsets
+from gendef_core.models.loading import LoadedGenerator
+from gendef_core.sampling import VideoRollout, clip_tensors, draw_latents
 from gendef_core.track import optical_flow, track_canonical_points
 from gendef_core.warp import pixels_to_offsets, warp_chunks
 
@@ -53,21 +54,22 @@ def bench_tracking(repeats: int) -> None:
         print(f"| {points} | {frames} | {res}² | {t_track:.3f} | {visible:.3f} | {t_flow:.2f} |")
 
 
-def random_model(name: str, resolution: int) -> LoadedModel:
+def random_model(name: str, resolution: int) -> LoadedGenerator:
     cfg = preset(name, "finetune")
     cfg = replace(cfg, model=replace(cfg.model, resolution=resolution))
     gen = GenDeFGenerator(cfg.model).eval().requires_grad_(False)
     info = CheckpointInfo(Path(f"random-{name}"), 0, cfg.to_dict(), ("canonical", "deformation"), {}, {})
-    return LoadedModel(gen, cfg, info, torch.device("cpu"))
+    return LoadedGenerator(gen, cfg, info, torch.device("cpu"))
 
 
-def time_sampling(model: LoadedModel, frames: int, reps: int) -> tuple[float, float, float]:
+def time_sampling(model: LoadedGenerator, frames: int, reps: int) -> tuple[float, float, float]:
     """Seconds for the canonical image (once), the deformation of `frames` frames, and warping them."""
     lat = draw_latents(model, 0, frames)
-    canonical, feature = canonical_and_feature(model, lat["z_c"])
-    offsets = generate_offsets(model, feature, lat["z_d"], lat["motion_noise"], frames)
-    tc = median_time(lambda: canonical_and_feature(model, lat["z_c"]), reps)
-    td = median_time(lambda: generate_offsets(model, feature, lat["z_d"], lat["motion_noise"], frames), reps)
+    canonical, offsets = clip_tensors(model, lat, frames)
+    batch = (lat["z_c"][None], lat["z_d"][None], lat["motion_noise"][None])
+    roll = VideoRollout(model.generator, *batch)
+    tc = median_time(lambda: VideoRollout(model.generator, *batch), reps)
+    td = median_time(lambda: [roll.offsets(s, min(s + 32, frames)) for s in range(0, frames, 32)], reps)
     tw = median_time(lambda: sum(1 for _ in warp_chunks(canonical, offsets)), reps)
     return tc, td, tw
 

@@ -25,14 +25,14 @@ import torch
 from gendef_core.data.datasets import load_video_frames
 from gendef_core.data.images import to_uint8, write_png
 from gendef_core.metrics.motion import pixel_motion_stats
-from gendef_core.models.generator import GenDeFGenerator
-from gendef_core.sampling import load_video_generator
+from gendef_core.models.generator import VideoGenerator
+from gendef_core.models.loading import load_generator
 from gendef_core.training.snapshots import sample_rows
 from gendef_core.warp import offsets_to_pixels
 
 
 @torch.no_grad()
-def generate(g: torch.nn.Module, z_dim: int, num: int, frames: int) -> tuple[torch.Tensor, object]:
+def generate(g: VideoGenerator, z_dim: int, num: int, frames: int) -> tuple[torch.Tensor, object]:
     gen = torch.Generator().manual_seed(0)
     z_c, z_d = torch.randn(num, z_dim, generator=gen), torch.randn(num, z_dim, generator=gen)
     noise = g.motion.sample_noise(num, frames - 1, generator=gen)
@@ -60,14 +60,15 @@ def main() -> None:
     keep = [v for v in range(vf.num_videos) if int(vf.lengths[v]) >= args.frames][: args.num]
     real = torch.stack([vf.frames[int(vf.starts[v]): int(vf.starts[v]) + args.frames] for v in keep])
     real = real.permute(0, 1, 3, 4, 2)                                   # [N, T, H, W, 3]
-    g, cfg, info, _ = load_video_generator(args.run, device="cpu")
+    model = load_generator(args.run, device="cpu")
+    g, cfg, info = model.generator, model.config, model.checkpoint
     fake, out = generate(g, cfg.model.z_dim, len(keep), args.frames)
     rows = {"real": pixel_motion_stats(real), "generated": pixel_motion_stats(fake)}
     print(f"run: {info.path}  ({len(keep)} videos x {args.frames} frames)\n")
     print("| videos | still | change | jerk |\n|---|---|---|---|")
     for name, s in rows.items():
         print(f"| {name} | {s['still']:.3f} | {s['change']:.4f} | {s['jerk']:.4f} |")
-    if isinstance(g, GenDeFGenerator):
+    if out.offsets is not None:
         disp = offsets_to_pixels(out.offsets, tuple(out.offsets.shape[-2:]))
         speed = (disp[:, 1:] - disp[:, :-1]).norm(dim=2)
         print(f"\ndeformation flow: mean {float(speed.mean()):.3f} px/frame, "

@@ -7,6 +7,7 @@ GENDEF_DEBUG=1), 2 usage error, 130 interrupted. Anything else is a bug and show
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Annotated
 
@@ -58,6 +59,31 @@ def invoked_args() -> list[str]:
     return list(sys.argv[1:] if _ARGV is None else _ARGV)
 
 
+def _option_names(argv: list[str]) -> dict[str, str]:
+    """Python parameter name -> how the invoked command spells it (`--batch-size`, `CLIP`)."""
+    cmd = typer.main.get_command(app)
+    for arg in argv:  # walk down `gendef data synth ...` to the command that runs
+        sub = getattr(cmd, "commands", {}).get(arg)
+        if sub is None:
+            break
+        cmd = sub
+    names = {}
+    for p in getattr(cmd, "params", []):
+        if p.name:  # `set_` (a Python keyword) is the library's `overrides`
+            name = "overrides" if p.name == "set_" else p.name
+            names[name] = max(p.opts, key=len) if p.param_type_name == "option" else p.name.upper()
+    return names
+
+
+def cli_message(message: str, argv: list[str]) -> str:
+    """A library message in the command line's words: a parameter the library names in backticks
+    (`` `batch_size` must be >= 1``) becomes the option the user typed (``--batch-size must be >= 1``)."""
+    if "`" not in message:
+        return message
+    names = _option_names(argv)
+    return re.sub(r"`([a-z][a-z0-9_]*)`", lambda m: names.get(m[1], m[0]), message)
+
+
 def main(argv: list[str] | None = None) -> None:
     global _ARGV
     _ARGV = None if argv is None else [str(a) for a in argv]
@@ -70,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
 
         from gendef_cli.progress import err_console
 
-        err_console.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(cli_message(str(e), invoked_args()))}", soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         if os.environ.get("GENDEF_DEBUG"):

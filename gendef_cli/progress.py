@@ -17,13 +17,13 @@ err_console = Console(stderr=True, highlight=False)
 @contextlib.contextmanager
 def progress_to_stderr(quiet: bool = False) -> Iterator[OnEvent]:
     """Yield an `on_event` that shows progress bars (on a terminal only) and warnings/infos."""
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from rich.progress import Progress as Bars
 
     live = err_console.is_terminal and not quiet and not os.environ.get("CI")
     bars = Bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                 TimeRemainingColumn(), console=err_console, transient=True, disable=not live)
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def on_event(event: Event) -> None:
         if isinstance(event, Progress):

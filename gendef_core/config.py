@@ -179,11 +179,11 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, data: object) -> TrainConfig:
         return _from_dict(cls, data, "")
 
 
-def _from_dict(cls: type, data: Any, prefix: str) -> Any:
+def _from_dict(cls: type, data: object, prefix: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"config{' ' + prefix if prefix else ''} must be an object")
     hints = get_type_hints(cls)
@@ -194,8 +194,10 @@ def _from_dict(cls: type, data: Any, prefix: str) -> Any:
     kwargs = {}
     for name, value in data.items():
         tp = hints[name]
-        kwargs[name] = (_from_dict(tp, value, f"{prefix}{name}.") if dataclasses.is_dataclass(tp)
-                        else _coerce(value, tp, f"{prefix}{name}"))
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):  # a nested section (ModelConfig, ...)
+            kwargs[name] = _from_dict(tp, value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, tp, f"{prefix}{name}")
     return cls(**kwargs)
 
 
@@ -309,3 +311,30 @@ def preset(name: str, stage: Stage) -> TrainConfig:
     if stage == "finetune" and name == "paper":
         cfg = replace(cfg, loss=replace(cfg.loss, r1_gamma=8.0))  # upstream stage-2 value at 256 px
     return cfg
+
+
+RESUMABLE = ("steps", "log_every", "snapshot_every", "save_every", "keep_last")
+"""Config keys a resumed run may change; anything else would make it a different run."""
+
+
+def check_resume(saved: TrainConfig, cfg: TrainConfig, run: object) -> None:
+    """Refuse to resume run `run` (saved with `saved`) with a config that changes more than `RESUMABLE`."""
+    mine, theirs = cfg.to_dict(), saved.to_dict()
+    changed = sorted(k for k in mine if k not in RESUMABLE and mine[k] != theirs[k])
+    if changed:
+        raise ConfigError(f"`resume` continues {run} with its own config; it cannot change {', '.join(changed)} "
+                          f"(only `steps`, `kimg` and `overrides` of {'/'.join(RESUMABLE[1:])})")
+
+
+CANONICAL_SHAPE_KEYS = ("resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max")
+"""The model.* keys the canonical generator's weight shapes depend on."""
+DISCRIMINATOR_SHAPE_KEYS = ("channel_base", "channel_max", "fuse_resolution", "mbstd_group")
+"""The discriminator.* keys the (image part of the) discriminator's weight shapes depend on."""
+
+
+def inherit_pretraining(cfg: TrainConfig, pretraining: TrainConfig, init_from: str) -> TrainConfig:
+    """`cfg` set to fine-tune from the pre-training `pretraining` saved at `init_from`: its G_c and D shape
+    settings (so their weights fit) and no EMA ramp-up (the EMA starts from the pre-trained EMA)."""
+    model = replace(cfg.model, **{k: getattr(pretraining.model, k) for k in CANONICAL_SHAPE_KEYS})
+    disc = replace(cfg.discriminator, **{k: getattr(pretraining.discriminator, k) for k in DISCRIMINATOR_SHAPE_KEYS})
+    return replace(cfg, model=model, discriminator=disc, init_from=init_from, ema_rampup=None)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gendef_cli.options import JsonOpt, OverwriteOpt, QuietOpt
 from gendef_cli.output import emit
 from gendef_cli.progress import progress_to_stderr
+
+if TYPE_CHECKING:
+    from gendef_core.config import TrainConfig
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Dataset directory (gendef data prepare/synth).",
                                        show_default=False)]
@@ -31,7 +34,7 @@ DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the resolved c
 PrecisionOpt = Annotated[str | None, typer.Option("--mixed-precision", help="no, fp16 or bf16 (GPUs).")]
 
 
-def _run(stage: str, data: Path, out: Path, cfg: object, resume: bool, as_json: bool, quiet: bool) -> None:
+def _run(stage: str, data: Path, out: Path, cfg: TrainConfig, resume: bool, as_json: bool, quiet: bool) -> None:
     from gendef_core import api
 
     with progress_to_stderr(quiet) as on_event:

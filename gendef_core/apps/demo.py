@@ -14,6 +14,7 @@ import html
 import json
 import shlex
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ def draw_frame_mask(frame: np.ndarray, path: Path) -> Path:
     by ~1/32 of its size (so label 2 is a few regions, not single pixels)."""
     from PIL import Image, ImageFilter
 
-    from gendef_core.artifacts.masks import write_label_png
+    from gendef_core.data.edit_images import write_label_png
 
     h, w = frame.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w]
@@ -112,7 +113,7 @@ def _pair(*figures: str) -> str:
     return "<div class=pair>" + "".join(figures) + "</div>"
 
 
-def _section(title: str, text: str, figures: list[tuple[str, str]] | list[str]) -> str:
+def _section(title: str, text: str, figures: Sequence[str | tuple[str, str] | tuple[str, str, tuple[int, int]]]) -> str:
     body = "".join(f if isinstance(f, str) else _figure(*f) for f in figures)
     return f"<h2>{html.escape(title)}</h2><p>{text}</p><div class=row>{body}</div>"
 
@@ -172,35 +173,41 @@ def demo(out: Path, *, ckpt: Path | str | None = None, num: int = 4, frames: int
 
 def _model_demo(out: Path, *, ckpt: Path | str | None, num: int, frames: int, seed: int, quality: str,
                 fit_frames: int, on_event: OnEvent) -> dict[str, Any]:
-    from gendef_core import api
+    from gendef_core.apps.edit import edit as edit_clip
+    from gendef_core.apps.edit import segment
+    from gendef_core.apps.info import describe
+    from gendef_core.apps.sample import resample, sample
+    from gendef_core.apps.track import flow as clip_flow
+    from gendef_core.apps.track import track
     from gendef_core.artifacts.clip import load_clip
+    from gendef_core.data.synth_dataset import synth_dataset
 
     steps = 8 if fit_frames else 7
-    paths = api.sample(out / "clips", ckpt=ckpt, num=max(num, 2), frames=frames, seed=seed, flow=True)
+    paths = sample(out / "clips", ckpt=ckpt, num=max(num, 2), frames=frames, seed=seed, flow=True)
     on_event(Progress("demo", 1, steps))
     clip = paths[0]
     c = load_clip(clip)
-    api.resample(clip, out / "resampled", motion_seed=seed + 1000, ckpt=ckpt)
+    resample(clip, out / "resampled", motion_seed=seed + 1000, ckpt=ckpt)
     on_event(Progress("demo", 2, steps))
-    edit = api.edit(clip, out / "edited", scribble=draw_scribble(c.height, out / "scribble.png"))
+    edit = edit_clip(clip, out / "edited", scribble=draw_scribble(c.height, out / "scribble.png"))
     on_event(Progress("demo", 3, steps))
     (out / "points.json").write_text(json.dumps(grid_points(c.height)))
-    tracks = api.track(clip, out / "points.json", out=out / "tracks.json", overlay=out / "tracks.mp4")
+    tracks = track(clip, out / "points.json", out=out / "tracks.json", overlay=out / "tracks.mp4")
     on_event(Progress("demo", 4, steps))
-    seg = api.segment(clip, draw_mask(c.canonical, out / "mask.png"), out=out / "masks",
+    seg = segment(clip, draw_mask(c.canonical, out / "mask.png"), out=out / "masks",
                       overlay=out / "segment.mp4")
     on_event(Progress("demo", 5, steps))
-    flow = api.flow(clip, out / "flow")
+    flow = clip_flow(clip, out / "flow")
     on_event(Progress("demo", 6, steps))
     own = None
     if fit_frames:
-        api.synth_dataset("pan", out / "own" / "pan", num_videos=1, num_frames=fit_frames, resolution=PAN_SIZE,
+        synth_dataset("pan", out / "own" / "pan", num_videos=1, num_frames=fit_frames, resolution=PAN_SIZE,
                           seed=seed)
         own = _fit_story(out / "own" / "pan" / "videos" / "000000", out / "own", frames=fit_frames, size=None,
                          quality=quality, seed=seed, full=False, task="demo: pan",
                          on_event=on_event)
         on_event(Progress("demo", 7, steps))
-    model = api.describe(ckpt)
+    model = describe(ckpt)
     page = _page(model, len(paths), frames, edit, tracks, seg, flow, own)
     write_bytes_atomic(out / "index.html", page.encode())
     on_event(Progress("demo", steps, steps))
@@ -225,23 +232,28 @@ def _fit_story(video: Path, root: Path, *, frames: int, size: int | None, qualit
     ROOT/scribble.png); with `full` also track frame-0 points, propagate a frame-0 mask and compute the flow."""
     from PIL import Image
 
-    from gendef_core import api
+    from gendef_core.apps.edit import edit as edit_clip
+    from gendef_core.apps.edit import segment
+    from gendef_core.apps.fit import fit
+    from gendef_core.apps.track import flow as clip_flow
+    from gendef_core.apps.track import track
     from gendef_core.artifacts.clip import load_clip, read_clip_manifest
     from gendef_core.data.video_io import read_video
     from gendef_core.fit.source import probe_source
 
     info = probe_source(video)
+    count: int | None = frames  # None: the whole video
     if info.num_frames is not None and info.num_frames < frames:  # a short video: all of it
-        frames = info.num_frames if info.num_frames_exact else None  # type: ignore[assignment]
+        count = info.num_frames if info.num_frames_exact else None
     steps = 5 if full else 2
     cmd = ["gendef", "fit", str(video), "--out", str(root / "fit"), "--quality", quality, "--seed", str(seed),
-           "--shot", "0"] + (["--frames", str(frames)] if frames else []) + (["--size", str(size)] if size else [])
-    fitted = api.fit(video, root / "fit", frames=frames, size=size, quality=quality, shot=0, seed=seed,
+           "--shot", "0"] + (["--frames", str(count)] if count else []) + (["--size", str(size)] if size else [])
+    fitted = fit(video, root / "fit", frames=count, size=size, quality=quality, shot=0, seed=seed,
                      command=shlex.join(cmd), on_event=on_event)
     on_event(Progress(task, 1, steps))
     m = read_clip_manifest(root / "fit")
     h, w = m["height"], m["width"]
-    edit = api.edit(root / "fit", root / "edited", frame=0, scribble=draw_scribble(w, root / "scribble.png", h))
+    edit = edit_clip(root / "fit", root / "edited", frame=0, scribble=draw_scribble(w, root / "scribble.png", h))
     on_event(Progress(task, 2, steps))
     drawn = np.asarray(Image.open(root / "scribble.png"))[..., 3] > 0
     visible = load_clip(root / "fit", verify=False).visibility
@@ -260,14 +272,14 @@ def _fit_story(video: Path, root: Path, *, frames: int, size: int | None, qualit
     if not full:
         return story
     (root / "points.json").write_text(json.dumps({"space": "frame", "frame": 0, "points": grid_points(w, 5, h)}))
-    story["tracks"] = api.track(root / "fit", root / "points.json", out=root / "tracks.json",
+    story["tracks"] = track(root / "fit", root / "points.json", out=root / "tracks.json",
                                 overlay=root / "tracks.mp4")
     on_event(Progress(task, 3, steps))
     first, _ = read_video(root / "fit" / "source.mp4", max_frames=1)
-    story["segment"] = api.segment(root / "fit", draw_frame_mask(first[0], root / "mask.png"), frame=0,
+    story["segment"] = segment(root / "fit", draw_frame_mask(first[0], root / "mask.png"), frame=0,
                                    out=root / "masks", overlay=root / "segment.mp4")
     on_event(Progress(task, 4, steps))
-    story["flow"] = api.flow(root / "fit", root / "flow")
+    story["flow"] = clip_flow(root / "fit", root / "flow")
     on_event(Progress(task, 5, steps))
     return story
 

@@ -14,15 +14,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from gendef_core.artifacts.clip import Clip, load_clip, save_clip
-from gendef_core.artifacts.common import atomic_dir, header, prepare_output_dir, prepare_output_file, write_json_atomic
-from gendef_core.artifacts.masks import read_canonical_image, read_label_mask, read_overlay, write_label_png
+from gendef_core.artifacts.clip import Clip, load_clip
+from gendef_core.artifacts.common import atomic_dir, prepare_output_dir, prepare_output_file
+from gendef_core.artifacts.masks import mask_name, write_masks_manifest
+from gendef_core.clips import save_clip
+from gendef_core.data.edit_images import read_canonical_image, read_label_mask, read_overlay, write_label_png
 from gendef_core.edit import composite, edit_coverage, outside_fraction, propagate_labels
 from gendef_core.errors import ConfigError
 from gendef_core.events import OnEvent, Progress, Warning, ignore
 
-MASKS_FORMAT = "gendef.masks"
-MASKS_VERSION = 1
 OUTSIDE_WARNING = 0.05  # warn when more than this fraction of frame pixels samples outside the canonical
 
 
@@ -179,14 +179,10 @@ def segment(clip: Path, mask: Path, *, frame: int | None = None, out: Path | Non
     try:
         with atomic_dir(out, overwrite=overwrite, what="mask directory") as tmp:
             for t in range(c.num_frames):
-                write_label_png(tmp / f"{t:05d}.png", frames[t])
+                write_label_png(tmp / mask_name(t), frames[t])
                 on_event(Progress("segment", t + 1, c.num_frames))
-            area = {str(i): [round(float(v), 6) for v in (frames == i).float().mean(dim=(1, 2))] for i in ids}
-            manifest = {**header(MASKS_FORMAT, MASKS_VERSION), "clip": str(clip), "mask": str(mask), "frame": frame,
-                        "mode": mode, "num_frames": c.num_frames, "height": c.height, "width": c.width, "labels": ids,
-                        "convention": "DAVIS: <frame:05d>.png, 8-bit palette PNG, value = object id, 0 = background",
-                        "area": area}
-            write_json_atomic(tmp / "manifest.json", manifest)
+            manifest = write_masks_manifest(tmp, clip=str(clip), mask=str(mask), frame=frame, mode=mode,
+                                            labels=frames, ids=ids)
     except BaseException:
         if overlay is not None:
             Path(overlay).unlink(missing_ok=True)

@@ -91,8 +91,9 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
     """
     from gendef_core.artifacts.common import sha256_file
     from gendef_core.data.datasets import load_video_frames
+    from gendef_core.devices import pick_device
     from gendef_core.metrics import videos as src
-    from gendef_core.sampling import load_video_generator, pick_device
+    from gendef_core.models.loading import load_generator
 
     bad = [m for m in metrics if m not in METRICS]
     if bad or not metrics:
@@ -104,7 +105,7 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
         raise ConfigError("--num-videos, --num-frames-fid, --runs, --batch-size and --motion-videos must be >= 1, "
                           "--num-real-fid >= 2, --motion-frames >= 4 and --seed >= 0")
     dev = pick_device(device)
-    cache_dir = None if cache is False else (default_cache() if cache in (None, True) else Path(cache))  # type: ignore[arg-type]
+    cache_dir = None if cache is False else (default_cache() if cache is None or cache is True else Path(cache))
     frames = load_video_frames(Path(data), on_event=on_event)
     # The cache key covers the decoded frames themselves, not just the manifest (which does not change when
     # a dataset is re-made from other sources with the same names and lengths).
@@ -115,20 +116,23 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
     if ckpt is not None:
         from gendef_core.models.bundled import resolve_ckpt
 
-        gen, cfg, info, _ = load_video_generator(resolve_ckpt(ckpt)[0], device=dev)
+        model = load_generator(resolve_ckpt(ckpt)[0], device=dev)
+        gen, cfg, info = model.generator, model.config, model.checkpoint
         z_dim = cfg.model.z_dim
         if cfg.model.resolution != frames.info.resolution:
             raise ConfigError(f"{info.path} makes {cfg.model.resolution}px videos but {data} is "
                               f"{frames.info.resolution}px; evaluate against the dataset it was trained on")
         source: dict[str, Any] = {"ckpt": str(info.path), "variant": cfg.model.variant}
     else:
-        files = src.list_video_files(Path(fake))  # type: ignore[arg-type]
+        assert fake is not None  # exactly one of ckpt and fake (checked above)
+        files = src.list_video_files(Path(fake))
         source = {"fake": str(fake), "num_files": len(files)}
 
     def fake_videos(n: int, t: int, run_seed: int, skipped: list[Path]) -> Iterator[Tensor]:
         if gen is not None:
-            return src.generated_batches(gen, z_dim, num_videos=n, num_frames=t, seed=run_seed, device=dev)
-        return src.file_batches(files, num_frames=t, max_videos=n, batch=batch_size, skipped=skipped)  # type: ignore[arg-type]
+            return src.generated_batches(gen, z_dim, num_videos=n, num_frames=t, seed=run_seed)
+        assert files is not None  # no model: the files of `fake`
+        return src.file_batches(files, num_frames=t, max_videos=n, batch=batch_size, skipped=skipped)
 
     report: dict[str, Any] = {"data": str(data), "source": source, "metrics": {}, "seconds": {},
                               "protocol": {"num_videos": num_videos, "num_frames_fid": num_frames_fid,
@@ -175,8 +179,10 @@ def _fvd(t: int, frames: Any, data_key: str, fake_videos: Callable[..., Iterator
         key = _stats_key(data=data_key, metric=f"fvd{t}", net=I3D_SHA256, num_videos=num_videos, seed=seed + r,
                          resize="bilinear224")
         task = f"FVD{t} real (run {r + 1})"
-        mu_r, s_r = _cached_stats(cache, key, lambda clips=clips, task=task: _features(
-            src.real_clip_batches(frames, clips, batch), extract, task, len(clips.videos), on_event), on_event)
+        def real_features(clips: src.RealClips = clips, task: str = task) -> np.ndarray:
+            return _features(src.real_clip_batches(frames, clips, batch), extract, task, len(clips.videos), on_event)
+
+        mu_r, s_r = _cached_stats(cache, key, real_features, on_event)
         skipped: list[Path] = []
         feats = _features(fake_videos(num_videos, t, seed + r, skipped), extract, f"FVD{t} fake (run {r + 1})",
                           num_videos, on_event)
@@ -232,15 +238,14 @@ def evaluate_tracks(tracks: Path, data: Path, *, video: str, query_mode: str = "
     frame 0 is the canonical), or frame points ``{"space": "frame", "frame": 0, ...}`` tracked through
     any clip of that video, e.g. ``gendef fit DATA/videos/V``.
     """
-    from gendef_core.artifacts.common import read_json
     from gendef_core.artifacts.dataset import load_dataset_info, load_ground_truth
-    from gendef_core.metrics.tapvid import tapvid_metrics
+    from gendef_core.artifacts.tracks import read_tracks
+    from gendef_core.metrics.tapvid import QueryMode, tapvid_metrics
 
     if query_mode not in ("first", "strided"):
         raise ConfigError(f"--query-mode must be first or strided, got {query_mode!r}")
-    doc = read_json(Path(tracks), fix="give a tracks file written by `gendef track --out`")
-    if not isinstance(doc, dict) or doc.get("format") != "gendef.tracks":
-        raise DataError(f"{tracks} is not a gendef tracks file (format gendef.tracks); make one with `gendef track`")
+    mode: QueryMode = "first" if query_mode == "first" else "strided"
+    doc = read_tracks(Path(tracks))
     info = load_dataset_info(Path(data), check_files=False)
     names = [v.name for v in info.videos]
     if video not in names:
@@ -265,7 +270,7 @@ def evaluate_tracks(tracks: Path, data: Path, *, video: str, query_mode: str = "
     q = gt.query_points.double().numpy()
     query_points = np.stack([np.zeros(n), q[:, 1], q[:, 0]], axis=-1)  # queried on frame 0, (t, y, x)
     scores = tapvid_metrics(query_points, ~gt.visible.numpy().T, gt.tracks.double().numpy().transpose(1, 0, 2),
-                            ~vis.T, pred.transpose(1, 0, 2), query_mode=query_mode,  # type: ignore[arg-type]
+                            ~vis.T, pred.transpose(1, 0, 2), query_mode=mode,
                             size=(info.resolution, info.resolution))
     return {"tracks": str(tracks), "data": str(data), "video": video, "query_mode": query_mode,
             "num_points": n, "num_frames": t, **scores}

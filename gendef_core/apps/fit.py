@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from gendef_core.artifacts.clip import Clip, SourceVideo, read_clip_manifest, save_clip
+from gendef_core.artifacts.clip import Clip, SourceVideo, read_clip_manifest
 from gendef_core.artifacts.common import prepare_output_dir, publish, write_json_atomic
 from gendef_core.artifacts.shots import ShotEntry, shot_name, write_shots_index
 from gendef_core.artifacts.tensors import load_tensors, save_tensors
+from gendef_core.clips import save_clip
 from gendef_core.errors import ArtifactError, ConfigError, DataError, GendefError
 from gendef_core.events import Info, OnEvent, Progress, Warning, ignore
 
@@ -98,10 +99,10 @@ def fit(video: Path, out: Path, *, start: int = 0, frames: int | None = None, si
         command: the command line to record in the report (the CLI passes it).
     Returns a `FitSummary`. Raises ConfigError / DataError / ArtifactError / FitError with one-line messages.
     """
+    from gendef_core.devices import pick_device
     from gendef_core.fit.config import fit_preset
     from gendef_core.fit.shots import detect_cuts, split_shots
     from gendef_core.fit.source import probe_source, read_source
-    from gendef_core.sampling import pick_device
 
     began = time.perf_counter()
     video, out = Path(video), Path(out)

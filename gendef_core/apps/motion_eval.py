@@ -10,15 +10,18 @@ error along the clip's own optical flow. MP4 files and the direct baseline give 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from gendef_core.data.images import from_uint8
 from gendef_core.metrics.motion import pixel_motion_stats, relative_differences, track_motion_stats, warping_error
 from gendef_core.track import optical_flow, track_canonical_points
+
+if TYPE_CHECKING:
+    from gendef_core.models.generator import VideoGenerator
 
 GRID = 8
 
@@ -43,12 +46,13 @@ def _deformation_stats(videos: Tensor, offsets: list[Tensor]) -> dict[str, float
     return {**stats, "warp_error": float(np.nanmean(errors))}
 
 
-def _generated(gen: nn.Module, z_dim: int, n: int, t: int, seed: int,
+def _generated(gen: VideoGenerator, z_dim: int, n: int, t: int, seed: int,
                device: torch.device) -> tuple[Tensor, list[Tensor] | None]:
     from gendef_core.metrics.videos import generate_videos
 
-    videos, offsets = [], []
-    for v, off in generate_videos(gen, z_dim, num_videos=n, num_frames=t, seed=seed, device=device):
+    videos: list[Tensor] = []
+    offsets: list[Tensor] = []
+    for v, off in generate_videos(gen, z_dim, num_videos=n, num_frames=t, seed=seed):
         videos.append(v)
         if off is not None:
             offsets.extend(off)
@@ -77,7 +81,7 @@ def _from_files(files: list[Path], n: int, t: int) -> tuple[Tensor, list[Tensor]
     return torch.stack(videos), (offsets if len(offsets) == len(videos) else None)
 
 
-def motion_report(frames: Any, *, gen: nn.Module | None, z_dim: int, files: list[Path] | None, num_videos: int,
+def motion_report(frames: Any, *, gen: VideoGenerator | None, z_dim: int, files: list[Path] | None, num_videos: int,
                   num_frames: int, seed: int, device: torch.device, batch: int) -> dict[str, Any]:
     from gendef_core.artifacts.dataset import load_ground_truth
     from gendef_core.errors import DataError
@@ -94,9 +98,9 @@ def motion_report(frames: Any, *, gen: nn.Module | None, z_dim: int, files: list
         windows = [(gt, s) for gt, s in zip(gts, clips.starts, strict=True)]
         real |= track_motion_stats(torch.cat([gt.tracks[s:s + num_frames] for gt, s in windows], dim=1),
                                    torch.cat([gt.visible[s:s + num_frames] for gt, s in windows], dim=1))
-        if all(gt.offsets is not None for gt in gts):
-            real["warp_error"] = _deformation_stats(
-                real_videos, [gt.offsets[s:s + num_frames] for gt, s in windows])["warp_error"]  # type: ignore[index]
+        gt_offsets = [gt.offsets[s:s + num_frames] for gt, s in windows if gt.offsets is not None]
+        if len(gt_offsets) == len(windows):  # every video has its ground-truth deformation
+            real["warp_error"] = _deformation_stats(real_videos, gt_offsets)["warp_error"]
     if gen is not None:
         fake_videos, offsets = _generated(gen, z_dim, len(clips.videos), num_frames, seed, device)
     else:

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gendef_core.artifacts.clip import Clip, load_clip, save_clip
+from gendef_core.artifacts.clip import Clip, load_clip
 from gendef_core.artifacts.common import atomic_dir, prepare_output_dir
+from gendef_core.clips import save_clip
 from gendef_core.data.video_io import to_fraction
 from gendef_core.errors import ConfigError
 from gendef_core.events import Info, OnEvent, Progress, Warning, ignore
 from gendef_core.models.bundled import resolve_ckpt
-from gendef_core.sampling import (
-    LoadedModel,
-    canonical_and_feature,
-    draw_latents,
-    generate_offsets,
-    load_model,
-    weights_id,
-)
+from gendef_core.models.loading import LoadedGenerator
+from gendef_core.sampling import clip_tensors, draw_latents, load_model, weights_id
 
 MAX_FRAMES = 100_000
 
 
-def _model(ckpt: Path | str | None, device: str) -> tuple[LoadedModel, str]:
+def _model(ckpt: Path | str | None, device: str) -> tuple[LoadedGenerator, str]:
     """The model (None: the bundled one) and the string clips record for it."""
     path, record = resolve_ckpt(ckpt)
     model = load_model(path, device=device)
@@ -31,11 +26,11 @@ def _model(ckpt: Path | str | None, device: str) -> tuple[LoadedModel, str]:
 
 def _check(frames: int, batch_size: int, truncation: float) -> None:
     if not 1 <= frames <= MAX_FRAMES:
-        raise ConfigError(f"--frames must be in 1..{MAX_FRAMES}, got {frames}")
+        raise ConfigError(f"`frames` must be in 1..{MAX_FRAMES}, got {frames}")
     if batch_size < 1:
-        raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
+        raise ConfigError(f"`batch_size` must be >= 1, got {batch_size}")
     if not 0 <= truncation <= 1:
-        raise ConfigError(f"--truncation must be in [0, 1], got {truncation}")
+        raise ConfigError(f"`truncation` must be in [0, 1], got {truncation}")
 
 
 def sample(out: Path, *, ckpt: Path | str | None = None, num: int = 1, frames: int = 16, fps: float | str = 25,
@@ -49,11 +44,11 @@ def sample(out: Path, *, ckpt: Path | str | None = None, num: int = 1, frames: i
     """
     _check(frames, batch_size, truncation)
     if num < 1:
-        raise ConfigError(f"--num must be >= 1, got {num}")
+        raise ConfigError(f"`num` must be >= 1, got {num}")
     try:
         rate = to_fraction(fps)
     except ValueError as e:
-        raise ConfigError(f"--fps: {e}") from None
+        raise ConfigError(f"`fps`: {e}") from None
     out = Path(out)
     prepare_output_dir(out, overwrite=overwrite, what="clip" if num == 1 else "clips")
     model, checkpoint = _model(ckpt, device)
@@ -62,9 +57,8 @@ def sample(out: Path, *, ckpt: Path | str | None = None, num: int = 1, frames: i
     def one(i: int) -> Clip:
         s = seed + i
         lat = draw_latents(model, s, frames)
-        canonical, feature = canonical_and_feature(model, lat["z_c"], truncation_psi=truncation)
-        offsets = generate_offsets(
-            model, feature, lat["z_d"], lat["motion_noise"], frames, truncation_psi=truncation, chunk=batch_size,
+        canonical, offsets = clip_tensors(
+            model, lat, frames, truncation_psi=truncation, chunk=batch_size,
             on_frames=lambda n: on_event(Progress("sample", i * frames + n, num * frames)))
         return Clip(canonical=canonical, offsets=offsets, fps=rate, seed=s, checkpoint=checkpoint, source="sample",
                     latents=lat, sampling={"truncation_psi": truncation, "motion_seed": s,
@@ -105,25 +99,24 @@ def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Pat
     truncation = float(c.sampling.get("truncation_psi", 1.0))
     _check(n, batch_size, truncation)
     if ckpt is None and c.checkpoint is None:
-        raise ConfigError(f"{clip} does not record its checkpoint; pass --ckpt")
+        raise ConfigError(f"{clip} does not record its checkpoint; pass `ckpt`")
     prepare_output_dir(Path(out), overwrite=overwrite, what="clip")
     model, checkpoint = _model(ckpt if ckpt is not None else c.checkpoint, device)
     if model.config.model.resolution != c.height:
         raise ConfigError(f"{clip} is {c.height}x{c.width} but the model makes {model.config.model.resolution}px "
-                          f"clips; pass the --ckpt the clip was sampled with")
+                          f"clips; pass the `ckpt` the clip was sampled with")
     if c.latents["z_c"].shape != (model.config.model.z_dim,):
         raise ConfigError(f"{clip}'s content latent has shape {tuple(c.latents['z_c'].shape)}, the model's is "
-                          f"({model.config.model.z_dim},); pass the --ckpt the clip was sampled with")
+                          f"({model.config.model.z_dim},); pass the `ckpt` the clip was sampled with")
     weights = weights_id(model.generator)
     if c.sampling.get("weights", weights) != weights:
         on_event(Warning(f"{clip} was sampled from weights {c.sampling['weights']}, {checkpoint} has {weights}: "
                          f"the canonical image is kept, the new motion comes from different weights"))
     m = c.seed + 1 if motion_seed is None and c.seed is not None else (motion_seed or 0)
     lat = draw_latents(model, m, n)
-    _, feature = canonical_and_feature(model, c.latents["z_c"], truncation_psi=truncation)
-    offsets = generate_offsets(model, feature, lat["z_d"], lat["motion_noise"], n, truncation_psi=truncation,
-                               chunk=batch_size, on_frames=lambda k: on_event(Progress("resample", k, n)))
     latents = {"z_c": c.latents["z_c"], "z_d": lat["z_d"], "motion_noise": lat["motion_noise"]}
+    _, offsets = clip_tensors(model, latents, n, truncation_psi=truncation, chunk=batch_size,  # canonical kept
+                              on_frames=lambda k: on_event(Progress("resample", k, n)))
     new = Clip(canonical=c.canonical, offsets=offsets, fps=c.fps, seed=c.seed, checkpoint=checkpoint, source="resample",
                latents=latents, sampling={**c.sampling, "motion_seed": m, "weights": weights})
     return save_clip(new, Path(out), overwrite=overwrite, flow=flow, on_event=on_event)

@@ -6,15 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from gendef_core.artifacts.clip import load_clip
-from gendef_core.artifacts.common import (
-    atomic_dir,
-    file_record,
-    header,
-    prepare_output_dir,
-    prepare_output_file,
-    write_json_atomic,
-)
-from gendef_core.artifacts.tensors import save_tensors
+from gendef_core.artifacts.common import atomic_dir, prepare_output_dir, prepare_output_file
+from gendef_core.artifacts.flow import FLOW_VIDEO, write_flow
 from gendef_core.artifacts.tracks import (
     EXPORT_FORMATS,
     query_frames,
@@ -26,9 +19,6 @@ from gendef_core.artifacts.tracks import (
 from gendef_core.errors import ConfigError
 from gendef_core.events import Info, OnEvent, ignore
 from gendef_core.track import TOLERANCE, frame_to_canonical, optical_flow, track_canonical_points
-
-FLOW_FORMAT = "gendef.flow"
-FLOW_VERSION = 1
 
 
 def track(clip: Path, points: Path, *, out: Path | None = None, overlay: Path | None = None,
@@ -108,24 +98,12 @@ def flow(clip: Path, out: Path | None = None, *, flow_max: float | None = None, 
     magnitude = f.norm(dim=1)
     scale = flow_max if flow_max is not None else (float(magnitude[valid].max()) if bool(valid.any()) else 1.0) or 1.0
     with atomic_dir(out, overwrite=overwrite, what="flow directory") as tmp:
-        meta = {k: str(v) for k, v in header(FLOW_FORMAT, FLOW_VERSION).items()}
-        save_tensors(tmp / "flow.safetensors", {"flow": f, "valid": valid}, meta)
-        with VideoWriter(tmp / "flow.mp4", c.fps) as writer:
+        with VideoWriter(tmp / FLOW_VIDEO, c.fps) as writer:
             for start in range(0, f.shape[0], 32):
                 colours = flow_to_color(f[start:start + 32], scale) * valid[start:start + 32, None]
                 writer.write(colours.movedim(-3, -1))
-        manifest = {**header(FLOW_FORMAT, FLOW_VERSION), "clip": str(clip), "num_frames": int(f.shape[0]),
-                    "height": c.height, "width": c.width, "fps": [c.fps.numerator, c.fps.denominator],
-                    "convention": "forward optical flow: content at frame-t pixel p is at p + flow[t][:, p] in "
-                                  "frame t+1; frame pixels, x right, y down",
-                    "flow_max": scale, "valid_fraction": float(valid.float().mean()),
-                    "mean_magnitude": float(magnitude[valid].mean()) if bool(valid.any()) else 0.0,
-                    "files": {"flow.safetensors": file_record(tmp / "flow.safetensors")},
-                    "videos": {"flow.mp4": {"num_frames": writer.frames_written}}}
-        write_json_atomic(tmp / "manifest.json", manifest)
+        manifest = write_flow(tmp, clip=str(clip), flow=f, valid=valid, fps=c.fps, flow_max=scale,
+                              videos={FLOW_VIDEO: {"num_frames": writer.frames_written}})
     on_event(Info(f"optical flow of {f.shape[0]} frame pairs: mean {manifest['mean_magnitude']:.3f} px, "
                   f"{manifest['valid_fraction'] * 100:.1f}% valid"))
     return {**manifest, "path": str(out)}
-
-
-

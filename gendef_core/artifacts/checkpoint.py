@@ -18,19 +18,17 @@ from gendef_core.artifacts.common import (
     atomic_dir,
     file_record,
     header,
-    read_json,
     read_manifest,
     require,
     verify_files,
     write_json_atomic,
 )
+from gendef_core.artifacts.runconfig import read_run_config, write_run_config
 from gendef_core.artifacts.tensors import load_tensors, save_tensors
 from gendef_core.errors import ArtifactError
 
 CHECKPOINT_FORMAT = "gendef.checkpoint"
 CHECKPOINT_VERSION = 1
-CONFIG_FORMAT = "gendef.config"
-CONFIG_VERSION = 1
 CHECKPOINTS_DIR = "checkpoints"
 _NAME_RE = re.compile(r"^step-(\d{8,})$")
 _NET_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -79,7 +77,7 @@ def save_checkpoint(path: Path, *, step: int, config: Mapping[str, Any],
             f = tmp / f"{name}.safetensors"
             save_tensors(f, state, meta)
             records[name] = {**file_record(f), "num_tensors": len(state)}
-        write_json_atomic(tmp / "config.json", {**header(CONFIG_FORMAT, CONFIG_VERSION), "config": dict(config)})
+        write_run_config(tmp / "config.json", config)
         if train_state is not None:
             shutil.move(str(train_state), tmp / "train_state")
         write_json_atomic(tmp / "manifest.json", {**header(CHECKPOINT_FORMAT, CHECKPOINT_VERSION),
@@ -131,16 +129,14 @@ def load_checkpoint(path: Path, *, verify: bool = True) -> CheckpointInfo:
         raise ArtifactError(f"{where}: lists no networks")
     if verify:
         verify_files(path, {f"{n}.safetensors": rec for n, rec in nets.items()}, fix=_FIX)
-    cfg = read_json(path / "config.json", fix=_FIX)
-    if not isinstance(cfg, dict) or cfg.get("format") != CONFIG_FORMAT or not isinstance(cfg.get("config"), dict):
-        raise ArtifactError(f"{path / 'config.json'}: not a gendef config file; {_FIX}")
-    cv = cfg.get("format_version")
-    if not isinstance(cv, int) or isinstance(cv, bool) or cv < 1:
-        raise ArtifactError(f"{path / 'config.json'}: format_version must be a positive integer, got {cv!r}; {_FIX}")
-    if cv > CONFIG_VERSION:
-        raise ArtifactError(f"{path / 'config.json'}: config format v{cfg['format_version']} is newer than "
-                            f"this gendef reads (v{CONFIG_VERSION}); upgrade gendef")
-    return CheckpointInfo(path, step, cfg["config"], tuple(sorted(nets)), m.get("metadata") or {}, nets)
+    config = read_run_config(path / "config.json", fix=_FIX)
+    return CheckpointInfo(path, step, config, tuple(sorted(nets)), m.get("metadata") or {}, nets)
+
+
+def checkpoint_summary(ck: CheckpointInfo) -> dict[str, Any]:
+    """What `gendef info` shows of a checkpoint."""
+    return {"format": CHECKPOINT_FORMAT, "path": str(ck.path), "step": ck.step, "networks": list(ck.networks),
+            "metadata": dict(ck.metadata)}
 
 
 def export_generator(src: Path, out: Path, *, overwrite: bool = False,

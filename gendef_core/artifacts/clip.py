@@ -12,8 +12,9 @@ import torch
 from torch import Tensor
 
 from gendef_core.artifacts.common import (
-    atomic_dir,
     file_record,
+    fps_from_json,
+    fps_to_json,
     header,
     read_json,
     read_manifest,
@@ -23,7 +24,6 @@ from gendef_core.artifacts.common import (
 )
 from gendef_core.artifacts.tensors import expect_tensor, load_tensors, save_tensors
 from gendef_core.errors import ArtifactError
-from gendef_core.events import OnEvent, ignore
 from gendef_core.warp import check_origin
 
 CLIP_FORMAT = "gendef.clip"
@@ -120,61 +120,43 @@ class SourceVideo:
     origin: str
 
 
-def _fps_json(fps: Fraction) -> list[int]:
-    return [fps.numerator, fps.denominator]
+def write_clip(clip: Clip, directory: Path, *, videos: Mapping[str, Any],
+               source_video: SourceVideo | None = None) -> Path:
+    """Write the tensors and ``manifest.json`` of `clip` into `directory`, a clip being built.
 
-
-def save_clip(clip: Clip, path: Path, *, overwrite: bool = False, video: bool = True,
-              flow: bool = False, flow_max: float | None = None, crf: int = 18,
-              source_video: SourceVideo | None = None, on_event: OnEvent = ignore) -> Path:
-    """Write `clip` as a clip directory (atomically); renders video.mp4 (and flow.mp4) too.
-
-    `source_video` (fitted clips): the input frames at the fitted size, written as source.mp4 so
-    that a person can compare them with video.mp4.
+    The caller validates `clip`, builds `directory` atomically (`atomic_dir`) and writes the derived
+    files there first (`gendef_core.clips.save_clip` does all three): `videos` are the manifest records
+    of the videos already in `directory` (video.mp4, flow.mp4), and with `source_video` its frames are
+    already in ``directory / SOURCE_VIDEO``.
     """
-    from gendef_core.data.images import to_uint8, write_png
-    from gendef_core.render import render_flow_video, render_video
-
-    clip.validate(path)
-    with atomic_dir(Path(path), overwrite=overwrite, what="clip") as tmp:
-        meta = {k: str(v) for k, v in header(CLIP_FORMAT, CLIP_VERSION).items()}
-        save_tensors(tmp / "canonical.safetensors", {"canonical": clip.canonical}, meta)
-        save_tensors(tmp / "deform.safetensors", {"offsets": clip.offsets}, meta)
-        files = ["canonical.safetensors", "deform.safetensors"]
-        if clip.latents:
-            save_tensors(tmp / "latents.safetensors", dict(clip.latents), meta)
-            files.append("latents.safetensors")
-        if clip.visibility is not None:
-            save_tensors(tmp / "visibility.safetensors", {"visible": clip.visibility}, meta)
-            files.append("visibility.safetensors")
-        write_png(tmp / "canonical.png", to_uint8(clip.canonical).numpy())
-        videos: dict[str, Any] = {}
-        if video:
-            videos["video.mp4"] = render_video(clip, tmp / "video.mp4", crf=crf, on_event=on_event)
-        if flow:
-            videos["flow.mp4"] = render_flow_video(clip, tmp / "flow.mp4", flow_max=flow_max, crf=crf,
-                                                   on_event=on_event)
-        manifest: dict[str, Any] = {
-            **header(CLIP_FORMAT, CLIP_VERSION),
-            "height": clip.height, "width": clip.width, "num_frames": clip.num_frames,
-            "canonical_height": clip.canonical_size[0], "canonical_width": clip.canonical_size[1],
-            "origin": list(clip.origin),
-            "fps": _fps_json(clip.fps), "seed": clip.seed, "checkpoint": clip.checkpoint,
-            "source": clip.source, "convention": CONVENTION_V2,
-            "latents": sorted(clip.latents), "sampling": dict(clip.sampling),
-            "files": {name: file_record(tmp / name) for name in files},
-            "videos": videos,
-        }
-        if source_video is not None:
-            from gendef_core.data.video_io import write_video
-
-            write_video(tmp / SOURCE_VIDEO, source_video.frames, fps=clip.fps, crf=crf)
-            manifest["source_video"] = {"file": SOURCE_VIDEO, "num_frames": len(source_video.frames),
-                                        "from": source_video.origin, **file_record(tmp / SOURCE_VIDEO)}
-        if clip.fit:
-            manifest["fit"] = dict(clip.fit)
-        write_json_atomic(tmp / "manifest.json", manifest)
-    return Path(path)
+    directory = Path(directory)
+    meta = {k: str(v) for k, v in header(CLIP_FORMAT, CLIP_VERSION).items()}
+    save_tensors(directory / "canonical.safetensors", {"canonical": clip.canonical}, meta)
+    save_tensors(directory / "deform.safetensors", {"offsets": clip.offsets}, meta)
+    files = ["canonical.safetensors", "deform.safetensors"]
+    if clip.latents:
+        save_tensors(directory / "latents.safetensors", dict(clip.latents), meta)
+        files.append("latents.safetensors")
+    if clip.visibility is not None:
+        save_tensors(directory / "visibility.safetensors", {"visible": clip.visibility}, meta)
+        files.append("visibility.safetensors")
+    manifest: dict[str, Any] = {
+        **header(CLIP_FORMAT, CLIP_VERSION),
+        "height": clip.height, "width": clip.width, "num_frames": clip.num_frames,
+        "canonical_height": clip.canonical_size[0], "canonical_width": clip.canonical_size[1],
+        "origin": list(clip.origin),
+        "fps": fps_to_json(clip.fps), "seed": clip.seed, "checkpoint": clip.checkpoint,
+        "source": clip.source, "convention": CONVENTION_V2,
+        "latents": sorted(clip.latents), "sampling": dict(clip.sampling),
+        "files": {name: file_record(directory / name) for name in files},
+        "videos": dict(videos),
+    }
+    if source_video is not None:
+        manifest["source_video"] = {"file": SOURCE_VIDEO, "num_frames": len(source_video.frames),
+                                    "from": source_video.origin, **file_record(directory / SOURCE_VIDEO)}
+    if clip.fit:
+        manifest["fit"] = dict(clip.fit)
+    return write_json_atomic(directory / "manifest.json", manifest)
 
 
 def migrate_v1_to_v2(m: dict[str, Any]) -> dict[str, Any]:
@@ -206,9 +188,7 @@ def read_clip_manifest(path: Path) -> dict[str, Any]:
         check_origin((m["height"], m["width"]), (m["canonical_height"], m["canonical_width"]), (origin[0], origin[1]))
     except ValueError as e:
         raise ArtifactError(f"{where}: origin: {e}; {_FIX}") from None
-    fps = require(m, "fps", list, where)
-    if len(fps) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in fps) or fps[1] == 0:
-        raise ArtifactError(f"{where}: fps must be [numerator, denominator], got {fps!r}")
+    fps_from_json(m, where)
     require(m, "files", dict, where)
     require(m, "videos", dict, where)
     for key in ("sampling", "fit", "source_video"):
@@ -245,7 +225,7 @@ def load_clip(path: Path, *, verify: bool = True, require_videos: bool = True) -
         visibility = load_tensors(path / "visibility.safetensors", fix=_FIX).get("visible")
         if visibility is None:
             raise ArtifactError(f"{path / 'visibility.safetensors'}: tensor 'visible' is missing; {_FIX}")
-    clip = Clip(canonical=canonical, offsets=offsets, fps=Fraction(*m["fps"]), seed=m.get("seed"),
+    clip = Clip(canonical=canonical, offsets=offsets, fps=fps_from_json(m, path / "manifest.json"), seed=m.get("seed"),
                 checkpoint=m.get("checkpoint"), source=str(m.get("source", "unknown")), latents=latents,
                 sampling=m.get("sampling", {}), origin=(m["origin"][0], m["origin"][1]), visibility=visibility,
                 fit=m.get("fit", {}))

@@ -9,6 +9,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,7 @@ def _swap_in(built: Path, path: Path) -> None:
 
 
 def header(fmt: str, version: int) -> dict[str, Any]:
+    """The header every gendef file starts with (manifests, config.json, tracks, safetensors metadata)."""
     return {"format": fmt, "format_version": version, "gendef_version": __version__}
 
 
@@ -136,9 +138,37 @@ def read_json(path: Path, *, fix: str) -> Any:
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
 
+def check_header(doc: Any, where: Path, *, fmt: str, version: int, what: str, hint: str,
+                 migrations: Mapping[int, Migration] | None = None) -> dict[str, Any]:
+    """Check the header of a parsed gendef file `where` (the reading side of `header`); every reader calls this.
+
+    Refuses a document of another format (the message ends with `hint`), a `format_version` that is not a
+    positive integer, and versions newer than `version` ("upgrade gendef"); migrates older ones one step at
+    a time through ``migrations[v]`` (v -> v+1). Returns the document at `version`.
+    """
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+        raise ArtifactError(f"{where}: format {got!r} is not {fmt!r}; {hint}")
+    v = doc.get("format_version")
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise ArtifactError(f"{where}: format_version must be a positive integer, got {v!r}")
+    if v > version:
+        raise ArtifactError(f"{where}: {what} format v{v} is newer than this gendef "
+                            f"({__version__}) reads (v{version}); upgrade gendef")
+    while v < version:
+        step = (migrations or {}).get(v)
+        if step is None:
+            raise ArtifactError(f"{where}: no migration from {what} format v{v}; upgrade gendef")
+        doc = step(doc)
+        if doc.get("format_version") != v + 1:  # a migration goes exactly one version up, or we would loop
+            raise RuntimeError(f"migration of {what} v{v} produced version {doc.get('format_version')!r}")
+        v = v + 1
+    return doc
+
+
 def read_manifest(directory: Path, *, fmt: str, version: int, what: str, fix: str,
                   migrations: Mapping[int, Migration] | None = None) -> dict[str, Any]:
-    """Read and version-check ``directory/manifest.json``.
+    """Read and version-check ``directory/manifest.json`` (`check_header`).
 
     Refuses a missing directory/manifest, another format, and versions newer than `version`
     ("upgrade gendef"); migrates older ones one step at a time through `migrations[v]` (v -> v+1).
@@ -151,25 +181,34 @@ def read_manifest(directory: Path, *, fmt: str, version: int, what: str, fix: st
     manifest_path = directory / MANIFEST
     if not manifest_path.is_file():
         raise ArtifactError(f"{directory} has no {MANIFEST}, so it is not a {what}; {fix}")
-    m = read_json(manifest_path, fix=fix)
-    if not isinstance(m, dict) or m.get("format") != fmt:
-        got = m.get("format") if isinstance(m, dict) else type(m).__name__
-        raise ArtifactError(f"{manifest_path}: format {got!r} is not {fmt!r}; is {directory} a {what}?")
-    v = m.get("format_version")
-    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-        raise ArtifactError(f"{manifest_path}: format_version must be a positive integer, got {v!r}")
-    if v > version:
-        raise ArtifactError(f"{manifest_path}: {what} format v{v} is newer than this gendef "
-                            f"({__version__}) reads (v{version}); upgrade gendef")
-    while v < version:
-        step = (migrations or {}).get(v)
-        if step is None:
-            raise ArtifactError(f"{manifest_path}: no migration from {what} format v{v}; upgrade gendef")
-        m = step(m)
-        if m.get("format_version") != v + 1:  # a migration goes exactly one version up, or we would loop
-            raise RuntimeError(f"migration of {what} v{v} produced version {m.get('format_version')!r}")
-        v = v + 1
-    return m
+    return check_header(read_json(manifest_path, fix=fix), manifest_path, fmt=fmt, version=version, what=what,
+                        hint=f"is {directory} a {what}?", migrations=migrations)
+
+
+def read_format(directory: Path) -> str:
+    """The `format` named by ``directory/manifest.json`` (e.g. to dispatch on it), without checking the rest."""
+    where = Path(directory) / MANIFEST
+    manifest = read_json(where, fix="re-create the artifact")
+    if not isinstance(manifest, dict):
+        raise ArtifactError(f"{where} is not a gendef manifest (a JSON object with a 'format' field); "
+                            f"re-create the artifact")
+    fmt = manifest.get("format")
+    if not isinstance(fmt, str):
+        raise ArtifactError(f"{where} has no 'format' field, so it is not a gendef manifest; re-create the artifact")
+    return fmt
+
+
+def fps_to_json(fps: Fraction) -> list[int]:
+    """A frame rate as stored in every gendef file: exact, ``[numerator, denominator]``."""
+    return [fps.numerator, fps.denominator]
+
+
+def fps_from_json(doc: Mapping[str, Any], where: Path, key: str = "fps") -> Fraction:
+    """The frame rate ``doc[key]`` written by `fps_to_json`, refusing anything but two positive integers."""
+    value = require(doc, key, list, where)
+    if len(value) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in value):
+        raise ArtifactError(f"{where}: {key} must be [numerator, denominator] > 0, got {value!r}")
+    return Fraction(*value)
 
 
 def require(manifest: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: Path) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gendef_core.artifacts.common import header, read_manifest, require, write_json_atomic
+from gendef_core.artifacts.common import fps_from_json, fps_to_json, header, read_manifest, require, write_json_atomic
 from gendef_core.artifacts.tensors import expect_tensor, load_tensors, save_tensors
 from gendef_core.errors import ArtifactError
 
@@ -88,12 +88,12 @@ def write_ground_truth(root: Path, name: str, gt: Mapping[str, Tensor]) -> None:
 
 def write_dataset_manifest(root: Path, *, resolution: int, fps: Fraction, videos: list[VideoEntry],
                            source: Mapping[str, Any], min_frames: int,
-                           skipped: list[Mapping[str, Any]] | None = None,
+                           skipped: Sequence[Mapping[str, Any]] | None = None,
                            ground_truth: Mapping[str, Any] | None = None) -> None:
     videos = sorted(videos, key=lambda v: v.name)
     write_json_atomic(Path(root) / "manifest.json", {
         **header(DATASET_FORMAT, DATASET_VERSION),
-        "resolution": resolution, "fps": [fps.numerator, fps.denominator],
+        "resolution": resolution, "fps": fps_to_json(fps),
         "num_videos": len(videos), "num_frames": sum(v.num_frames for v in videos),
         "videos": [{"name": v.name, "num_frames": v.num_frames} for v in videos],
         "source": dict(source), "skipped": list(skipped or []), "min_frames": min_frames,
@@ -111,9 +111,7 @@ def load_dataset_info(path: Path, *, check_files: bool = True) -> DatasetInfo:
     res = require(m, "resolution", int, where)
     if res < 2:
         raise ArtifactError(f"{where}: resolution must be at least 2, got {res}")
-    fps = require(m, "fps", list, where)
-    if len(fps) != 2 or not all(isinstance(x, int) for x in fps) or fps[0] <= 0 or fps[1] <= 0:
-        raise ArtifactError(f"{where}: fps must be [numerator, denominator] > 0, got {fps!r}")
+    fps = fps_from_json(m, where)
     raw_videos = require(m, "videos", list, where)
     videos = []
     for i, v in enumerate(raw_videos):
@@ -126,7 +124,7 @@ def load_dataset_info(path: Path, *, check_files: bool = True) -> DatasetInfo:
     if require(m, "num_videos", int, where) != len(videos):
         raise ArtifactError(f"{where}: num_videos is {m['num_videos']} but {len(videos)} videos are listed")
     gt = m.get("ground_truth")
-    info = DatasetInfo(path=path, resolution=res, fps=Fraction(*fps), videos=tuple(videos),
+    info = DatasetInfo(path=path, resolution=res, fps=fps, videos=tuple(videos),
                        source=require(m, "source", dict, where),
                        min_frames=int(m.get("min_frames", 1)),
                        skipped=tuple(m.get("skipped") or ()), ground_truth=gt if isinstance(gt, dict) else None)

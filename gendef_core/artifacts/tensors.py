@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,9 +13,6 @@ from torch import Tensor
 from gendef_core.artifacts.common import atomic_file
 from gendef_core.errors import ArtifactError
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
 
 def save_tensors(path: Path, tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | None = None) -> Path:
     """Write tensors (made contiguous, moved to CPU) to a safetensors file, atomically."""
@@ -22,9 +20,13 @@ def save_tensors(path: Path, tensors: Mapping[str, Tensor], metadata: Mapping[st
 
     data = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     with atomic_file(Path(path)) as tmp:
+        # safetensors leaves its file 0600; give it the mode of the JSON/PNG files beside it, which is the
+        # mode a new file gets here (umask, default ACLs), learnt by creating `tmp` ourselves first.
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        mode = stat.S_IMODE(os.stat(tmp).st_mode)
         save_file(data, str(tmp), metadata=dict(metadata) if metadata else None)
         _sort_header(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # safetensors creates 0600; match the JSON/PNG files beside it
+        os.chmod(tmp, mode)
     return Path(path)
 
 

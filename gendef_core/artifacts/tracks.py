@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gendef_core.artifacts.common import atomic_file, header, write_json_atomic
+from gendef_core.artifacts.common import atomic_file, check_header, header, read_json, write_json_atomic
 from gendef_core.errors import DataError
 
 TRACKS_FORMAT = "gendef.tracks"
@@ -141,3 +141,10 @@ def write_export(path: Path, fmt: str, *, tracks: Tensor, visible: Tensor, frame
 
 def write_tracks(path: Path, document: dict[str, Any]) -> Path:
     return write_json_atomic(Path(path), document)
+
+
+def read_tracks(path: Path) -> dict[str, Any]:
+    """A `gendef.tracks` document, header checked (format, version); its fields are checked by the reader."""
+    fix = "make one with `gendef track --out tracks.json`"
+    return check_header(read_json(Path(path), fix=fix), Path(path), fmt=TRACKS_FORMAT, version=TRACKS_VERSION,
+                        what="tracks", hint=fix)

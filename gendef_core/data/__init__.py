@@ -1,1 +1,1 @@
-"""Media I/O and datasets: video files (PyAV), images, dataset preparation and torch datasets."""
+"""Media I/O and datasets: video files (PyAV), images, dataset preparation and synthesis, frames in memory."""

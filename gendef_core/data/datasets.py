@@ -1,9 +1,10 @@
-"""Torch datasets for training: single frames (image pre-training) and sparse frame sets.
+"""A dataset's frames in memory, and the StyleGAN-V frame sampling training draws from them
+(`training.batches.real_batch` makes the batches).
 
 Every frame of the dataset is decoded once, into one ``uint8`` tensor held in memory
 (``N_total x 3 x R x R`` bytes: 1.2 GB for 100k frames at 64 px); training steps never decode.
-Randomness comes from generators seeded by (seed, epoch, index), so a batch is reproducible
-and independent of DataLoader workers (call `set_epoch` each epoch, as with DistributedSampler).
+Randomness comes from generators seeded by explicit keys (`seeded_generator`), never from hidden
+global RNG state.
 """
 
 from __future__ import annotations
@@ -14,11 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
 from gendef_core.artifacts.dataset import DatasetInfo, load_dataset_info, read_video_frames
-from gendef_core.data.images import from_uint8
-from gendef_core.errors import DataError
 from gendef_core.events import OnEvent, Progress, ignore
 
 SPANS = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)  # StyleGAN-V's first-to-last distances (powers of 2)
@@ -80,46 +78,3 @@ def sample_frame_times(length: int, num_frames: int, max_span: int, generator: t
     start = int(torch.randint(length - span, (1,), generator=generator))
     inner = torch.randperm(span - 1, generator=generator)[: num_frames - 2] + 1 + start
     return torch.cat([torch.tensor([start]), inner.sort().values, torch.tensor([start + span])])
-
-
-class FrameDataset(Dataset):
-    """Every frame of every video, as an image: item = ``float32 [3, R, R]`` in [-1, 1]."""
-
-    def __init__(self, frames: VideoFrames) -> None:
-        self.data = frames
-
-    def __len__(self) -> int:
-        return int(self.data.frames.shape[0])
-
-    def __getitem__(self, index: int) -> Tensor:
-        return from_uint8(self.data.frames[index])
-
-
-class ClipDataset(Dataset):
-    """One sparse set of frames per video per epoch (StyleGAN-V sampling).
-
-    Item = ``{"frames": float32 [K, 3, R, R], "times": int64 [K], "video": int64 []}``.
-    """
-
-    def __init__(self, frames: VideoFrames, *, num_frames: int = 3, max_span: int = 32, seed: int = 0) -> None:
-        if max_span < num_frames - 1:
-            raise DataError(f"max_span {max_span} is too small for {num_frames} distinct frames")
-        too_short = [v.name for v, n in zip(frames.info.videos, frames.lengths.tolist(), strict=True)
-                     if n < num_frames]
-        if too_short:
-            raise DataError(f"{frames.info.path}: {len(too_short)} videos have fewer than {num_frames} frames "
-                            f"(e.g. {too_short[0]}); re-run `gendef data prepare` with --min-frames {num_frames}")
-        self.data, self.num_frames, self.max_span, self.seed, self.epoch = frames, num_frames, max_span, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.data.num_videos
-
-    def __getitem__(self, index: int) -> dict[str, Tensor]:
-        g = seeded_generator(self.seed, self.epoch, index)
-        length = int(self.data.lengths[index])
-        times = sample_frame_times(length, self.num_frames, self.max_span, g)
-        frames = self.data.frames[self.data.starts[index] + times]
-        return {"frames": from_uint8(frames), "times": times, "video": torch.tensor(index)}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,8 +53,8 @@ class VideoWriter:
         self.crf = crf
         self.frames_written = 0
         self._ctx = atomic_file(self.path)
-        self._container = None
-        self._stream = None
+        self._container: Any = None  # av's OutputContainer once entered
+        self._stream: Any = None  # its video stream once the first frame fixed the size
 
     def __enter__(self) -> VideoWriter:
         import av

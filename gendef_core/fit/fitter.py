@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, SupportsFloat
 
 import numpy as np
 import torch
@@ -98,10 +98,10 @@ def initial_maps(luma: np.ndarray, cfg: FitConfig, stage: Stage
     reliable = [torch.ones(h, w, dtype=torch.bool)]
     for i in range(t - 1):
         chained = chain_maps(maps[-1], bwd[i])
-        ok = torch.from_numpy(valid_b[i])
-        residual = fill_holes(chained - base[i + 1], ok.float())
+        ok_t = torch.from_numpy(valid_b[i])
+        residual = fill_holes(chained - base[i + 1], ok_t.float())
         maps.append(base[i + 1] + residual)
-        reliable.append(ok)
+        reliable.append(ok_t)
     stage("chaining", 3, 3)
     return base, torch.stack(maps), canvas, torch.stack(reliable), (fwd, bwd)
 
@@ -169,13 +169,12 @@ def object_layer(unexplained: Tensor, fwd: np.ndarray, bwd: np.ndarray, *, min_f
         return None
     key = int(area.argmax())
     ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
-    maps: list[Tensor | None] = [None] * t
-    maps[key] = torch.stack([xs, ys])
+    maps = {key: torch.stack([xs, ys])}
     for i in range(key + 1, t):
-        maps[i] = chain_maps(maps[i - 1], bwd[i - 1])  # type: ignore[arg-type]
+        maps[i] = chain_maps(maps[i - 1], bwd[i - 1])
     for i in range(key - 1, -1, -1):
-        maps[i] = chain_maps(maps[i + 1], fwd[i])      # type: ignore[arg-type]
-    return layer, torch.stack(maps), key  # type: ignore[arg-type]
+        maps[i] = chain_maps(maps[i + 1], fwd[i])
+    return layer, torch.stack([maps[i] for i in range(t)]), key
 
 
 def fill_mask_holes(mask: np.ndarray) -> np.ndarray:
@@ -301,7 +300,7 @@ def _layered(images: Tensor, frames: np.ndarray, first: _Scored, base: Tensor, l
 
 def summary(result: FitResult) -> dict[str, Any]:
     """The numbers of a fit in JSON form (the `fit` record of a fitted clip, minus the command)."""
-    def r(v: float, n: int = 3) -> float:
+    def r(v: SupportsFloat, n: int = 3) -> float:
         return round(float(v), n)
 
     p = np.array(result.psnr)

@@ -7,7 +7,12 @@ is a well-kept classical method that runs in milliseconds per frame pair on a CP
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import cv2
 
 _PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}  # cv2.DISOPTICAL_FLOW_PRESET_*
 
@@ -22,13 +27,13 @@ def gray(frames: np.ndarray) -> np.ndarray:
     return out
 
 
-def make_dis(preset: str):  # -> cv2.DISOpticalFlow
+def make_dis(preset: str) -> cv2.DISOpticalFlow:
     import cv2
 
     if preset not in _PRESETS:
         raise ValueError(f"unknown DIS preset {preset!r}; one of {', '.join(_PRESETS)}")
     cv2.setNumThreads(1)  # frame pairs are many and small: threads cost more than they give here
-    dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
+    dis = cv2.DISOpticalFlow.create(_PRESETS[preset])
     dis.setUseSpatialPropagation(True)
     return dis
 
@@ -42,9 +47,10 @@ def pair_flows(luma: np.ndarray, *, preset: str = "medium") -> tuple[np.ndarray,
     t, h, w = luma.shape
     fwd = np.empty((t - 1, h, w, 2), np.float32)
     bwd = np.empty((t - 1, h, w, 2), np.float32)
+    # cv2's stub wants an array for `flow`, but OpenCV takes None for an output it should allocate
     for i in range(t - 1):
-        fwd[i] = dis.calc(luma[i], luma[i + 1], None)
-        bwd[i] = dis.calc(luma[i + 1], luma[i], None)
+        fwd[i] = dis.calc(luma[i], luma[i + 1], None)  # type: ignore[call-overload]  # stub: flow may be None
+        bwd[i] = dis.calc(luma[i + 1], luma[i], None)  # type: ignore[call-overload]  # stub: flow may be None
     return fwd, bwd
 
 

@@ -45,7 +45,7 @@ def charbonnier(x: Tensor, eps: float) -> Tensor:
 
 def dense_maps(base: Tensor, grids: Tensor, residual: Tensor | None, idx: Tensor | slice) -> Tensor:
     """``base [T, 2, H, W]`` + upsampled ``grids`` (+ ``residual``) for the frames `idx`."""
-    m = base[idx] + upsample_grid(grids[idx], tuple(base.shape[-2:]))  # type: ignore[arg-type]
+    m = base[idx] + upsample_grid(grids[idx], (base.shape[-2], base.shape[-1]))
     if residual is not None:
         m = m + residual[idx]
     return m

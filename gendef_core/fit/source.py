@@ -371,6 +371,7 @@ def _probe_video(path: Path, fps: Fraction | None) -> SourceInfo:
         w, h = (first.height, first.width) if rotation % 180 else (first.width, first.height)
         declared = stream.average_rate or stream.guessed_rate
         rate = fps or (Fraction(declared) if declared else DEFAULT_FRAMES_FPS)
+        num_frames: int | None  # None: the container gives neither a count nor a duration
         num_frames, exact = int(stream.frames or 0), True
         if num_frames <= 0:  # mkv/webm store no count: estimate it from the duration
             exact = False

@@ -147,6 +147,9 @@ def _pad_same(x: Tensor, kernel: _Triple, stride: _Triple, value: float) -> tupl
 class _BatchNormNoScale(nn.Module):
     """Inference BatchNorm with gamma fixed at 1, as in Sonnet v1 (``(x - mean) / sqrt(var + eps) + beta``)."""
 
+    running_mean: Tensor  # buffers (register_buffer), declared for the type checker
+    running_var: Tensor
+
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.bias = nn.Parameter(torch.zeros(channels))

@@ -38,7 +38,7 @@ video makes the batch mean NaN.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -140,9 +140,9 @@ def tapvid_metrics(query_points: ArrayLike, gt_occluded: ArrayLike, gt_tracks: A
     return {k: metrics[k] for k in METRIC_NAMES}
 
 
-def tapvid_metrics_batch(query_points: ArrayLike | Sequence[ArrayLike], gt_occluded: ArrayLike | Sequence[ArrayLike],
-                         gt_tracks: ArrayLike | Sequence[ArrayLike], pred_occluded: ArrayLike | Sequence[ArrayLike],
-                         pred_tracks: ArrayLike | Sequence[ArrayLike], *, query_mode: QueryMode = "first",
+def tapvid_metrics_batch(query_points: Iterable[ArrayLike], gt_occluded: Iterable[ArrayLike],
+                         gt_tracks: Iterable[ArrayLike], pred_occluded: Iterable[ArrayLike],
+                         pred_tracks: Iterable[ArrayLike], *, query_mode: QueryMode = "first",
                          size: tuple[int, int], scale_to: tuple[int, int] = (256, 256)) -> dict[str, float]:
     """Benchmark score of B videos: the plain mean over videos of `tapvid_metrics` (tapnet's convention).
 

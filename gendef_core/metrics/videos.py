@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from gendef_core.data.datasets import VideoFrames
 from gendef_core.data.images import to_uint8
 from gendef_core.errors import DataError
+from gendef_core.models.generator import VideoGenerator
 
 
 @dataclass(frozen=True)
@@ -72,46 +73,31 @@ def video_seed(seed: int, index: int) -> int:
     return seed * 1_000_003 + index
 
 
-@torch.inference_mode()
-def generate_videos(generator: nn.Module, z_dim: int, *, num_videos: int, num_frames: int, seed: int,
-                    device: torch.device) -> Iterator[tuple[Tensor, Tensor | None]]:
-    """`num_videos` samples of `generator` (GenDeF or the baseline): ``(uint8 [B, T, H, W, 3], offsets
-    [B, T, 2, H, W] or None)`` batches, frames 0..T-1, no truncation.
+def generate_videos(generator: VideoGenerator, z_dim: int, *, num_videos: int, num_frames: int, seed: int
+                    ) -> Iterator[tuple[Tensor, Tensor | None]]:
+    """`num_videos` samples of `generator` (any video generator, on its device): ``(uint8 [B, T, H, W, 3],
+    offsets [B, T, 2, H, W] or None)`` batches, frames 0..T-1, no truncation.
 
-    Video i has the latents of seed ``video_seed(seed, i)``, whatever the batching. GenDeF videos are
-    made as `gendef sample` makes them: the canonical once (clamped to [-1, 1]), the deformation in
-    chunks, then the warp. At most `FRAMES_PER_CALL` frames go through a generator at once.
+    Video i has the latents of seed ``video_seed(seed, i)``, whatever the batching, and is made by the
+    sampling recipe of `gendef sample` (gendef_core.sampling). At most `FRAMES_PER_CALL` frames go
+    through a generator at once; they run on the generator's device.
     """
-    from gendef_core.models.generator import GenDeFGenerator
-    from gendef_core.sampling import seed_latents
-    from gendef_core.warp import warp
+    from gendef_core.sampling import VideoRollout, chunks, stack_latents
 
     per_call = max(1, FRAMES_PER_CALL // num_frames)
-    chunk = min(num_frames, FRAMES_PER_CALL)
-    times = torch.arange(num_frames, dtype=torch.float32, device=device)
     for i in range(0, num_videos, per_call):
-        lat = [seed_latents(generator.motion, z_dim, video_seed(seed, k), num_frames)
-               for k in range(i, min(i + per_call, num_videos))]
-        z_c, z_d, noise = (torch.stack([x[key] for x in lat]).to(device) for key in ("z_c", "z_d", "motion_noise"))
-        b = z_c.shape[0]
-        if isinstance(generator, GenDeFGenerator):
-            canonical, feature = generator.canonical(z_c, return_feature=generator.cfg.canonical_feature)
-            canonical = canonical.clamp(-1, 1)
-            offsets = torch.cat([generator.deform(z_d, times[s:s + chunk].expand(b, -1), noise, feature)
-                                 for s in range(0, num_frames, chunk)], dim=1)
-            frames = torch.cat([warp(canonical, offsets[:, s:s + chunk]) for s in range(0, num_frames, chunk)], dim=1)
-            yield to_uint8(frames.float().cpu()), offsets.float().cpu()
-        else:
-            frames = torch.cat([generator(z_c, z_d, times[s:s + chunk].expand(b, -1), noise).frames
-                                for s in range(0, num_frames, chunk)], dim=1)
-            yield to_uint8(frames.float().cpu()), None
+        seeds = [video_seed(seed, k) for k in range(i, min(i + per_call, num_videos))]
+        roll = VideoRollout(generator, *stack_latents(generator, z_dim, seeds, num_frames))
+        parts = [roll.frames(start, stop) for start, stop in chunks(num_frames, FRAMES_PER_CALL)]
+        frames = torch.cat([p.frames for p in parts], dim=1)
+        offsets = [p.offsets for p in parts if p.offsets is not None]
+        yield to_uint8(frames.float().cpu()), torch.cat(offsets, dim=1).float().cpu() if offsets else None
 
 
-def generated_batches(generator: nn.Module, z_dim: int, *, num_videos: int, num_frames: int, seed: int,
-                      device: torch.device) -> Iterator[Tensor]:
+def generated_batches(generator: VideoGenerator, z_dim: int, *, num_videos: int, num_frames: int, seed: int
+                      ) -> Iterator[Tensor]:
     """The videos of `generate_videos` alone."""
-    for videos, _ in generate_videos(generator, z_dim, num_videos=num_videos, num_frames=num_frames, seed=seed,
-                                     device=device):
+    for videos, _ in generate_videos(generator, z_dim, num_videos=num_videos, num_frames=num_frames, seed=seed):
         yield videos
 
 

@@ -30,6 +30,6 @@ def resolve_ckpt(ckpt: Path | str | None) -> tuple[Path, str]:
     """(directory, how clips should record it): None / "bundled" / "bundled:NAME" -> the bundled model."""
     text = None if ckpt is None else str(ckpt)
     if text is None or text == "bundled" or text.startswith(PREFIX):
-        name = BUNDLED if text in (None, "bundled") else text.removeprefix(PREFIX)  # type: ignore[union-attr]
+        name = BUNDLED if text in (None, "bundled") else text.removeprefix(PREFIX)
         return bundled_path(name), PREFIX + name
     return Path(text), ""

@@ -60,8 +60,8 @@ class DeformationGenerator(nn.Module):
             in_ch = c4 + motion_dim if r == 4 else channels[r]
             self.conv1[key] = SynthesisLayer(in_ch, channels[r], w_dim, cond_channels=cond, mtm=r in mtm_resolutions)
             last = r == resolution
-            if last and self.multiplier:
-                self.to_out[key] = ToRGB(channels[r], 4, w_dim, init=deform_init)  # type: ignore[arg-type]
+            if last and deform_init != "none":  # = self.multiplier
+                self.to_out[key] = ToRGB(channels[r], 4, w_dim, init=deform_init)
             else:
                 self.to_out[key] = ToRGB(channels[r], 2, w_dim)
 

@@ -28,8 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gendef_core.config import TrainConfig
 from gendef_core.models.layers import LRELU_GAIN, EqualLinear
 from gendef_core.models.mapping import normalize_2nd_moment
+from gendef_core.models.synthesis import channels_for
 
 
 class _EqConv2d(nn.Module):
@@ -252,3 +254,15 @@ class Discriminator(nn.Module):
                                  f"per clip, got K={k}")
             logits = logits + self.time_cond(h, times)
         return logits
+
+
+def build_discriminator(cfg: TrainConfig) -> Discriminator:
+    """The discriminator of a run: an image D in pre-training, a time-conditioned video D of K frames in
+    fine-tuning (same weights otherwise, so the pre-trained D initialises the video D)."""
+    d = cfg.discriminator
+    video = cfg.stage == "finetune"
+    return Discriminator(resolution=cfg.model.resolution,
+                         channels=channels_for(cfg.model.resolution, d.channel_base, d.channel_max),
+                         fuse_resolution=d.fuse_resolution, time_conditioning=video,
+                         temporal_shift=video and d.temporal_shift, mbstd_group=d.mbstd_group, cmap_dim=d.cmap_dim,
+                         num_frames=cfg.num_frames)

@@ -1,16 +1,21 @@
-"""Generators, composed from the parts: canonical (G_c), GenDeF (G_c + motion + G_d + warp), direct baseline.
+"""Generators, composed from the parts: the image generator G_c, and the video generators built on it.
 
-Each generator exposes `networks()`: the separately trained parts, by the name their weights are
-stored under in a checkpoint (FORMATS.md).
+Every video generator is a `VideoGenerator` (the interface below): what it is made of (`networks()`,
+the separately trained parts by the name their weights are stored under in a checkpoint,
+FORMATS.md), whether it has a deformation, which parts a pre-training initialises, and how latents
+and times become frames (`forward` for training; `content` once per video + `frames_at` per chunk
+of times for sampling, see gendef_core.sampling). Adding a variant: docs/MODEL.md.
 """
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
+from typing import ClassVar
 
 from torch import Tensor, nn
 
-from gendef_core.config import ModelConfig
+from gendef_core.config import ModelConfig, Stage
 from gendef_core.models.deform import DeformationGenerator
 from gendef_core.models.mapping import MappingNetwork
 from gendef_core.models.motion import MotionMapping
@@ -25,6 +30,15 @@ class GeneratorOutput:
     offsets: Tensor | None = None    # [B, K, 2, R, R], normalised (gendef_core.warp)
 
 
+@dataclass
+class Content:
+    """The per-video part of sampling, computed once per video and reused for every chunk of frames."""
+
+    z_c: Tensor                      # [B, z_dim]
+    canonical: Tensor | None = None  # [B, 3, R, R], clamped to [-1, 1] (models with a deformation)
+    feature: Tensor | None = None    # f_c [B, C, r, r] (GenDeF with model.canonical_feature)
+
+
 def motion_mapping(cfg: ModelConfig) -> MotionMapping:
     """The StyleGAN-V motion mapping of a model config (shared by GenDeF and the baseline)."""
     return MotionMapping(noise_dim=cfg.motion_noise_dim, hidden_dim=cfg.motion_hidden_dim, num_freqs=cfg.motion_freqs,
@@ -33,7 +47,7 @@ def motion_mapping(cfg: ModelConfig) -> MotionMapping:
 
 class CanonicalGenerator(nn.Module):
     """G_c: z_c -> canonical image (and the feature f_c of a chosen layer). StyleGAN2 synthesis; the paper's
-    is StyleGAN3."""
+    is StyleGAN3. Pre-training trains it alone, as an image GAN."""
 
     def __init__(self, cfg: ModelConfig, *, input_extra_channels: int = 0) -> None:
         super().__init__()
@@ -59,14 +73,71 @@ class CanonicalGenerator(nn.Module):
                               return_feature=self.feature_layer if return_feature else None)
 
 
-class GenDeFGenerator(nn.Module):
-    """frames_t = warp(G_c(z_c), G_d(z_d, u_t; f_c)) (paper Eqs. 1-3)."""
+class VideoGenerator(nn.Module, abc.ABC):
+    """The interface of every video generator: (z_c, z_d, times, motion noise) -> frames.
+
+    Latents: z_c, z_d ``[B, z_dim]``; times ``[B, K]`` (real, >= 0, frames); motion noise
+    ``[B, L, noise_dim]`` for the StyleGAN-V motion mapping `motion`, which every video generator has
+    (it draws the noise: `motion.sample_noise`, `motion.noise_length`).
+    """
+
+    has_deformation: ClassVar[bool]
+    """True if frames are a canonical image warped by offsets (then `frames_at` can return offsets alone)."""
+    description: ClassVar[str]
+    """What the model is, for messages ("the direct-frame baseline")."""
+
+    motion: MotionMapping
 
     def __init__(self, cfg: ModelConfig) -> None:
+        # Subclasses create their parts (and `motion`) in a fixed order: it fixes the random initial weights
+        # and the parameter order that optimizer states in checkpoints refer to.
         super().__init__()
         self.cfg = cfg
+
+    @abc.abstractmethod
+    def networks(self) -> dict[str, nn.Module]:
+        """The separately trained parts, by checkpoint name (every parameter in exactly one)."""
+
+    def pretrained_parts(self) -> dict[str, nn.Module]:
+        """The parts a pre-training checkpoint initialises, by the pre-training's network name; {} = none (the
+        model trains from scratch)."""
+        return {}
+
+    def freeze_pretrained(self) -> None:
+        """Keep the pre-trained parts fixed in training (`freeze_canonical`): no gradients, no w_avg updates."""
+        raise ValueError(f"{self.description} has no pre-trained part to freeze")
+
+    @abc.abstractmethod
+    def forward(self, z_c: Tensor, z_d: Tensor, times: Tensor, motion_noise: Tensor, *, truncation_psi: float = 1.0,
+                update_w_avg: bool = False) -> GeneratorOutput:
+        """Frames (and for a deformation model the canonical and offsets) at `times`, all in one pass (training)."""
+
+    @abc.abstractmethod
+    def content(self, z_c: Tensor, *, truncation_psi: float = 1.0) -> Content:
+        """The per-video part of sampling (computed once per video)."""
+
+    @abc.abstractmethod
+    def frames_at(self, content: Content, z_d: Tensor, times: Tensor, motion_noise: Tensor, *,
+                  truncation_psi: float = 1.0) -> GeneratorOutput:
+        """Frames ``[B, K, 3, R, R]`` at `times` of the videos of `content` (and their offsets, for a
+        deformation model)."""
+
+    def offsets_at(self, content: Content, z_d: Tensor, times: Tensor, motion_noise: Tensor, *,
+                   truncation_psi: float = 1.0) -> Tensor:
+        """Offsets ``[B, K, 2, R, R]`` alone (deformation models; no warp)."""
+        raise ValueError(f"{self.description} has no deformation")
+
+
+class GenDeFGenerator(VideoGenerator):
+    """frames_t = warp(G_c(z_c), G_d(z_d, u_t; f_c)) (paper Eqs. 1-3)."""
+
+    has_deformation = True
+    description = "a GenDeF model"
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__(cfg)
         self.canonical_frozen = False
-        """Set by training with --freeze-canonical: G_c then stays bit-identical, w_avg included."""
+        """Set by `freeze_pretrained`: G_c then stays bit-identical, w_avg included."""
         self.canonical = CanonicalGenerator(cfg)
         self.motion = motion_mapping(cfg)
         self.deformation = DeformationGenerator(
@@ -80,9 +151,15 @@ class GenDeFGenerator(nn.Module):
         # The motion mapping is trained with G_d, so it is stored with it.
         return {"canonical": self.canonical, "deformation": _Deformation(self.motion, self.deformation)}
 
+    def pretrained_parts(self) -> dict[str, nn.Module]:
+        return {"canonical": self.canonical}
+
+    def freeze_pretrained(self) -> None:
+        self.canonical.requires_grad_(False)
+        self.canonical_frozen = True
+
     def forward(self, z_c: Tensor, z_d: Tensor, times: Tensor, motion_noise: Tensor, *, truncation_psi: float = 1.0,
                 update_w_avg: bool = False) -> GeneratorOutput:
-        """z_c, z_d ``[B, z_dim]``, times ``[B, K]`` (real, >= 0), motion noise ``[B, L, noise_dim]``."""
         canonical, feature = self.canonical(z_c, truncation_psi=truncation_psi,
                                             update_w_avg=update_w_avg and not self.canonical_frozen,
                                             return_feature=self.cfg.canonical_feature)
@@ -92,18 +169,35 @@ class GenDeFGenerator(nn.Module):
 
     def deform(self, z_d: Tensor, times: Tensor, motion_noise: Tensor, feature: Tensor | None, *,
                truncation_psi: float = 1.0, update_w_avg: bool = False) -> Tensor:
-        """Offsets ``[B, K, 2, R, R]`` for given times, reusing a canonical feature (sampling in chunks)."""
+        """Offsets ``[B, K, 2, R, R]`` for given times, reusing a canonical feature."""
         codes = self.motion(times, motion_noise)
         return self.deformation(z_d, codes, feature if self.cfg.canonical_feature else None,
                                 truncation_psi=truncation_psi, update_w_avg=update_w_avg)
 
+    def content(self, z_c: Tensor, *, truncation_psi: float = 1.0) -> Content:
+        canonical, feature = self.canonical(z_c, truncation_psi=truncation_psi,
+                                            return_feature=self.cfg.canonical_feature)
+        return Content(z_c, canonical.clamp(-1, 1), feature)
 
-class DirectGenerator(nn.Module):
+    def frames_at(self, content: Content, z_d: Tensor, times: Tensor, motion_noise: Tensor, *,
+                  truncation_psi: float = 1.0) -> GeneratorOutput:
+        assert content.canonical is not None
+        offsets = self.offsets_at(content, z_d, times, motion_noise, truncation_psi=truncation_psi)
+        return GeneratorOutput(warp(content.canonical, offsets), content.canonical, offsets)
+
+    def offsets_at(self, content: Content, z_d: Tensor, times: Tensor, motion_noise: Tensor, *,
+                   truncation_psi: float = 1.0) -> Tensor:
+        return self.deform(z_d, times, motion_noise, content.feature, truncation_psi=truncation_psi)
+
+
+class DirectGenerator(VideoGenerator):
     """The direct-frame baseline (StyleGAN-V style): frames_t = G(z, u_t), no canonical image or deformation."""
 
+    has_deformation = False
+    description = "the direct-frame baseline"
+
     def __init__(self, cfg: ModelConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
+        super().__init__(cfg)
         self.motion = motion_mapping(cfg)
         self.frames = CanonicalGenerator(cfg, input_extra_channels=self.motion.code_dim)
 
@@ -119,6 +213,13 @@ class DirectGenerator(nn.Module):
                              update_w_avg=update_w_avg, input_extra=codes)
         return GeneratorOutput(img.reshape(b, k, *img.shape[1:]))
 
+    def content(self, z_c: Tensor, *, truncation_psi: float = 1.0) -> Content:
+        return Content(z_c)  # nothing is shared between the frames of a video
+
+    def frames_at(self, content: Content, z_d: Tensor, times: Tensor, motion_noise: Tensor, *,
+                  truncation_psi: float = 1.0) -> GeneratorOutput:
+        return self(content.z_c, z_d, times, motion_noise, truncation_psi=truncation_psi)
+
 
 class _Deformation(nn.Module):
     """Groups the motion mapping and G_d under one checkpoint name without copying them."""
@@ -129,13 +230,16 @@ class _Deformation(nn.Module):
         self.deformation = deformation
 
 
-def build_generator(cfg: ModelConfig, stage: str) -> nn.Module:
-    """The generator trained in `stage`: G_c alone for pre-training, else GenDeF or the baseline."""
-    if stage == "pretrain":
-        return CanonicalGenerator(cfg)
+def build_video_generator(cfg: ModelConfig) -> VideoGenerator:
+    """The video generator of `cfg.variant` (the one place a variant name becomes a class)."""
     match cfg.variant:
         case "gendef":
             return GenDeFGenerator(cfg)
         case "direct":
             return DirectGenerator(cfg)
     raise ValueError(f"unknown model variant {cfg.variant!r}")
+
+
+def build_generator(cfg: ModelConfig, stage: Stage) -> CanonicalGenerator | VideoGenerator:
+    """The generator trained in `stage`: G_c alone for pre-training, else the video generator."""
+    return CanonicalGenerator(cfg) if stage == "pretrain" else build_video_generator(cfg)

@@ -27,8 +27,8 @@ DEMOD_EPS = 1e-8
 # form (scale x, one shared conv, scale the output) takes 11.7 ms vs 21.3 fused at 128->128 ch 16 px,
 # 46.9 vs 54.6 at 128->128 32 px, 25.5 vs 28.7 at 128->64 32 px, 115.9 vs 117.2 at 128->64 64 px; only
 # 64->64 at 64 px favours fused (64.6 vs 57.0). A whole 64 px synthesis network (128 ch to 32 px, 64 at
-# 64) runs 401 ms non-fused vs 473 fused, so non-fused is the default; fused is kept for tests and GPUs.
-USE_FUSED_MODCONV = False
+# 64) runs 401 ms non-fused vs 473 fused, so the networks use the non-fused form; `modulated_conv2d(...,
+# fused=True)` keeps the other (tested equal) for GPUs.
 
 
 def lrelu_agc(x: Tensor) -> Tensor:
@@ -112,21 +112,21 @@ def _modconv_nonfused(x: Tensor, weight: Tensor, styles: Tensor, demodulate: boo
 
 
 def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, *, demodulate: bool = True,
-                     padding: int | None = None) -> Tensor:
+                     padding: int | None = None, fused: bool = False) -> Tensor:
     """StyleGAN2 modulated convolution (stride 1): the weight is scaled per sample by `styles`.
 
     x ``[N, I, H, W]``, weight ``[O, I, k, k]`` (already multiplied by its equalized-lr gain),
     styles ``[N, I]`` -> ``[N, O, H', W']`` with ``H' = H + 2 * padding - k + 1`` (``H`` for the default
     ``padding = k // 2`` and odd k). With `demodulate` each sample's output filters are rescaled to unit
-    L2 norm (eps 1e-8), see `modulate_weight`. Runs the non-fused form unless `USE_FUSED_MODCONV`;
-    both compute the same thing.
+    L2 norm (eps 1e-8), see `modulate_weight`. `fused`: one grouped conv with per-sample weights instead
+    of scaling the input and output of one shared conv; both compute the same thing.
     """
     n, i = x.shape[:2]
     if x.ndim != 4 or weight.ndim != 4 or weight.shape[1] != i or styles.shape != (n, i):
         raise ValueError(f"modulated_conv2d: x {tuple(x.shape)}, weight {tuple(weight.shape)} and styles "
                          f"{tuple(styles.shape)} do not fit [N,I,H,W], [O,I,k,k], [N,I]")
     pad = weight.shape[-1] // 2 if padding is None else padding
-    impl = _modconv_fused if USE_FUSED_MODCONV else _modconv_nonfused
+    impl = _modconv_fused if fused else _modconv_nonfused
     return impl(x, weight, styles, demodulate, pad)
 
 
@@ -193,7 +193,7 @@ class SynthesisLayer(nn.Module):
                 got = None if cond is None else tuple(cond.shape)
                 raise ValueError(f"SynthesisLayer expects cond [N / {cond_repeat}, {self.cond_channels}, H, W] at x's "
                                  f"size {tuple(x.shape[2:])} for N = {n}, got {got}")
-            if cond_repeat > 1 and not self.mtm and not USE_FUSED_MODCONV:
+            if cond_repeat > 1 and not self.mtm:
                 return self._forward_shared_cond(x, w, cond, cond_repeat)
             x = torch.cat([x, cond.repeat_interleave(cond_repeat, dim=0) if cond_repeat > 1 else cond], dim=1)
         elif cond is not None:

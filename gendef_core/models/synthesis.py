@@ -7,7 +7,8 @@ map, which is what G_d's canonical conditioning needs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -131,7 +132,8 @@ class SynthesisNetwork(nn.Module):
         if return_feature == 0:
             feature = x
         img = self.torgb4(x, w)  # [N, out, 4, 4]
-        for b, block in enumerate(self.blocks):
+        # nn.ModuleList iterates as plain Modules; every entry is a SynthesisBlock (built in __init__)
+        for b, block in enumerate(cast("Iterable[SynthesisBlock]", self.blocks)):
             x = block.conv0(x, w)
             if return_feature == 1 + 2 * b:
                 feature = x

@@ -30,17 +30,17 @@ from gendef_core.artifacts.checkpoint import (
     prune_checkpoints,
     save_checkpoint,
 )
-from gendef_core.artifacts.common import write_json_atomic
-from gendef_core.config import TrainConfig
+from gendef_core.artifacts.runconfig import write_run_config
+from gendef_core.artifacts.train_state import load_train_state, save_train_state
+from gendef_core.config import TrainConfig, check_resume
 from gendef_core.data.datasets import VideoFrames, load_video_frames
 from gendef_core.errors import ArtifactError, ConfigError, TrainingError
 from gendef_core.events import Info, OnEvent, Progress, ignore
-from gendef_core.models.discriminator import Discriminator
-from gendef_core.models.generator import build_generator
-from gendef_core.models.synthesis import channels_for
+from gendef_core.models.discriminator import build_discriminator
+from gendef_core.models.generator import CanonicalGenerator, VideoGenerator, build_generator
+from gendef_core.models.loading import load_into
 from gendef_core.training.ema import ema_beta, update_ema
 from gendef_core.training.snapshots import write_snapshot
-from gendef_core.training.state import load_train_state, save_train_state
 from gendef_core.training.steps import Phases
 
 
@@ -54,37 +54,12 @@ class TrainResult:
     """False on the other processes of a multi-process run (they should not report the result)."""
 
 
-def build_discriminator(cfg: TrainConfig) -> Discriminator:
-    d = cfg.discriminator
-    video = cfg.stage == "finetune"
-    return Discriminator(resolution=cfg.model.resolution,
-                         channels=channels_for(cfg.model.resolution, d.channel_base, d.channel_max),
-                         fuse_resolution=d.fuse_resolution, time_conditioning=video,
-                         temporal_shift=video and d.temporal_shift, mbstd_group=d.mbstd_group, cmap_dim=d.cmap_dim,
-                         num_frames=cfg.num_frames)
-
-
-def _networks(g: nn.Module, g_ema: nn.Module, d: nn.Module) -> dict[str, dict[str, Tensor]]:
+def _networks(g: CanonicalGenerator | VideoGenerator, g_ema: CanonicalGenerator | VideoGenerator,
+              d: nn.Module) -> dict[str, dict[str, Tensor]]:
     nets = {name: m.state_dict() for name, m in g.networks().items()}
     nets |= {f"{name}_ema": m.state_dict() for name, m in g_ema.networks().items()}
     nets["discriminator"] = d.state_dict()
     return nets
-
-
-def _load(module: nn.Module, state: dict[str, Tensor], what: str, *, allow_new_mtm: bool = False) -> None:
-    """Load weights; with `allow_new_mtm`, MTM weights absent from `state` keep their zero init (the layer
-    then starts as the plain conv it was pre-trained as)."""
-    try:
-        missing, unexpected = module.load_state_dict(state, strict=False)
-    except RuntimeError as e:
-        first = str(e).strip().splitlines()[-1].strip()
-        raise ConfigError(f"{what} does not fit this model config ({first}); use the same --preset and "
-                          f"model.* settings as the run it came from") from None
-    missing = [k for k in missing if not (allow_new_mtm and ".dcn_" in k)]
-    if missing or unexpected:
-        key = (missing or unexpected)[0]
-        raise ConfigError(f"{what} does not fit this model config ({'missing' if missing else 'unexpected'} "
-                          f"weight {key}); use the same --preset and model.* settings as the run it came from")
 
 
 def _has_accelerator() -> bool:
@@ -166,14 +141,12 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
     g = build_generator(cfg.model, cfg.stage).to(acc.device)
     d = build_discriminator(cfg).to(acc.device)
     g_ema = copy.deepcopy(g).eval().requires_grad_(False)
-    if start_ckpt is None and cfg.stage == "finetune" and cfg.init_from:
+    if start_ckpt is None and cfg.init_from and isinstance(g, VideoGenerator) and isinstance(g_ema, VideoGenerator):
         _init_from_pretraining(cfg, g, g_ema, d)
 
     c = cfg.loss.r1_every / (cfg.loss.r1_every + 1)  # lazy-regularisation correction of lr and betas
-    if cfg.freeze_canonical:
-        for name, p in g.named_parameters():
-            p.requires_grad_(not name.startswith("canonical."))
-        g.canonical_frozen = True
+    if cfg.freeze_canonical and isinstance(g, VideoGenerator):
+        g.freeze_pretrained()
     g_params = [p for p in g.parameters() if p.requires_grad]  # same order as before freezing, minus G_c
     d_params = list(d.parameters())
     opt_g = torch.optim.Adam(g_params, lr=cfg.lr_g, betas=cfg.betas, eps=1e-8)
@@ -236,7 +209,8 @@ def _log(out: Path, emit: OnEvent, step: int, images_seen: int, values: dict[str
     emit(Info("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())))
 
 
-def _save(acc: Any, cfg: TrainConfig, out: Path, step: int, images_seen: int, g: nn.Module, g_ema: nn.Module,
+def _save(acc: Any, cfg: TrainConfig, out: Path, step: int, images_seen: int, g: CanonicalGenerator | VideoGenerator,
+          g_ema: CanonicalGenerator | VideoGenerator,
           d: nn.Module, opt_g: Any, opt_d: Any, t_start: float) -> Path:
     path = out / CHECKPOINTS_DIR / checkpoint_name(step)
     # Every process must hold the same weights; check it (cheaply) before writing them.
@@ -264,8 +238,6 @@ def _save(acc: Any, cfg: TrainConfig, out: Path, step: int, images_seen: int, g:
     return path
 
 
-RESUMABLE = ("steps", "log_every", "snapshot_every", "save_every", "keep_last")
-"""Config keys a resumed run may change; anything else would make it a different run."""
 _RUN_FILES = {"config.json", "events.jsonl", "snapshots"}
 
 
@@ -274,28 +246,23 @@ def _check_run_dir(cfg: TrainConfig, out: Path, *, resume: bool) -> Path | None:
     existing = list_checkpoints(out)
     if resume:
         if not existing:
-            raise ArtifactError(f"{out} has no checkpoint to resume from; drop --resume to start a new run")
-        saved = TrainConfig.from_dict(load_checkpoint(existing[-1]).config).to_dict()
-        mine = cfg.to_dict()
-        changed = sorted(k for k in mine if k not in RESUMABLE and mine[k] != saved[k])
-        if changed:
-            raise ConfigError(f"--resume: {', '.join(changed)} differ(s) from the run in {out}; a resumed run may "
-                              f"only change {', '.join(RESUMABLE)} (see {out / 'config.json'})")
+            raise ArtifactError(f"{out} has no checkpoint to resume from; drop `resume` to start a new run")
+        check_resume(TrainConfig.from_dict(dict(load_checkpoint(existing[-1], verify=False).config)), cfg, out)
         return existing[-1]
     if out.exists() and not out.is_dir():
-        raise ArtifactError(f"{out} exists and is not a directory; choose another --out")
+        raise ArtifactError(f"{out} exists and is not a directory; choose another `out`")
     if existing:
-        raise ArtifactError(f"{out} already has checkpoints; pass --resume to continue it or choose another --out")
+        raise ArtifactError(f"{out} already has checkpoints; pass `resume` to continue it or choose another `out`")
     leftovers = [p.name for p in out.iterdir() if not p.name.startswith(".")] if out.exists() else []
     if set(leftovers) - _RUN_FILES:
-        raise ArtifactError(f"{out} already exists and is not a gendef run; choose another --out")
+        raise ArtifactError(f"{out} already exists and is not a gendef run; choose another `out`")
     return None  # absent, empty, or an attempt that never reached a checkpoint: (re)start it
 
 
 def _start_run_dir(cfg: TrainConfig, out: Path, step: int) -> None:
     """Write RUN/config.json and drop log records past `step` (from an attempt after the last checkpoint)."""
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "config.json", {"format": "gendef.config", "format_version": 1, "config": cfg.to_dict()})
+    write_run_config(out / "config.json", cfg.to_dict())
     events = out / "events.jsonl"
     if events.exists():
         kept = [line for line in events.read_text().splitlines()
@@ -318,38 +285,49 @@ def _check_data(cfg: TrainConfig, frames: VideoFrames, data: Path) -> None:
         raise ConfigError(f"{data} has videos shorter than {cfg.num_frames} frames; re-prepare with --min-frames")
 
 
-def _init_from_pretraining(cfg: TrainConfig, g: nn.Module, g_ema: nn.Module, d: nn.Module) -> None:
-    """G_c (raw and EMA) and D from a pre-training checkpoint; G_d stays zero-initialised."""
+def _init_from_pretraining(cfg: TrainConfig, g: VideoGenerator, g_ema: VideoGenerator, d: nn.Module) -> None:
+    """The generator's pre-trained parts (raw and EMA; G_c for GenDeF) and D from a pre-training checkpoint; the
+    rest (G_d) keeps its initialisation."""
     assert cfg.init_from is not None
-    ck = load_checkpoint(Path(cfg.init_from))
+    ck = load_checkpoint(Path(cfg.init_from), verify=False)  # each file is verified as it is read
     if ck.config.get("stage") != "pretrain" or "canonical" not in ck.networks:
-        raise ConfigError(f"--init {cfg.init_from} is not a pre-training run (gendef pretrain)")
-    what = f"the canonical generator of {ck.path}"
-    if cfg.model.variant != "gendef":  # the baseline's generator has extra motion inputs: nothing transfers
-        raise ConfigError("the direct-frame baseline trains from scratch; drop --init")
-    ema = ck.load_network("canonical_ema")
-    # A frozen G_c is the pre-training's EMA generator (its best weights), and stays exactly that.
-    _load(g.canonical, ema if cfg.freeze_canonical else ck.load_network("canonical"), what, allow_new_mtm=True)
-    _load(g_ema.canonical, ema, what, allow_new_mtm=True)
+        raise ConfigError(f"`init` {cfg.init_from} is not a pre-training run (gendef pretrain)")
+    parts, ema_parts = g.pretrained_parts(), g_ema.pretrained_parts()
+    if not parts:  # e.g. the baseline: its generator has extra motion inputs, nothing transfers
+        raise ConfigError(f"{g.description} trains from scratch; drop `init`")
+    fix = f"use the same preset and model.* settings as the pre-training in {ck.path}"
+    new_mtm = lambda key: ".dcn_" in key  # noqa: E731 - MTM layers absent from the pre-training start as plain convs
+    # A frozen part is the pre-training's EMA weights (its best ones), and stays exactly that.
+    raw = {f"{name}_ema" if cfg.freeze_canonical else name: m for name, m in parts.items()}
+    load_into(ck, raw, fix=fix, error=ConfigError, may_lack=new_mtm)
+    load_into(ck, {f"{name}_ema": m for name, m in ema_parts.items()}, fix=fix, error=ConfigError, may_lack=new_mtm)
     fix = f"use the same preset and discriminator.* settings as the pre-training in {ck.path}"
-    try:
-        missing, unexpected = d.load_state_dict(ck.load_network("discriminator"), strict=False)
-    except RuntimeError:
-        raise ConfigError(f"the discriminator of {ck.path} does not fit this config; {fix}") from None
-    if unexpected or any(not key.startswith("time_cond") for key in missing):
-        raise ConfigError(f"the discriminator of {ck.path} does not fit this config; {fix}")
+    load_into(ck, {"discriminator": d}, fix=fix, error=ConfigError, may_lack=lambda key: key.startswith("time_cond"))
 
 
-def _resume(ckpt: Path, g: nn.Module, g_ema: nn.Module, d: nn.Module, opt_g: torch.optim.Optimizer,
-            opt_d: torch.optim.Optimizer) -> tuple[int, int]:
-    info = load_checkpoint(ckpt)
-    for name, module in g.networks().items():
-        _load(module, info.load_network(name), f"{ckpt}/{name}")
-    for name, module in g_ema.networks().items():
-        _load(module, info.load_network(f"{name}_ema"), f"{ckpt}/{name}_ema")
-    _load(d, info.load_network("discriminator"), f"{ckpt}/discriminator")
+def _resume(ckpt: Path, g: CanonicalGenerator | VideoGenerator, g_ema: CanonicalGenerator | VideoGenerator,
+            d: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer) -> tuple[int, int]:
+    info = load_checkpoint(ckpt, verify=False)  # each file is verified as it is read
+    load_into(info, g.networks())
+    load_into(info, {f"{name}_ema": m for name, m in g_ema.networks().items()})
+    load_into(info, {"discriminator": d})
     if info.train_state is None:
-        raise ArtifactError(f"{ckpt} has no train_state/; it cannot be resumed (use it with --init instead)")
+        raise ArtifactError(f"{ckpt} has no train_state/; it cannot be resumed (use it with `init` instead)")
     counters = load_train_state(info.train_state, {"optimizer_g": opt_g, "optimizer_d": opt_d})
     return int(counters["step"]), int(counters["images_seen"])
 
+
+def pretrain(data: Path, out: Path, cfg: TrainConfig, *, resume: bool = False,
+             on_event: OnEvent = ignore) -> TrainResult:
+    """Stage 1 (`gendef pretrain`): G_c and D as an image GAN on single frames."""
+    if cfg.stage != "pretrain":
+        raise ValueError("pretrain needs a config with stage='pretrain' (see resolve_train_config)")
+    return train(cfg, Path(data), Path(out), resume=resume, on_event=on_event)
+
+
+def finetune(data: Path, out: Path, cfg: TrainConfig, *, resume: bool = False,
+             on_event: OnEvent = ignore) -> TrainResult:
+    """Stage 2 (`gendef finetune`): the full model on sparse frame triplets."""
+    if cfg.stage != "finetune":
+        raise ValueError("finetune needs a config with stage='finetune' (see resolve_train_config)")
+    return train(cfg, Path(data), Path(out), resume=resume, on_event=on_event)

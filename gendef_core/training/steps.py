@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from gendef_core.config import TrainConfig
 from gendef_core.data.datasets import VideoFrames
+from gendef_core.models.generator import CanonicalGenerator, GeneratorOutput, VideoGenerator
 from gendef_core.training import losses
 from gendef_core.training.batches import fake_times, real_batch, step_generator
 
@@ -36,14 +37,14 @@ class StepLosses:
 class Phases:
     """Binds the networks, optimisers and data of a run; `run(step)` does one optimisation step."""
 
-    def __init__(self, cfg: TrainConfig, acc: Any, g: nn.Module, d: nn.Module, opt_g: Any, opt_d: Any,
-                 sync: Any, data: VideoFrames) -> None:
+    def __init__(self, cfg: TrainConfig, acc: Any, g: CanonicalGenerator | VideoGenerator, d: nn.Module, opt_g: Any,
+                 opt_d: Any, sync: Any, data: VideoFrames) -> None:
         self.cfg, self.acc, self.g, self.d, self.opt_g, self.opt_d, self.sync, self.data = (
             cfg, acc, g, d, opt_g, opt_d, sync, data)
         self.video = cfg.stage == "finetune"
         self.k = cfg.num_frames if self.video else 1
         self.fake_len = min(int(data.lengths.max()), MAX_FAKE_LENGTH)
-        self.use_reg = self.video and cfg.model.variant == "gendef" and cfg.loss.reg_weight > 0
+        self.use_reg = isinstance(g, VideoGenerator) and g.has_deformation and cfg.loss.reg_weight > 0
         self.g_params = [p for p in g.parameters() if p.requires_grad]
         self.d_params = list(d.parameters())
 
@@ -55,7 +56,8 @@ class Phases:
         real, times = real_batch(self.data, self.cfg.batch_size, self.k, self.cfg.max_span, self._gen(step, REAL))
         return real.to(self.acc.device), times.to(self.acc.device) if self.video else None
 
-    def fake(self, step: int, stream: int, *, with_reg: bool, update_w_avg: bool) -> tuple[Tensor, Tensor | None, Any]:
+    def fake(self, step: int, stream: int, *, with_reg: bool, update_w_avg: bool
+             ) -> tuple[Tensor, Tensor | None, GeneratorOutput | None]:
         """Generated frames ``[B, K, 3, R, R]``, their times, and the generator output.
 
         With `with_reg`, three consecutive times t, t+1, t+2 are appended to the same forward pass (the
@@ -64,16 +66,17 @@ class Phases:
         cfg, b, gen, dev = self.cfg, self.cfg.batch_size, self._gen(step, stream), self.acc.device
         z_c = torch.randn(b, cfg.model.z_dim, generator=gen).to(dev)
         z_d = torch.randn(b, cfg.model.z_dim, generator=gen).to(dev)
-        if not self.video:
-            img, _ = self.g(z_c, update_w_avg=update_w_avg)
+        g = self.g
+        if not isinstance(g, VideoGenerator):  # pre-training: images of G_c
+            img, _ = g(z_c, update_w_avg=update_w_avg)
             return img[:, None], None, None
         times = fake_times(b, self.fake_len, self.k, cfg.max_span, gen)
         if with_reg:
             t0 = torch.randint(0, max(self.fake_len - 2, 1), (b, 1), generator=gen).float()
             times = torch.cat([times, t0 + torch.arange(3.0)], dim=1)
-        noise = self.g.motion.sample_noise(b, float(times.max()), generator=gen).to(dev)
+        noise = g.motion.sample_noise(b, float(times.max()), generator=gen).to(dev)
         times = times.to(dev)
-        out = self.g(z_c, z_d, times, noise, update_w_avg=update_w_avg)
+        out = g(z_c, z_d, times, noise, update_w_avg=update_w_avg)
         return out.frames[:, :self.k], times[:, :self.k], out
 
     def d_step(self, step: int, real: Tensor, real_t: Tensor | None) -> Tensor:
@@ -102,7 +105,10 @@ class Phases:
         self.d.requires_grad_(False)
         with self.acc.autocast():
             frames, times, out = self.fake(step, FAKE_G, with_reg=self.use_reg, update_w_avg=True)
-            reg = losses.temporal_smoothness_loss(out.offsets[:, k:], out.frames[:, k + 1]) if self.use_reg else None
+            reg = None
+            if self.use_reg:
+                assert out is not None and out.offsets is not None
+                reg = losses.temporal_smoothness_loss(out.offsets[:, k:], out.frames[:, k + 1])
             loss = losses.g_adv_loss(self.d(frames, times))
             total = loss + self.cfg.loss.reg_weight * reg if reg is not None else loss
         self.acc.backward(total)

@@ -41,7 +41,8 @@ def test_tracks_of_clouds_clips_match_the_ground_truth_tracks(tmp_path: Path) ->
 
 
 def test_a_zero_deformation_keeps_frame_queries_exactly_where_they_were_drawn(tmp_path: Path) -> None:
-    from gendef_core.artifacts.clip import Clip, save_clip
+    from gendef_core.artifacts.clip import Clip
+    from gendef_core.clips import save_clip
 
     clip = save_clip(Clip(canonical=torch.zeros(3, 16, 16), offsets=torch.zeros(5, 2, 16, 16)), tmp_path / "still")
     pts = tmp_path / "pts.json"
@@ -100,7 +101,8 @@ echo "$masks"
 
 
 def test_default_outputs_of_a_clip_given_as_dot_are_siblings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gendef_core.artifacts.clip import Clip, save_clip
+    from gendef_core.artifacts.clip import Clip
+    from gendef_core.clips import save_clip
 
     clip = save_clip(Clip(canonical=torch.zeros(3, 8, 8), offsets=torch.zeros(3, 2, 8, 8)), tmp_path / "still")
     Image.fromarray(np.full((8, 8, 4), 255, np.uint8)).save(tmp_path / "white.png")

@@ -16,7 +16,8 @@ import torch
 
 from gendef_core import api
 from gendef_core.artifacts.checkpoint import load_checkpoint
-from gendef_core.artifacts.clip import Clip, load_clip, read_clip_manifest, save_clip
+from gendef_core.artifacts.clip import Clip, load_clip, read_clip_manifest
+from gendef_core.clips import save_clip
 from gendef_core.data.images import to_uint8
 from gendef_core.data.video_io import read_video, write_video
 from gendef_core.errors import ArtifactError, ConfigError
@@ -143,14 +144,14 @@ def test_truncation_zero_is_the_mean_canonical(tiny_ckpt: Path, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("kw, phrase", [
-    ({"truncation": -0.1}, "--truncation must be in [0, 1]"),
-    ({"truncation": 1.5}, "--truncation must be in [0, 1]"),
-    ({"truncation": math.nan}, "--truncation must be in [0, 1]"),
-    ({"frames": 0}, "--frames must be in 1..100000"),
-    ({"frames": 100_001}, "--frames must be in 1..100000"),
-    ({"batch_size": 0}, "--batch-size must be >= 1"),
-    ({"num": 0}, "--num must be >= 1"),
-    ({"fps": "0"}, "--fps"),
+    ({"truncation": -0.1}, "`truncation` must be in [0, 1]"),
+    ({"truncation": 1.5}, "`truncation` must be in [0, 1]"),
+    ({"truncation": math.nan}, "`truncation` must be in [0, 1]"),
+    ({"frames": 0}, "`frames` must be in 1..100000"),
+    ({"frames": 100_001}, "`frames` must be in 1..100000"),
+    ({"batch_size": 0}, "`batch_size` must be >= 1"),
+    ({"num": 0}, "`num` must be >= 1"),
+    ({"fps": "0"}, "`fps`"),
 ])
 def test_out_of_range_settings_are_one_line_config_errors(tiny_ckpt: Path, tmp_path: Path, kw: dict[str, object],
                                                           phrase: str) -> None:
@@ -161,8 +162,8 @@ def test_out_of_range_settings_are_one_line_config_errors(tiny_ckpt: Path, tmp_p
 
 
 @pytest.mark.parametrize("kw, phrase", [
-    ({"frames": 0}, "--frames must be in 1..100000"),
-    ({"batch_size": 0}, "--batch-size must be >= 1"),
+    ({"frames": 0}, "`frames` must be in 1..100000"),
+    ({"batch_size": 0}, "`batch_size` must be >= 1"),
 ])
 def test_resample_out_of_range_settings(base: Path, tmp_path: Path, kw: dict[str, object], phrase: str) -> None:
     with pytest.raises(ConfigError) as e:
@@ -362,7 +363,7 @@ def test_nan_offsets_in_a_late_chunk_are_refused_and_nothing_is_written(tiny_ckp
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The NaN check runs per chunk (no whole-clip temporaries): a bad second chunk stops sampling there."""
     from gendef_core.models.generator import GenDeFGenerator
-    from gendef_core.sampling import canonical_and_feature, generate_offsets
+    from gendef_core.sampling import clip_tensors
 
     calls = []
     real_deform = GenDeFGenerator.deform
@@ -378,9 +379,8 @@ def test_nan_offsets_in_a_late_chunk_are_refused_and_nothing_is_written(tiny_ckp
     monkeypatch.setattr(GenDeFGenerator, "deform", deform)
     model = load_model(tiny_ckpt, device="cpu")
     lat = draw_latents(model, SEED, 10)
-    _, feature = canonical_and_feature(model, lat["z_c"])
     with pytest.raises(ArtifactError, match="produced non-finite offsets"):
-        generate_offsets(model, feature, lat["z_d"], lat["motion_noise"], 10, chunk=4)
+        clip_tensors(model, lat, 10, chunk=4)
     assert calls == [0, 4]  # stopped at the bad chunk, not after the whole clip
     calls.clear()
     with pytest.raises(ArtifactError, match="non-finite offsets"):

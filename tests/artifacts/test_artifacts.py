@@ -22,7 +22,7 @@ from gendef_core.artifacts.checkpoint import (
     resolve_checkpoint,
     save_checkpoint,
 )
-from gendef_core.artifacts.clip import CONVENTION_V2, Clip, load_clip, read_clip_manifest, save_clip
+from gendef_core.artifacts.clip import CONVENTION_V2, Clip, load_clip, read_clip_manifest
 from gendef_core.artifacts.common import (
     atomic_dir,
     atomic_file,
@@ -41,6 +41,7 @@ from gendef_core.artifacts.dataset import (
     write_video_frames,
 )
 from gendef_core.artifacts.tensors import load_tensors, save_tensors
+from gendef_core.clips import save_clip
 from gendef_core.errors import ArtifactError
 
 
@@ -492,10 +493,14 @@ def test_newer_config_and_checkpoint_formats_are_refused(tmp_path: Path) -> None
     ck = save_step(tmp_path / "run", 1)
     cfg = json.loads((ck / "config.json").read_text())
     (ck / "config.json").write_text(json.dumps({**cfg, "format_version": 2}))
-    with raises(f"{ck / 'config.json'}: config format v2 is newer than this gendef reads (v1); upgrade gendef"):
+    with raises(f"{ck / 'config.json'}: config format v2 is newer than this gendef ({__version__}) reads (v1); "
+                "upgrade gendef"):
         load_checkpoint(ck)
     (ck / "config.json").write_text(json.dumps({**cfg, "format": "something.else"}))
-    with raises(f"{ck / 'config.json'}: not a gendef config file"):
+    with raises(f"{ck / 'config.json'}: format 'something.else' is not 'gendef.config'; point at a run directory"):
+        load_checkpoint(ck)
+    (ck / "config.json").write_text(json.dumps({k: v for k, v in cfg.items() if k != "config"}))
+    with raises(f"{ck / 'config.json'}: missing field 'config'"):
         load_checkpoint(ck)
 
     ck2 = save_step(tmp_path / "run", 2)

@@ -246,7 +246,7 @@ BUMPED = [
     ("checkpoint_v1", "checkpoints/step-00000042/manifest.json", load_checkpoint,
      f"checkpoint format v2 is newer than this gendef ({__version__}) reads (v1)"),
     ("checkpoint_v1", "checkpoints/step-00000042/config.json", load_checkpoint,
-     "config format v2 is newer than this gendef reads (v1)"),
+     f"config format v2 is newer than this gendef ({__version__}) reads (v1)"),
 ]
 
 

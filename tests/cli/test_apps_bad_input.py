@@ -17,7 +17,8 @@ import pytest
 import torch
 from PIL import Image
 
-from gendef_core.artifacts.clip import Clip, save_clip
+from gendef_core.artifacts.clip import Clip
+from gendef_core.clips import save_clip
 from gendef_core.warp import pixels_to_offsets
 
 # --------------------------------------------------------------------------------------------- helpers

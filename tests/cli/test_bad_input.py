@@ -22,9 +22,10 @@ import torch
 from PIL import Image
 
 from gendef_core import __version__
-from gendef_core.artifacts.clip import Clip, save_clip
+from gendef_core.artifacts.clip import Clip
 from gendef_core.artifacts.common import file_record
 from gendef_core.artifacts.tensors import save_tensors
+from gendef_core.clips import save_clip
 
 RES = "16"
 

@@ -1,4 +1,4 @@
-"""Through the real CLI: synth -> prepare (own MP4s, frame folders) -> batches; clip -> render."""
+"""Through the real CLI: synth -> prepare (own MP4s, frame folders) -> frames in memory; clip -> render."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 
 from gendef_core.artifacts.clip import load_clip
 from gendef_core.artifacts.dataset import load_dataset_info, load_ground_truth, read_video_frames
-from gendef_core.data.datasets import ClipDataset, FrameDataset, load_video_frames
+from gendef_core.data.datasets import load_video_frames, sample_frame_times
 from gendef_core.data.images import to_uint8
 from gendef_core.data.video_io import read_video, write_video
 from gendef_core.warp import warp
@@ -73,16 +73,13 @@ def test_synth_prepare_batches(tmp_path: Path, run_cli: Callable[..., object]) -
     from_frames = load_dataset_info(tmp_path / "from_frames")
     assert np.array_equal(read_video_frames(from_frames, "000002"), originals["000002"])
 
-    # (c) batches for both training stages.
+    # (c) the frames training samples from: every frame in memory, sparse frame sets of one video.
     vf = load_video_frames(tmp_path / "from_frames")
-    images = torch.utils.data.DataLoader(FrameDataset(vf), batch_size=4, shuffle=True)
-    assert next(iter(images)).shape == (4, 3, 16, 16)
-    clips = torch.utils.data.DataLoader(ClipDataset(vf, num_frames=3, max_span=8), batch_size=3)
-    batch = next(iter(clips))
-    assert batch["frames"].shape == (3, 3, 3, 16, 16)
-    assert torch.all(batch["times"][:, 2] - batch["times"][:, 0] <= 8)
-    first = torch.from_numpy(originals["000000"][int(batch["times"][0, 0])]).permute(2, 0, 1)
-    assert torch.equal(torch.round((batch["frames"][0, 0] + 1) * 127.5).to(torch.uint8), first)
+    assert vf.frames.shape == (36, 3, 16, 16) and vf.lengths.tolist() == [12, 12, 12]
+    times = sample_frame_times(int(vf.lengths[0]), 3, 8, torch.Generator().manual_seed(0))
+    assert times[2] - times[0] <= 8
+    first = torch.from_numpy(originals["000000"][int(times[0])]).permute(2, 0, 1)
+    assert torch.equal(vf.frames[vf.starts[0] + times[0]], first)
 
 
 def test_clouds_clip_and_render(tmp_path: Path, run_cli: Callable[..., object]) -> None:

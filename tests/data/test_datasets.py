@@ -1,4 +1,4 @@
-"""Frame sampling and the torch datasets."""
+"""Frame sampling and a dataset's frames in memory."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import torch
 
 from gendef_core.artifacts.common import atomic_dir
 from gendef_core.artifacts.dataset import VideoEntry, write_dataset_manifest, write_video_frames
-from gendef_core.data.datasets import ClipDataset, FrameDataset, load_video_frames, sample_frame_times
-from gendef_core.errors import DataError
+from gendef_core.data.datasets import load_video_frames, sample_frame_times, seeded_generator
 
 
 def _dataset(root: Path, lengths: list[int], r: int = 8) -> Path:
@@ -53,43 +52,39 @@ def test_sample_frame_times_short_video_and_single_frame() -> None:
         sample_frame_times(2, 3, 32, g)
 
 
+def test_sample_frame_times_in_time_order_for_many_frames() -> None:
+    # With K = 3 there is one inner frame, so only K > 3 shows whether the inner frames are in time order.
+    g = torch.Generator().manual_seed(2)
+    inner_orders = set()
+    for _ in range(300):
+        t = sample_frame_times(60, 6, 16, g)
+        assert t.shape == (6,) and bool((t[1:] > t[:-1]).all()), t.tolist()
+        assert int(t[-1] - t[0]) in (8, 16) and 0 <= t[0] and t[-1] <= 59
+        inner_orders.add(tuple(t[1:-1].tolist()))
+    assert len(inner_orders) > 100  # the inner frames are drawn, not fixed
+
+
+def test_every_frame_is_loaded_where_its_video_and_index_say(tmp_path: Path) -> None:
+    lengths = [4, 6, 3]
+    vf = load_video_frames(_dataset(tmp_path / "d", lengths))
+    expected = torch.tensor([[v, t] for v, n in enumerate(lengths) for t in range(n)])  # (video, frame), in order
+    assert torch.equal(vf.frames[:, :2, 0, 0].long(), expected)
+    assert bool((vf.frames == vf.frames[:, :, :1, :1]).all()) and bool((vf.frames[:, 2] == 0).all())
+    for v, n in enumerate(lengths):
+        clip = vf.frames[vf.starts[v]:vf.starts[v] + vf.lengths[v], :2, 0, 0].long()
+        assert clip.tolist() == [[v, t] for t in range(n)]
+
+
 def test_frames_are_decoded_once_and_indexed_per_video(tmp_path: Path) -> None:
     vf = load_video_frames(_dataset(tmp_path / "d", [4, 6]))
     assert vf.frames.shape == (10, 3, 8, 8) and vf.frames.dtype == torch.uint8
     assert vf.starts.tolist() == [0, 4] and vf.lengths.tolist() == [4, 6]
     assert vf.frames[5, 0, 0, 0] == 1 and vf.frames[5, 1, 0, 0] == 1  # video 1, frame 1
-    ds = FrameDataset(vf)
-    assert len(ds) == 10
-    img = ds[5]
-    assert img.dtype == torch.float32 and img.shape == (3, 8, 8)
-    torch.testing.assert_close(img[0, 0, 0], torch.tensor(1 / 127.5 - 1))
 
 
-def test_clip_dataset_returns_the_sampled_frames_reproducibly(tmp_path: Path) -> None:
-    vf = load_video_frames(_dataset(tmp_path / "d", [40, 9, 20]))
-    ds = ClipDataset(vf, num_frames=3, max_span=8, seed=3)
-    item = ds[1]
-    assert item["frames"].shape == (3, 3, 8, 8) and int(item["video"]) == 1
-    # The green channel stores the frame index: the frames returned are those at `times`.
-    frame_idx = torch.round((item["frames"][:, 1, 0, 0] + 1) * 127.5).long()
-    assert torch.equal(frame_idx, item["times"])
-    assert torch.round((item["frames"][:, 0, 0, 0] + 1) * 127.5).tolist() == [1, 1, 1]  # from video 1
-    assert torch.equal(ds[1]["times"], item["times"])  # same epoch -> same sample
-    draws = set()
-    for epoch in range(20):
-        ds.set_epoch(epoch)
-        draws.add(tuple(ds[0]["times"].tolist()))
-    assert len(draws) > 5
+def test_sample_frame_times_depends_only_on_the_generator_keys() -> None:
+    def draw(*keys: int) -> list[int]:
+        return sample_frame_times(40, 3, 8, seeded_generator(*keys)).tolist()
 
-
-def test_clip_dataset_refuses_short_videos(tmp_path: Path) -> None:
-    vf = load_video_frames(_dataset(tmp_path / "d", [5, 2]))
-    with pytest.raises(DataError, match="fewer than 3 frames"):
-        ClipDataset(vf, num_frames=3)
-
-
-def test_batches_through_a_dataloader(tmp_path: Path) -> None:
-    vf = load_video_frames(_dataset(tmp_path / "d", [10, 10, 10, 10]))
-    loader = torch.utils.data.DataLoader(ClipDataset(vf), batch_size=2, shuffle=False)
-    batch = next(iter(loader))
-    assert batch["frames"].shape == (2, 3, 3, 8, 8) and batch["times"].shape == (2, 3)
+    assert draw(3, 0, 1) == draw(3, 0, 1)  # same keys -> same sample
+    assert len({tuple(draw(3, epoch, 0)) for epoch in range(20)}) > 5

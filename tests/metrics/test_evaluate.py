@@ -158,13 +158,13 @@ def test_fake_listing_skips_hidden_entries_and_mp4s_inside_artifacts_even_below_
 
 
 def test_generated_fakes_do_not_depend_on_batching(tiny_ckpt: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gendef_core.sampling import load_video_generator
+    from gendef_core.models.loading import load_generator
 
-    gen, cfg, _, dev = load_video_generator(tiny_ckpt, device="cpu")
-    one = torch.cat(list(src.generated_batches(gen, cfg.model.z_dim, num_videos=3, num_frames=5, seed=2, device=dev)))
+    model = load_generator(tiny_ckpt, device="cpu")
+    gen, cfg = model.generator, model.config
+    one = torch.cat(list(src.generated_batches(gen, cfg.model.z_dim, num_videos=3, num_frames=5, seed=2)))
     monkeypatch.setattr(src, "FRAMES_PER_CALL", 5)                     # one video per call, one chunk
-    other = torch.cat(list(src.generated_batches(gen, cfg.model.z_dim, num_videos=3, num_frames=5, seed=2,
-                                                 device=dev)))
+    other = torch.cat(list(src.generated_batches(gen, cfg.model.z_dim, num_videos=3, num_frames=5, seed=2)))
     assert (one.int() - other.int()).abs().max() <= 1                 # equal up to 8-bit rounding of float noise
     # ... and video 1 is what `gendef sample` draws for its seed
     from gendef_core.artifacts.clip import load_clip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -133,11 +135,35 @@ def test_r1_style_double_backward() -> None:
     assert d.from_rgb.weight.grad is not None and d.from_rgb.weight.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("batch", [1, 2, 3, 6])
-def test_mbstd_with_small_or_odd_batches(batch: int) -> None:
+@pytest.mark.parametrize("batch,group_of_0", [(1, [0]), (2, [0, 1]), (3, [0, 1, 2]), (6, [0, 2, 4])])
+def test_mbstd_with_small_or_odd_batches(batch: int, group_of_0: list[int]) -> None:
+    # Groups of min(4, N) lowered to a divisor of N (6 -> 3), sample i with i + N/G: changing sample 0
+    # moves exactly the logits of its group (only its own with N = 1).
     d = _d(mbstd_group=4)
-    out = d(_frames(batch, 3), torch.tensor([[0.0, 1.0, 2.0]] * batch))
+    frames, times = _frames(batch, 3), torch.tensor([[0.0, 1.0, 2.0]] * batch)
+    with torch.no_grad():
+        out = d(frames, times)
+        changed = frames.clone()
+        changed[0] = -changed[0]
+        after = d(changed, times)
     assert out.shape == (batch,) and torch.isfinite(out).all()
+    moved = [i for i in range(batch) if (after[i] - out[i]).abs() > 1e-6]
+    assert moved == group_of_0
+    others = [i for i in range(batch) if i not in group_of_0]
+    torch.testing.assert_close(after[others], out[others])
+
+
+def test_mbstd_feature_is_the_group_standard_deviation() -> None:
+    from gendef_core.models.discriminator import _minibatch_std
+
+    # 4 samples of 2 constant channels, groups of 2: (0, 2) and (1, 3).
+    x = torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 4.0], [1.0, 1.0]]).view(4, 2, 1, 1).expand(4, 2, 3, 3)
+    out = _minibatch_std(x, 2)
+    assert out.shape == (4, 3, 3, 3) and torch.equal(out[:, :2], x)
+    # (0, 2): per-channel std |a - b| / 2 = 1 and 2, averaged: 1.5; (1, 3): sqrt(0 + 1e-8) = 1e-4.
+    expected = torch.tensor([math.sqrt(1 + 1e-8) / 2 + math.sqrt(4 + 1e-8) / 2, 1e-4,
+                             math.sqrt(1 + 1e-8) / 2 + math.sqrt(4 + 1e-8) / 2, 1e-4])
+    torch.testing.assert_close(out[:, 2], expected.view(4, 1, 1).expand(4, 3, 3))
 
 
 def test_mbstd_couples_samples_in_a_group() -> None:

@@ -120,11 +120,11 @@ def test_finetune_runs_and_resume_equals_uninterrupted(data: Path, pretrained: P
 def test_resume_and_output_errors(data: Path, pretrained: Path, tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="has no checkpoint to resume from"):
         api.pretrain(data, tmp_path / "none", _tiny("pretrain", steps=1), resume=True)
-    with pytest.raises(ArtifactError, match="already has checkpoints; pass --resume"):
+    with pytest.raises(ArtifactError, match="already has checkpoints; pass `resume`"):
         api.pretrain(data, pretrained, _tiny("pretrain", steps=1))
-    with pytest.raises(ConfigError, match=r"--resume: model differ\(s\) from the run"):
+    with pytest.raises(ConfigError, match=r"`resume` continues .* it cannot change model \(only"):
         api.pretrain(data, pretrained, _tiny("pretrain", steps=8, overrides=["model.w_dim=16"]), resume=True)
-    with pytest.raises(ConfigError, match="exactly one of --init"):
+    with pytest.raises(ConfigError, match="exactly one of `init`"):
         _tiny("finetune")
     other = tmp_path / "d32"
     api.synth_dataset("clouds", other, num_videos=1, num_frames=4, resolution=32)

@@ -197,3 +197,25 @@ def test_pull_to_canonical_undoes_the_warp_of_a_translation() -> None:
     assert torch.equal(valid[2:, :w - 3], torch.ones(h - 2, w - 3, dtype=torch.bool))
     assert not valid[:2].any() and not valid[:, w - 3:].any()
     torch.testing.assert_close(pulled[0, 2:, :w - 3], img[0, :h - 2, 3:], atol=1e-4, rtol=0)
+
+
+def test_a_track_lost_by_continuation_is_found_again_from_the_nearest_pixel() -> None:
+    # Frame 0 is the identity; frame 1 a strong, folding random field. From the frame-0 answer, Newton gets
+    # stuck for some points (checked below); re-seeding from the nearest pixel must still solve m_1(p) = q.
+    h = w = 24
+    coarse = torch.randn(1, 2, 4, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    coarse = coarse * 5
+    disp = torch.nn.functional.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)[0]
+    off = torch.stack([torch.zeros(2, h, w), pixels_to_offsets(disp, (h, w)).float()])
+    xs, ys = torch.meshgrid(torch.arange(2.0, 22.0, dtype=torch.float64), torch.arange(2.0, 22.0, dtype=torch.float64),
+                            indexing="xy")
+    q = torch.stack([xs.flatten(), ys.flatten()], -1)
+    pos = sample_positions(off[1].double(), (h, w))
+    _, stuck = invert(pos, q, q.clone())           # continuation alone
+    _, fresh = invert(pos, q)                      # from the nearest pixel
+    lost = (stuck > 0.5) & (fresh < 0.5)
+    assert int(lost.sum()) >= 20, int(lost.sum())  # 38 of the 400
+    tr = track_canonical_points(off, q)
+    assert tr.residual[1][lost].max() < 1e-3
+    back = frame_to_canonical(off[1], tr.tracks[1][lost].double())
+    assert (back - q[lost]).abs().max() < 1e-3

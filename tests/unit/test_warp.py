@@ -70,6 +70,25 @@ def test_nearest_mode_keeps_labels() -> None:
     assert set(out.unique().tolist()) <= set(range(5))
 
 
+@pytest.mark.parametrize("padding", ["zeros", "border"])
+def test_nearest_mode_takes_the_nearest_pixel(padding: str) -> None:
+    # +0.4 px in x stays on the pixel, +0.6 px takes the next one, -0.7 px in y the row above; a rounded
+    # bilinear blend would give e.g. 4 instead of 0 for the first. Off the canonical: 0, or the edge (border).
+    img = torch.arange(12.0).reshape(1, 1, 3, 4) * 10
+    off = torch.zeros(1, 3, 2, 3, 4)
+    off[0, 0, 0] = 0.4 * 2 / 3
+    off[0, 1, 0] = 0.6 * 2 / 3
+    off[0, 2, 1] = -0.7 * 2 / 2
+    out = warp(img, off, mode="nearest", padding=padding)[0, :, 0]  # type: ignore[arg-type]
+    c = img[0, 0]
+    assert torch.equal(out[0], c)
+    assert torch.equal(out[1, :, :3], c[:, 1:]) and torch.equal(out[2, 1:], c[:-1])
+    if padding == "zeros":
+        assert torch.equal(out[1, :, 3], torch.zeros(3)) and torch.equal(out[2, 0], torch.zeros(4))
+    else:
+        assert torch.equal(out[1, :, 3], c[:, 3]) and torch.equal(out[2, 0], c[0])
+
+
 def test_pixel_conversions_round_trip_and_units() -> None:
     d = torch.randn(4, 2, 9, 17)
     torch.testing.assert_close(offsets_to_pixels(pixels_to_offsets(d, (9, 17)), (9, 17)), d)

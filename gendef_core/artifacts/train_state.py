@@ -1,4 +1,4 @@
-"""Optimizer state to and from safetensors (no pickles), for `--resume`."""
+"""A checkpoint's `train_state/` (FORMATS.md): optimizer state as safetensors (no pickles), for `--resume`."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from gendef_core.artifacts.common import read_json, write_json_atomic
+from gendef_core.artifacts.common import check_header, header, read_json, write_json_atomic
 from gendef_core.artifacts.tensors import load_tensors, save_tensors
 from gendef_core.errors import ArtifactError
 
+TRAIN_STATE_FORMAT = "gendef.train_state"
+TRAIN_STATE_VERSION = 1
 _FIX = "the checkpoint's train_state is damaged; resume from an older checkpoint or start a new run"
 
 
@@ -42,7 +44,8 @@ def optimizer_from_tensors(opt: torch.optim.Optimizer, tensors: dict[str, Tensor
 def save_train_state(directory: Path, optimizers: dict[str, torch.optim.Optimizer], counters: dict[str, Any]) -> Path:
     """Write ``<name>.safetensors`` per optimizer and ``state.json`` (counters + param groups)."""
     directory.mkdir(parents=True, exist_ok=False)
-    meta: dict[str, Any] = {"counters": counters, "optimizers": {}}
+    meta: dict[str, Any] = {**header(TRAIN_STATE_FORMAT, TRAIN_STATE_VERSION), "counters": counters,
+                            "optimizers": {}}
     for name, opt in optimizers.items():
         tensors, m = optimizer_to_tensors(opt)
         save_tensors(directory / f"{name}.safetensors", tensors)
@@ -54,6 +57,9 @@ def save_train_state(directory: Path, optimizers: dict[str, torch.optim.Optimize
 def load_train_state(directory: Path, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
     """Restore optimizers saved by `save_train_state`; returns the counters."""
     meta = read_json(directory / "state.json", fix=_FIX)
+    if isinstance(meta, dict) and "format" in meta:  # gendef <= 0.6 wrote no header (same fields otherwise)
+        meta = check_header(meta, directory / "state.json", fmt=TRAIN_STATE_FORMAT, version=TRAIN_STATE_VERSION,
+                            what="train state", hint=_FIX)
     if not isinstance(meta, dict) or "counters" not in meta or "optimizers" not in meta:
         raise ArtifactError(f"{directory / 'state.json'} has no counters or optimizers; {_FIX}")
     for name, opt in optimizers.items():

@@ -1,0 +1,58 @@
+"""`gendef render` and `gendef data clip`: clip files made from tensors that already exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gendef_core.artifacts.clip import Clip, load_clip, update_videos
+from gendef_core.artifacts.dataset import load_dataset_info, load_ground_truth
+from gendef_core.clips import save_clip
+from gendef_core.errors import ArtifactError, ConfigError
+from gendef_core.events import OnEvent, ignore
+from gendef_core.render import render_flow_video, render_video
+
+
+def dataset_clip(data: Path, out: Path, *, video: str = "0", flow: bool = False, overwrite: bool = False,
+                 on_event: OnEvent = ignore) -> Path:
+    """Write the exact (canonical, deformation) of one `clouds` video as a clip (`gendef data clip`).
+
+    `video` is a video name, or else an index into the dataset's sorted list of videos.
+    """
+    info = load_dataset_info(Path(data), check_files=False)
+    if not info.ground_truth or not info.ground_truth.get("backward_map"):
+        raise ArtifactError(f"{data} has no true backward map; only `gendef data synth --kind clouds` datasets do")
+    names = [v.name for v in info.videos]
+    if video in names:
+        name = video
+    elif video.isdigit() and int(video) < len(names):
+        name = names[int(video)]
+    else:
+        raise ConfigError(f"{data} has no video {video!r}: give a name ({', '.join(names[:3])}, …) "
+                          f"or an index 0..{len(names) - 1}")
+    gt = load_ground_truth(info, name)
+    assert gt.canonical is not None and gt.offsets is not None
+    clip = Clip(canonical=gt.canonical, offsets=gt.offsets, fps=info.fps,
+                source=f"dataset:{info.path.resolve()}#{name}")
+    return save_clip(clip, Path(out), overwrite=overwrite, flow=flow, on_event=on_event)
+
+
+def render(clip: Path, *, flow: bool = False, flow_max: float | None = None, crf: int = 18,
+           on_event: OnEvent = ignore) -> dict[str, Any]:
+    """Re-render a clip's `video.mp4` (and with `flow`, `flow.mp4`) from its tensors (`gendef render`).
+
+    Returns ``{"video.mp4": {...}, "flow.mp4": {...}}`` as recorded in the clip's manifest.
+    """
+    if flow_max is not None and not flow_max > 0:
+        raise ConfigError(f"`flow_max` must be a positive number of pixels, got {flow_max}")
+    if not 0 <= crf <= 51:
+        raise ConfigError(f"`crf` must be in 0..51, got {crf}")
+    path = Path(clip)
+    # A missing video is exactly what `render` repairs, so only the tensors must be intact. Nothing in
+    # the clip changes unless they are; each video is written atomically, then the manifest records it.
+    c = load_clip(path, require_videos=False)
+    videos = {"video.mp4": render_video(c, path / "video.mp4", crf=crf, on_event=on_event)}
+    if flow:
+        videos["flow.mp4"] = render_flow_video(c, path / "flow.mp4", flow_max=flow_max, crf=crf, on_event=on_event)
+    update_videos(path, videos)
+    return videos

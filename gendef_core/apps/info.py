@@ -1,0 +1,74 @@
+"""`gendef info`: validate any gendef artifact and summarise it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gendef_core.artifacts.common import MANIFEST, read_format
+from gendef_core.errors import ArtifactError
+
+
+def describe(path: Path | str | None = None) -> dict[str, Any]:
+    """Validate any gendef artifact and summarise it (`gendef info`); None or "bundled": the bundled model.
+
+    A clip's summary gives the frame size (height, width), the canonical's (canonical_height,
+    canonical_width; larger for fitted videos), the frames' origin on it, whether it has a visibility
+    map and, for fitted clips, the scalar fields of the fit report.
+    """
+    from gendef_core.artifacts.checkpoint import checkpoint_summary, load_checkpoint
+    from gendef_core.models.bundled import resolve_ckpt
+
+    path, bundled = resolve_ckpt(path)
+    if bundled:
+        ck = load_checkpoint(path)
+        card = path / "MODEL_CARD.md"
+        summary = checkpoint_summary(ck)
+        metadata = summary.pop("metadata")
+        return {"format": summary.pop("format"), "bundled": bundled, **summary,
+                "resolution": ck.config["model"]["resolution"], "metadata": metadata,
+                "model_card": str(card) if card.is_file() else None}
+    if not path.exists():
+        raise ArtifactError(f"{path} does not exist; give a clip, dataset, checkpoint or run directory")
+    if not (path / MANIFEST).is_file():
+        if path.is_dir() and (path / "checkpoints").is_dir():
+            return checkpoint_summary(load_checkpoint(path))
+        raise ArtifactError(f"{path} is not a gendef artifact (no manifest.json); expected a clip, dataset, "
+                            f"checkpoint or run directory")
+    fmt = read_format(path)
+    if fmt == "gendef.clip":
+        return _clip_summary(path)
+    if fmt == "gendef.shots":
+        from gendef_core.artifacts.shots import read_shots_index
+
+        shots = read_shots_index(path)
+        return {"format": fmt, "path": str(path), "num_shots": len(shots),
+                "shots": [{"clip": str(path / s.name), "start": s.start, "end": s.end, "psnr_mean_db": s.psnr_mean_db}
+                          for s in shots]}
+    if fmt == "gendef.dataset":
+        from gendef_core.artifacts.dataset import load_dataset_info
+
+        d = load_dataset_info(path)
+        lengths = [v.num_frames for v in d.videos]
+        return {"format": fmt, "path": str(path), "resolution": d.resolution, "fps": str(d.fps),
+                "num_videos": len(d.videos), "num_frames": d.num_frames,
+                "frames_per_video": {"min": min(lengths), "max": max(lengths)},
+                "source": dict(d.source), "skipped": len(d.skipped), "ground_truth": d.ground_truth}
+    if fmt == "gendef.checkpoint":
+        return checkpoint_summary(load_checkpoint(path))
+    raise ArtifactError(f"{path / MANIFEST}: unknown format {fmt!r}; upgrade gendef if it is newer")
+
+
+def _clip_summary(path: Path) -> dict[str, Any]:
+    from gendef_core.artifacts.clip import load_clip, read_clip_manifest
+
+    c = load_clip(path)
+    m = read_clip_manifest(path)
+    summary = {"format": "gendef.clip", "path": str(path), "num_frames": c.num_frames, "height": c.height,
+               "width": c.width, "canonical_height": c.canonical_size[0], "canonical_width": c.canonical_size[1],
+               "origin": list(c.origin), "has_visibility": c.visibility is not None, "fps": str(c.fps),
+               "seed": c.seed, "checkpoint": c.checkpoint, "source": c.source, "latents": sorted(c.latents),
+               "videos": sorted(m["videos"])}
+    if c.fit:  # the report of `gendef fit`: its scalar fields (per-frame lists and nested objects left out)
+        summary["fit"] = {k: v for k, v in c.fit.items() if v is None or isinstance(v, str | int | float | bool)}
+    return summary

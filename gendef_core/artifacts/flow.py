@@ -1,0 +1,42 @@
+"""The flow artifact (`gendef.flow`): what `gendef flow` writes (FORMATS.md, "Flow")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from gendef_core.artifacts.common import file_record, fps_to_json, header, write_json_atomic
+from gendef_core.artifacts.tensors import save_tensors
+
+FLOW_FORMAT = "gendef.flow"
+FLOW_VERSION = 1
+FLOW_VIDEO = "flow.mp4"
+FLOW_CONVENTION = ("forward optical flow: content at frame-t pixel p is at p + flow[t][:, p] in frame t+1; "
+                   "frame pixels, x right, y down")
+
+
+def write_flow(directory: Path, *, clip: str, flow: Tensor, valid: Tensor, fps: Fraction, flow_max: float,
+               videos: Mapping[str, Any]) -> dict[str, Any]:
+    """Write ``flow.safetensors`` and ``manifest.json`` into `directory`, a flow artifact being built.
+
+    ``flow`` float32 ``[T-1, 2, H, W]`` (frame pixels), ``valid`` bool ``[T-1, H, W]``. The caller builds
+    `directory` atomically (`atomic_dir`) and renders `FLOW_VIDEO` there first; `videos` are its manifest
+    records. Returns the manifest.
+    """
+    directory = Path(directory)
+    meta = {k: str(v) for k, v in header(FLOW_FORMAT, FLOW_VERSION).items()}
+    save_tensors(directory / "flow.safetensors", {"flow": flow, "valid": valid}, meta)
+    magnitude = flow.norm(dim=1)
+    manifest = {**header(FLOW_FORMAT, FLOW_VERSION), "clip": clip, "num_frames": int(flow.shape[0]),
+                "height": int(flow.shape[2]), "width": int(flow.shape[3]), "fps": fps_to_json(fps),
+                "convention": FLOW_CONVENTION,
+                "flow_max": flow_max, "valid_fraction": float(valid.float().mean()),
+                "mean_magnitude": float(magnitude[valid].mean()) if bool(valid.any()) else 0.0,
+                "files": {"flow.safetensors": file_record(directory / "flow.safetensors")},
+                "videos": dict(videos)}
+    write_json_atomic(directory / "manifest.json", manifest)
+    return manifest

@@ -1,0 +1,75 @@
+"""Networks from checkpoints: the one place that decides whether stored weights fit a model.
+
+Sampling, evaluation, `--resume` and `--init` all load through `load_into` (which reads each network
+file once, checking its size and sha256 against the manifest while reading) and its single
+weights-fit check; `load_generator` is the whole path from a checkpoint to a ready video generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gendef_core.artifacts.checkpoint import CheckpointInfo, load_checkpoint
+from gendef_core.config import TrainConfig
+from gendef_core.devices import pick_device
+from gendef_core.errors import ArtifactError, ConfigError, GendefError
+from gendef_core.models.generator import VideoGenerator, build_generator
+
+REBUILD = "re-create the checkpoint"
+"""The fix when a checkpoint's weights do not fit its own config.json: the checkpoint is damaged."""
+
+
+@dataclass(frozen=True)
+class LoadedGenerator:
+    generator: VideoGenerator      # eval mode, no gradients, on `device`
+    config: TrainConfig
+    checkpoint: CheckpointInfo
+    device: torch.device
+
+
+def fit_weights(module: nn.Module, state: Mapping[str, torch.Tensor], where: str, *, fix: str,
+                error: type[GendefError] = ArtifactError, may_lack: Callable[[str], bool] = lambda key: False) -> None:
+    """Load `state` into `module`, refusing (one line naming `where` and `fix`) weights that do not fit:
+    a missing or unexpected name, or a shape that differs. Names for which `may_lack` is true may be
+    missing (they keep their initial values)."""
+    try:
+        missing, unexpected = module.load_state_dict(dict(state), strict=False)
+    except RuntimeError as e:  # shape mismatch: torch lists them, the last line names one
+        detail = str(e).strip().splitlines()[-1].strip()
+        raise error(f"{where} does not fit the model's config ({detail}); {fix}") from None
+    missing = [k for k in missing if not may_lack(k)]
+    if missing or unexpected:
+        key = (missing or unexpected)[0]
+        raise error(f"{where} does not fit the model's config ({'missing' if missing else 'unexpected'} weight "
+                    f"{key}); {fix}")
+
+
+def load_into(info: CheckpointInfo, modules: Mapping[str, nn.Module], *, fix: str = REBUILD,
+              error: type[GendefError] = ArtifactError, may_lack: Callable[[str], bool] = lambda key: False) -> None:
+    """Load network `name` of checkpoint `info` into each ``modules[name]`` (see `fit_weights`)."""
+    for name, module in modules.items():
+        fit_weights(module, info.load_network(name), f"{info.path / (name + '.safetensors')}", fix=fix, error=error,
+                    may_lack=may_lack)
+
+
+def load_generator(checkpoint: Path, *, ema: bool = True, device: str | torch.device = "auto") -> LoadedGenerator:
+    """The video generator of a fine-tuning checkpoint (or a run's latest), eval mode, on `device`.
+
+    `ema`: the EMA weights (what sampling and evaluation use), else the raw training weights.
+    """
+    info = load_checkpoint(Path(checkpoint), verify=False)  # each loaded file is verified once, as it is read
+    cfg = TrainConfig.from_dict(dict(info.config))
+    if cfg.stage != "finetune":
+        raise ConfigError(f"{info.path} is a pre-training checkpoint (an image model); use a `gendef finetune` run")
+    gen = build_generator(cfg.model, cfg.stage)
+    assert isinstance(gen, VideoGenerator)  # a fine-tuning stage builds a video generator
+    suffix = "_ema" if ema else ""
+    load_into(info, {f"{name}{suffix}": module for name, module in gen.networks().items()})
+    dev = device if isinstance(device, torch.device) else pick_device(device)
+    gen = gen.eval().requires_grad_(False).to(dev)
+    return LoadedGenerator(gen, cfg, info, dev)

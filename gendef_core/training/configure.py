@@ -1,0 +1,71 @@
+"""The `TrainConfig` a `pretrain`/`finetune` command runs: preset or saved config, `--init`, flags, `--set`, length."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from gendef_core.artifacts.checkpoint import list_checkpoints, load_checkpoint
+from gendef_core.artifacts.runconfig import read_run_config
+from gendef_core.config import Stage, TrainConfig, apply_overrides, check_resume, inherit_pretraining
+from gendef_core.config import preset as preset_config
+from gendef_core.errors import ArtifactError, ConfigError
+
+
+def resolve_train_config(stage: Stage, *, preset: str = "small", init: Path | None = None, steps: int | None = None,
+                         kimg: float | None = None, batch_size: int | None = None,
+                         flags: dict[str, Any] | None = None, overrides: list[str] | None = None,
+                         config_file: Path | None = None, from_scratch: bool = False,
+                         resume_run: Path | None = None) -> TrainConfig:
+    """The `TrainConfig` a `pretrain`/`finetune` command runs (what `--dry-run` prints).
+
+    New run: the preset (or `config_file`, a saved config.json); for fine-tuning from `init`, the
+    pre-training's G_c and D shape settings (so their weights fit) and no EMA ramp-up (the EMA
+    starts from the pre-trained EMA); then explicit `flags` (dotted keys, None = not given), then
+    `overrides` (`--set`), then `kimg` (thousands of images over all processes) -> steps.
+    Resumed run (`resume_run`): the run's own config; only `steps`/`kimg` and overrides of the
+    bookkeeping keys (log_every, save_every, snapshot_every, keep_last) may change it.
+    """
+    if steps is not None and kimg is not None:
+        raise ConfigError("give `steps` or `kimg`, not both")
+    sets = [f"{key}={json.dumps(value)}" for key, value in (flags or {}).items() if value is not None]
+    if batch_size is not None:
+        sets.append(f"batch_size={batch_size}")
+    if resume_run is not None:  # init/from_scratch/preset/config_file describe how the run began: ignored
+        found = list_checkpoints(Path(resume_run))
+        if not found:
+            raise ArtifactError(f"{resume_run} has no checkpoint to resume from; drop `resume` to start a new run")
+        saved = TrainConfig.from_dict(dict(load_checkpoint(found[-1], verify=False).config))
+        if saved.stage != stage:
+            raise ConfigError(f"{resume_run} is a {saved.stage} run; resume it with `gendef {saved.stage} --resume`")
+        cfg = _set_length(apply_overrides(saved, sets + list(overrides or [])), steps, kimg)
+        check_resume(saved, cfg, resume_run)
+        return cfg
+    if config_file is not None:
+        cfg = TrainConfig.from_dict(read_run_config(Path(config_file), allow_headerless=True))
+        cfg = dataclasses.replace(cfg, stage=stage)
+    else:
+        cfg = preset_config(preset, stage)
+    if stage == "finetune" and (init is None) == (not from_scratch):
+        raise ConfigError("finetune needs exactly one of `init` (a pre-training run) and `from_scratch` (the "
+                          "Table 4 `w/o pt.` row, and the direct-frame baseline)")
+    if from_scratch:
+        cfg = dataclasses.replace(cfg, init_from=None)
+    if init is not None:
+        ck = load_checkpoint(Path(init), verify=False)
+        cfg = inherit_pretraining(cfg, TrainConfig.from_dict(dict(ck.config)), str(ck.path.resolve()))
+    return _set_length(apply_overrides(cfg, sets + list(overrides or [])), steps, kimg)
+
+
+def _set_length(cfg: TrainConfig, steps: int | None, kimg: float | None) -> TrainConfig:
+    if steps is not None:
+        return dataclasses.replace(cfg, steps=steps)
+    if kimg is not None:
+        # kimg counts images (frames) over all processes; accelerate launch sets WORLD_SIZE.
+        frames = cfg.num_frames if cfg.stage == "finetune" else 1
+        per_step = cfg.batch_size * int(os.environ.get("WORLD_SIZE", "1")) * frames
+        return dataclasses.replace(cfg, steps=max(1, round(kimg * 1000 / per_step)))
+    return cfg
