@@ -253,7 +253,7 @@ def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--set expects key=value, got {item!r}")
+            raise ConfigError(f"`overrides` expects key=value, got {item!r}")
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:

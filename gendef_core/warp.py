@@ -45,16 +45,6 @@ def _check_size(h: int, w: int) -> None:
         raise ValueError(f"images must be at least 2x2 pixels for normalised coordinates, got {h}x{w}")
 
 
-def identity_grid(h: int, w: int, *, device: torch.device | str | None = None,
-                  dtype: torch.dtype = torch.float32) -> Tensor:
-    """The identity deformation's sampling positions: ``[2, H, W]`` normalised (x, y)."""
-    _check_size(h, w)
-    xs = torch.arange(w, device=device, dtype=torch.float64) * (2.0 / (w - 1)) - 1.0
-    ys = torch.arange(h, device=device, dtype=torch.float64) * (2.0 / (h - 1)) - 1.0
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([gx, gy]).to(dtype)  # [2, H, W]
-
-
 def pixel_scale(h: int, w: int, *, device: torch.device | str | None = None,
                 dtype: torch.dtype = torch.float32) -> Tensor:
     """Pixels per normalised unit for an H x W image, shaped ``[2, 1, 1]`` as (x, y)."""

@@ -304,7 +304,7 @@ def _env(root: Path) -> dict[str, str]:
     return env
 
 
-def run_tests(root: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, str]:
+def run_tests(root: Path, tests: tuple[str, ...], timeout: float, exitfirst: bool = True) -> tuple[str, str]:
     """Run pytest in `root`; returns (status, last lines). Verifies the copy is what gets imported."""
     paths = [t for t in tests if (root / t).exists()]
     if not paths:
@@ -316,7 +316,8 @@ def run_tests(root: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, 
     if probe.returncode or len(files) != 2 or not all(Path(f).resolve().is_relative_to(root.resolve())
                                                       for f in files):
         return "error", f"the copy is not what gets imported: {probe.stdout.strip()} {probe.stderr.strip()[-300:]}"
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header", *paths]
+    cmd = [sys.executable, "-m", "pytest", *(["-x"] if exitfirst else []), "-q", "-p", "no:cacheprovider",
+           "--no-header", *paths]
     try:
         p = subprocess.run(cmd, cwd=root, env=_env(root), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -326,11 +327,15 @@ def run_tests(root: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, 
         return "passed", tail
     if p.returncode == 1:
         failed = [ln for ln in p.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))]
+        if not exitfirst:  # every failing test, by name
+            names = [ln.split()[1].split(" - ")[0] for ln in failed]
+            return "failed", f"{len(names)} failed: " + ", ".join(n.rsplit("::", 1)[-1] for n in names)
         return "failed", (failed[0] if failed else tail)[:200]
     return "failed", f"pytest exit {p.returncode}: {tail}"[:200]
 
 
-def run_fault(fault: Fault | None, tests: tuple[str, ...], snapshot: Path, timeout: float) -> Result:
+def run_fault(fault: Fault | None, tests: tuple[str, ...], snapshot: Path, timeout: float,
+              exitfirst: bool = True) -> Result:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gendef-mut-") as tmp:
         root = Path(tmp) / "repo"
@@ -340,7 +345,7 @@ def run_fault(fault: Fault | None, tests: tuple[str, ...], snapshot: Path, timeo
             text = path.read_text()
             assert text.count(fault.old) == 1, fault.name
             path.write_text(text.replace(fault.old, fault.new))
-        status, detail = run_tests(root, tests, timeout)
+        status, detail = run_tests(root, tests, timeout, exitfirst)
     seconds = time.perf_counter() - t0
     name = fault.name if fault else "baseline " + " ".join(tests)
     if status == "error":
@@ -360,7 +365,8 @@ def _run_all(faults: list[Fault], snapshot: Path, args: argparse.Namespace) -> l
                     print("the unmodified copy does not pass this selection; fix that first", file=sys.stderr)
                     return None
         results: list[Result] = []
-        futures = {pool.submit(run_fault, f, f.tests, snapshot, args.timeout): f for f in faults}
+        futures = {pool.submit(run_fault, f, f.tests, snapshot, args.timeout, not args.all_failures): f
+                   for f in faults}
         for fut in concurrent.futures.as_completed(futures):
             r = fut.result()
             results.append(r)
@@ -379,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="faults run in parallel (default 1)")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per pytest run (a timeout counts as killed)")
     ap.add_argument("--no-baseline", action="store_true", help="skip checking that the unmodified copy passes")
+    ap.add_argument("--all-failures", action="store_true",
+                    help="run each fault's tests without -x and list every test that fails (slower)")
     ap.add_argument("--check", action="store_true", help="only check that every snippet occurs exactly once")
     ap.add_argument("--list", action="store_true", help="list the faults and exit")
     ap.add_argument("--json", type=Path, help="also write the results here")

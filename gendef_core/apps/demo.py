@@ -139,18 +139,18 @@ def demo(out: Path, *, ckpt: Path | str | None = None, num: int = 4, frames: int
     if num < 1:
         raise ConfigError(f"num must be >= 1, got {num}")
     if frames is not None and frames < 2:
-        raise ConfigError(f"--frames must be >= 2, got {frames}")
+        raise ConfigError(f"`frames` must be >= 2, got {frames}")
     if fit_frames != 0 and fit_frames < 2:
-        raise ConfigError(f"--fit-frames must be 0 (no fit section) or >= 2, got {fit_frames}")
+        raise ConfigError(f"`fit_frames` must be 0 (no fit section) or >= 2, got {fit_frames}")
     if video is not None and ckpt is not None:
-        raise ConfigError("--ckpt has no use with --video: the demo of your own video fits it and uses no model")
+        raise ConfigError("`ckpt` has no use with `video`: the demo of your own video fits it and uses no model")
     if video is None and size is not None:
-        raise ConfigError("--size goes with --video (the generated pan of the demo is fitted at its own size)")
+        raise ConfigError("`size` goes with `video` (the generated pan of the demo is fitted at its own size)")
     fit_preset(quality)  # refuse a bad --quality before any work
     if video is not None and not Path(video).exists():
-        raise ConfigError(f"--video {video} does not exist; give a video file or a folder of frames")
+        raise ConfigError(f"`video` {video} does not exist; give a video file or a folder of frames")
     if video is not None and out.resolve() in (Path(video).resolve(), *Path(video).resolve().parents):
-        raise ConfigError(f"--out {out} contains the video {video}, and the demo replaces it; give another --out")
+        raise ConfigError(f"`out` {out} contains the video {video}, and the demo replaces it; give another `out`")
     prepare_output_dir(out, overwrite=overwrite, what="demo")
     if out.exists():
         shutil.rmtree(out)

@@ -33,7 +33,7 @@ def _stats(per_frame: Tensor) -> dict[str, Any]:
 
 def _check_frame(frame: int | None, c: Clip, clip: Path) -> None:
     if frame is not None and not 0 <= frame < c.num_frames:
-        raise ConfigError(f"--frame must be in 0..{c.num_frames - 1} for {clip}, got {frame}")
+        raise ConfigError(f"`frame` must be in 0..{c.num_frames - 1} for {clip}, got {frame}")
 
 
 def _canonical_target(clip: Path) -> str:
@@ -44,8 +44,8 @@ def _frame_target(clip: Path, frame: int) -> str:
     return f"frame {frame} of {clip}"
 
 
-_FRAME_HINT = ("draw on a frame of its video.mp4 at the frame size, or drop --frame for a drawing on the canonical, "
-               "or pass --resize")
+_FRAME_HINT = ("draw on a frame of its video.mp4 at the frame size, or drop `frame` for a drawing on the canonical, "
+               "or pass `resize`")
 
 
 def _pull_overlay(overlay: Tensor, c: Clip, frame: int) -> Tensor:
@@ -86,9 +86,9 @@ def edit(clip: Path, out: Path | None = None, *, scribble: Path | None = None, c
     the canonical (no edit can reach them) and the fraction that shows the edit.
     """
     if (scribble is None) == (canonical is None):
-        raise ConfigError("give exactly one of --scribble overlay.png and --canonical edited.png")
+        raise ConfigError("give exactly one of `scribble` overlay.png and `canonical` edited.png")
     if frame is not None and scribble is None:
-        raise ConfigError("--frame goes with --scribble (an overlay drawn on that frame)")
+        raise ConfigError("`frame` goes with `scribble` (an overlay drawn on that frame)")
     clip = Path(clip)
     out = Path(out) if out is not None else clip.resolve().with_name(f"{clip.resolve().name}-edited")
     prepare_output_dir(out, overwrite=overwrite, what="clip")
@@ -96,14 +96,14 @@ def edit(clip: Path, out: Path | None = None, *, scribble: Path | None = None, c
     _check_frame(frame, c, clip)
     if canonical is not None:
         new = read_canonical_image(Path(canonical), c.canonical_size, resize=resize, target=_canonical_target(clip),
-                                   hint="edit its canonical.png, or pass --resize")
+                                   hint="edit its canonical.png, or pass `resize`")
         changed = (new != c.canonical).any(dim=0).float()
         kind = "canonical"
     elif frame is None:
         overlay = read_overlay(Path(scribble), c.canonical_size, resize=resize,  # type: ignore[arg-type]
                                target=_canonical_target(clip),
-                               hint="draw on its canonical.png, or use --frame T for a drawing on a frame, "
-                                    "or pass --resize")
+                               hint="draw on its canonical.png, or use `frame` T for a drawing on a frame, "
+                                    "or pass `resize`")
         new = composite(c.canonical, overlay)
         changed = overlay[3]
         kind = "scribble"
@@ -149,7 +149,7 @@ def segment(clip: Path, mask: Path, *, frame: int | None = None, out: Path | Non
     from gendef_core.render import render_labels_video
 
     if mode not in ("bilinear", "nearest"):
-        raise ConfigError(f"--mode must be bilinear or nearest, got {mode!r}")
+        raise ConfigError(f"`mode` must be bilinear or nearest, got {mode!r}")
     clip = Path(clip)
     out = Path(out) if out is not None else clip.resolve().with_name(f"{clip.resolve().name}-masks")
     prepare_output_dir(out, overwrite=overwrite, what="mask directory")
@@ -159,8 +159,8 @@ def segment(clip: Path, mask: Path, *, frame: int | None = None, out: Path | Non
     _check_frame(frame, c, clip)
     if frame is None:
         labels = read_label_mask(Path(mask), c.canonical_size, resize=resize, target=_canonical_target(clip),
-                                 hint="draw on its canonical.png, or add --frame T for a mask drawn on a frame, "
-                                      "or pass --resize")
+                                 hint="draw on its canonical.png, or add `frame` T for a mask drawn on a frame, "
+                                      "or pass `resize`")
     else:
         labels = read_label_mask(Path(mask), (c.height, c.width), resize=resize, target=_frame_target(clip, frame),
                                  hint=_FRAME_HINT)

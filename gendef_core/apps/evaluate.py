@@ -97,13 +97,13 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
 
     bad = [m for m in metrics if m not in METRICS]
     if bad or not metrics:
-        raise ConfigError(f"--metrics must be a comma-separated subset of {','.join(METRICS)}, got {','.join(metrics)}")
+        raise ConfigError(f"`metrics` must be a comma-separated subset of {','.join(METRICS)}, got {','.join(metrics)}")
     if (ckpt is None) == (fake is None):
-        raise ConfigError("give exactly one of --ckpt RUN (a model) and --fake DIR (clips or MP4 files)")
+        raise ConfigError("give exactly one of `ckpt` RUN (a model) and `fake` DIR (clips or MP4 files)")
     if (min(num_videos, num_frames_fid, runs, batch_size, motion_videos) < 1 or motion_frames < 4 or seed < 0
             or (num_real_fid is not None and num_real_fid < 2)):
-        raise ConfigError("--num-videos, --num-frames-fid, --runs, --batch-size and --motion-videos must be >= 1, "
-                          "--num-real-fid >= 2, --motion-frames >= 4 and --seed >= 0")
+        raise ConfigError("`num_videos`, `num_frames_fid`, `runs`, `batch_size` and `motion_videos` must be >= 1, "
+                          "`num_real_fid` >= 2, `motion_frames` >= 4 and `seed` >= 0")
     dev = pick_device(device)
     cache_dir = None if cache is False else (default_cache() if cache is None or cache is True else Path(cache))
     frames = load_video_frames(Path(data), on_event=on_event)
@@ -243,7 +243,7 @@ def evaluate_tracks(tracks: Path, data: Path, *, video: str, query_mode: str = "
     from gendef_core.metrics.tapvid import QueryMode, tapvid_metrics
 
     if query_mode not in ("first", "strided"):
-        raise ConfigError(f"--query-mode must be first or strided, got {query_mode!r}")
+        raise ConfigError(f"`query_mode` must be first or strided, got {query_mode!r}")
     mode: QueryMode = "first" if query_mode == "first" else "strided"
     doc = read_tracks(Path(tracks))
     info = load_dataset_info(Path(data), check_files=False)

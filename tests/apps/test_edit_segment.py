@@ -301,7 +301,7 @@ def test_canonical_of_the_wrong_size(shift_clip: Path, tmp_path: Path) -> None:
         api.edit(shift_clip, tmp_path / "e", canonical=png)
     msg = str(e.value)
     assert msg == (f"{png} is 20x12 pixels (WxH) but must be 16x16 to match the canonical of {shift_clip} (edit its "
-                   f"canonical.png, or pass --resize)")
+                   f"canonical.png, or pass `resize`)")
     assert not (tmp_path / "e").exists()
     no_partials(tmp_path)
 
@@ -314,7 +314,7 @@ def test_scribble_resize(shift_clip: Path, tmp_path: Path) -> None:
     rgba = np.zeros((2 * H, 2 * W, 4), np.uint8)
     rgba[8:16, 8:16] = (255, 255, 255, 255)
     s = write_rgba(tmp_path / "s.png", rgba)
-    with pytest.raises(DataError, match=r"must be 16x16 to match the canonical of .* or pass --resize\)"):
+    with pytest.raises(DataError, match=r"must be 16x16 to match the canonical of .* or pass `resize`\)"):
         api.edit(shift_clip, tmp_path / "e", scribble=s)
     api.edit(shift_clip, tmp_path / "e", scribble=s, resize=True)
     new = load_clip(tmp_path / "e")

@@ -173,7 +173,7 @@ def test_save_clip_refuses_existing_output_unless_overwrite(tmp_path: Path) -> N
     out = tmp_path / "clip"
     out.mkdir()
     (out / "mine.txt").write_text("keep")
-    with raises(f"{out} already exists; choose another output path or pass --overwrite to replace the clip"):
+    with raises(f"{out} already exists; choose another output path or pass `overwrite` to replace the clip"):
         save_clip(random_clip(), out, video=False)
     assert listing(out) == ["mine.txt"]
     save_clip(random_clip(seed=5), out, video=False, overwrite=True)
@@ -260,7 +260,7 @@ def test_atomic_dir_refuses_without_overwrite_before_the_body(tmp_path: Path) ->
     out.mkdir()
     (out / "x").write_text("x")
     ran = []
-    with raises(f"{out} already exists; choose another output path or pass --overwrite to replace the thing"):
+    with raises(f"{out} already exists; choose another output path or pass `overwrite` to replace the thing"):
         with atomic_dir(out, what="thing"):
             ran.append(True)
     assert ran == [] and listing(tmp_path) == ["art"]

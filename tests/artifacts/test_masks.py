@@ -105,11 +105,11 @@ def test_wrong_size_names_file_sizes_and_fix(tmp_path: Path) -> None:
         read_label_mask(tmp_path / "m.png", (32, 24))
     msg = str(e.value)
     assert "\n" not in msg and str(tmp_path / "m.png") in msg
-    assert "16x12" in msg and "24x32" in msg and "or pass --resize" in msg
+    assert "16x12" in msg and "24x32" in msg and "or pass `resize`" in msg
     Image.new("RGBA", (16, 12)).save(tmp_path / "o.png")
-    with pytest.raises(DataError, match="or pass --resize"):
+    with pytest.raises(DataError, match="or pass `resize`"):
         read_overlay(tmp_path / "o.png", (12, 15))
-    with pytest.raises(DataError, match="or pass --resize"):
+    with pytest.raises(DataError, match="or pass `resize`"):
         read_canonical_image(tmp_path / "o.png", (13, 16))
 
 

@@ -122,7 +122,7 @@ def test_selection_on_a_container_without_a_frame_count(tmp_path: Path) -> None:
     assert info.kind == "video" and not info.num_frames_exact and info.num_frames == 20  # from the duration
     assert frame_indices(read_source(path, start=12).frames) == list(range(12, 20))
     assert frame_indices(read_source(path, start=3, frames=5).frames) == [3, 4, 5, 6, 7]
-    with pytest.raises(DataError, match=r"--frames 10 is more than the 8 frames .* give --frames 8") as e:
+    with pytest.raises(DataError, match=r"`frames` 10 is more than the 8 frames .* give `frames` 8") as e:
         read_source(path, start=12, frames=10)
     assert_one_line_error(e, path)
     with pytest.raises(DataError, match=r"past the end .* has 20 frames") as e:
@@ -259,24 +259,24 @@ def test_start_past_the_end_says_how_many_frames(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"past the end .* has 10 frames") as e:
         read_source(path, start=10)
     assert_one_line_error(e, path)
-    with pytest.raises(DataError, match=r"leaves only 1 frame .* --start 8 or less"):
+    with pytest.raises(DataError, match=r"leaves only 1 frame .* `start` 8 or less"):
         read_source(path, start=9)
 
 
 def test_more_frames_than_remain_is_refused(tmp_path: Path) -> None:
     path = write_video(tmp_path / "v.mp4", [index_frames(10)], 25)
-    with pytest.raises(DataError, match=r"--frames 8 is more than the 6 frames .* give --frames 6 or less") as e:
+    with pytest.raises(DataError, match=r"`frames` 8 is more than the 6 frames .* give `frames` 6 or less") as e:
         read_source(path, start=4, frames=8)
     assert_one_line_error(e, path)
 
 
 @pytest.mark.parametrize(("kwargs", "pattern"), [
-    ({"frames": 1}, "--frames must be at least 2"),
-    ({"frames": 0}, "--frames must be at least 2"),
-    ({"start": -1}, "--start must be"),
-    ({"size": 15}, "--size .* from 16 to 4096"),
-    ({"size": 5000}, "--size .* from 16 to 4096"),
-    ({"fps": 0}, "--fps"),
+    ({"frames": 1}, "`frames` must be at least 2"),
+    ({"frames": 0}, "`frames` must be at least 2"),
+    ({"start": -1}, "`start` must be"),
+    ({"size": 15}, "`size` .* from 16 to 4096"),
+    ({"size": 5000}, "`size` .* from 16 to 4096"),
+    ({"fps": 0}, "`fps`"),
 ])
 def test_bad_option_values(tmp_path: Path, kwargs: dict[str, int], pattern: str) -> None:
     path = write_video(tmp_path / "v.mp4", [index_frames(4)], 25)
@@ -287,7 +287,7 @@ def test_bad_option_values(tmp_path: Path, kwargs: dict[str, int], pattern: str)
 
 def test_tiny_source_needs_an_explicit_size(tmp_path: Path) -> None:
     folder = write_pngs(tmp_path / "tiny", index_frames(3, 8, 12), ["0.png", "1.png", "2.png"])
-    with pytest.raises(DataError, match="--size 16") as e:
+    with pytest.raises(DataError, match="`size` 16") as e:
         read_source(folder)
     assert_one_line_error(e, folder)
     assert read_source(folder, size=16).frames.shape == (3, 16, 24, 3)
@@ -304,7 +304,7 @@ def test_corrupt_video_reports_the_decoded_frames(tmp_path: Path) -> None:
         read_source(bad)
     msg = assert_one_line_error(e, bad)
     decoded = int(msg.split("after ")[1].split(" frames")[0])
-    assert 2 <= decoded < 60 and f"--frames {decoded}" in msg
+    assert 2 <= decoded < 60 and f"`frames` {decoded}" in msg
     # The suggested --frames reads the frames before the damage.
     assert read_source(bad, frames=decoded).num_frames == decoded
 
@@ -321,7 +321,7 @@ def test_truncated_video_with_a_stored_count_is_refused(tmp_path: Path) -> None:
     good = write_av(tmp_path / "good.avi", index_frames(60), fmt="avi", codec="mjpeg", pix_fmt="yuvj420p")
     bad = cut_at_packet(good, tmp_path / "bad.avi", 20)
     assert probe_source(bad).num_frames == 60  # the index still promises 60
-    with pytest.raises(DataError, match=r"truncated or corrupt: only 20 of the 60 frames .* --frames 20") as e:
+    with pytest.raises(DataError, match=r"truncated or corrupt: only 20 of the 60 frames .* `frames` 20") as e:
         read_source(bad)
     assert_one_line_error(e, bad)
     assert frame_indices(read_source(bad, start=15, frames=5).frames) == [15, 16, 17, 18, 19]
@@ -343,7 +343,7 @@ def test_default_frame_count_is_capped(tmp_path: Path, monkeypatch: pytest.Monke
     mp4 = write_video(tmp_path / "v.mp4", [index_frames(12)], 25)
     mkv = write_av(tmp_path / "v.mkv", index_frames(12), fmt="matroska", codec="libx264", pix_fmt="yuv420p")
     for path in (mp4, mkv):  # a stored count (refused up front) and an estimated one (refused while reading)
-        with pytest.raises(DataError, match=r"without --frames, gendef fit reads at most 8 frames.*--frames 8 or") as e:
+        with pytest.raises(DataError, match=r"without `frames`, gendef fit reads at most 8 frames.*`frames` 8 or") as e:
             read_source(path)
         assert_one_line_error(e, path)
         assert read_source(path, frames=10).num_frames == 10  # an explicit --frames is not held to it
@@ -353,10 +353,10 @@ def test_default_frame_count_is_capped(tmp_path: Path, monkeypatch: pytest.Monke
 def test_memory_cap_in_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_video(tmp_path / "v.mp4", [index_frames(12)], 25)
     monkeypatch.setattr(source, "MAX_FOOTAGE_BYTES", 6 * 40 * 24 * 3)  # six frames at 40x24
-    with pytest.raises(DataError, match="--frames 6") as e:
+    with pytest.raises(DataError, match="`frames` 6") as e:
         read_source(path)
     assert_one_line_error(e, path)
-    with pytest.raises(DataError, match=r"--frames 10 .* GB.*--frames 6 or fewer, or a smaller --size") as e:
+    with pytest.raises(DataError, match=r"`frames` 10 .* GB.*`frames` 6 or fewer, or a smaller `size`") as e:
         read_source(path, frames=10)
     assert_one_line_error(e, path)
     assert read_source(path, frames=10, size=16).num_frames == 10  # fits at 27x16

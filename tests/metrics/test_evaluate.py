@@ -115,7 +115,7 @@ def test_motion_metric_compares_real_and_generated_statistics(data: Path, fakes:
 
 
 def test_bad_requests_are_one_line_errors(data: Path, fakes: Path, tiny_ckpt: Path) -> None:
-    with pytest.raises(ConfigError, match="exactly one of --ckpt"):
+    with pytest.raises(ConfigError, match="exactly one of `ckpt`"):
         api.evaluate(data, metrics=("fvd16",))
     with pytest.raises(ConfigError, match="subset of fvd16,fvd128,fid,motion"):
         api.evaluate(data, fake=fakes, metrics=("fvd17",))
@@ -181,5 +181,5 @@ def test_generated_fakes_do_not_depend_on_batching(tiny_ckpt: Path, monkeypatch:
 def test_eval_accepts_the_bundled_model_and_refuses_a_negative_seed(data: Path) -> None:
     with pytest.raises(ConfigError, match="makes 64px videos"):           # found (then refused: 16 px data)
         api.evaluate(data, ckpt="bundled", metrics=("motion",), cache=False)
-    with pytest.raises(ConfigError, match="--seed >= 0"):
+    with pytest.raises(ConfigError, match="`seed` >= 0"):
         api.evaluate(data, ckpt="bundled", metrics=("motion",), seed=-1, cache=False)

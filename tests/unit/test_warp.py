@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from gendef_core.warp import (
-    identity_grid,
+    identity_positions,
+    sample_positions,
     offsets_to_pixels,
     pixels_to_offsets,
     sample_positions,
@@ -33,12 +34,15 @@ def test_zero_offsets_exact_in_float64() -> None:
     assert out.dtype == torch.float64 and torch.equal(out[0, 1], img[0])
 
 
-def test_identity_grid_values() -> None:
-    grid = identity_grid(3, 5)
-    assert grid.shape == (2, 3, 5)
-    torch.testing.assert_close(grid[0, 0], torch.tensor([-1.0, -0.5, 0.0, 0.5, 1.0]))  # x along columns
-    torch.testing.assert_close(grid[1, :, 0], torch.tensor([-1.0, 0.0, 1.0]))           # y along rows
-    assert torch.equal(grid[0, 0, 0], torch.tensor(-1.0)) and torch.equal(grid[0, 2, 4], torch.tensor(1.0))
+def test_identity_positions_and_zero_offsets_are_exact_pixels() -> None:
+    jx, iy = identity_positions((3, 5), (2, 1))
+    assert torch.equal(jx, torch.tensor([2.0, 3.0, 4.0, 5.0, 6.0])) and torch.equal(iy, torch.tensor([1.0, 2.0, 3.0]))
+    pos = sample_positions(torch.zeros(2, 3, 5), (3, 5))                  # same size: origin (0, 0)
+    assert torch.equal(pos[0], torch.arange(5.0).expand(3, 5))           # x along columns
+    assert torch.equal(pos[1], torch.arange(3.0)[:, None].expand(3, 5))  # y along rows
+    # one normalised unit is (W - 1) / 2 pixels in x: offset 2 / (W - 1) moves one pixel right
+    shifted = sample_positions(torch.stack([torch.full((3, 5), 0.5), torch.zeros(3, 5)]), (3, 5))
+    assert torch.equal(shifted[0], torch.arange(5.0).expand(3, 5) + 1)
 
 
 def test_one_pixel_shift_right_and_down() -> None:
@@ -185,8 +189,8 @@ def test_half_precision_inputs_are_sampled_in_float32() -> None:
 def test_bad_shapes_raise() -> None:
     with pytest.raises(ValueError):
         warp(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 4))
-    with pytest.raises(ValueError):
-        identity_grid(1, 4)
+    with pytest.raises(ValueError, match="at least 2x2"):
+        warp(torch.zeros(1, 3, 1, 4), torch.zeros(1, 1, 2, 1, 4))
 
 
 @pytest.mark.parametrize("size", [(16, 16), (17, 23), (64, 64)])
