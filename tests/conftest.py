@@ -44,6 +44,27 @@ def run_cli(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) 
     return run
 
 
+def coded_dataset(root: Path, lengths: list[int], r: int = 8, blue: int = 0) -> Path:
+    """A dataset whose frame t of video v is the constant colour (v, t, blue), written by gendef's own writer
+    (so a test can decode which frame it got)."""
+    from fractions import Fraction
+
+    from gendef_core.artifacts.common import atomic_dir
+    from gendef_core.artifacts.dataset import VideoEntry, write_dataset_manifest, write_video_frames
+
+    with atomic_dir(root) as tmp:
+        videos = []
+        for v, n in enumerate(lengths):
+            frames = np.zeros((n, r, r, 3), np.uint8)
+            frames[..., 0] = v
+            frames[..., 1] = np.arange(n, dtype=np.uint8)[:, None, None]
+            frames[..., 2] = blue
+            videos.append(VideoEntry(f"v{v}", write_video_frames(tmp, f"v{v}", frames)))
+        write_dataset_manifest(tmp, resolution=r, fps=Fraction(25), videos=videos, source={"kind": "test"},
+                               min_frames=1)
+    return root
+
+
 def gradient_video(num_frames: int, height: int, width: int, seed: int = 0) -> np.ndarray:
     """A smooth, moving colour pattern: uint8 [T, H, W, 3] that survives H.264 well."""
     rng = np.random.default_rng(seed)

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from gendef_core.artifacts.common import atomic_dir
-from gendef_core.artifacts.dataset import VideoEntry, write_dataset_manifest, write_video_frames
 from gendef_core.data.datasets import load_video_frames, sample_frame_times, seeded_generator
+from tests.conftest import coded_dataset
 
 
 def _dataset(root: Path, lengths: list[int], r: int = 8) -> Path:
-    with atomic_dir(root) as tmp:
-        videos = []
-        for v, n in enumerate(lengths):
-            # Pixel value encodes (video, frame), so tests can check what was loaded.
-            frames = np.zeros((n, r, r, 3), np.uint8)
-            frames[..., 0] = v
-            frames[..., 1] = np.arange(n, dtype=np.uint8)[:, None, None]
-            videos.append(VideoEntry(f"v{v}", write_video_frames(tmp, f"v{v}", frames)))
-        write_dataset_manifest(tmp, resolution=r, fps=Fraction(25), videos=videos, source={"kind": "test"},
-                               min_frames=1)
-    return root
+    return coded_dataset(root, lengths, r)  # pixel value encodes (video, frame)
 
 
 def test_sample_frame_times_follows_stylegan_v() -> None:

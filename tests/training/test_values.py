@@ -11,42 +11,29 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 from torch import Tensor, nn
 
 from gendef_core import api
 from gendef_core.artifacts.checkpoint import load_checkpoint
-from gendef_core.artifacts.common import atomic_dir
-from gendef_core.artifacts.dataset import VideoEntry, write_dataset_manifest, write_video_frames
 from gendef_core.config import TrainConfig, preset
 from gendef_core.data.datasets import VideoFrames, load_video_frames, seeded_generator
 from gendef_core.training import losses
 from gendef_core.training.batches import fake_times, real_batch
 from gendef_core.training.ema import update_ema
 from gendef_core.training.steps import Phases
+from tests.conftest import coded_dataset
 
 BLUE = 200  # every pixel's blue value: tells a real frame from a zero-filled one
 
 
 def _coded_dataset(root: Path, lengths: list[int], r: int = 4) -> Path:
-    """A dataset whose frame t of video v is the constant colour (v, t, BLUE), written by gendef's writer."""
-    with atomic_dir(root) as tmp:
-        videos = []
-        for v, n in enumerate(lengths):
-            frames = np.zeros((n, r, r, 3), np.uint8)
-            frames[..., 0] = v
-            frames[..., 1] = np.arange(n, dtype=np.uint8)[:, None, None]
-            frames[..., 2] = BLUE
-            videos.append(VideoEntry(f"v{v}", write_video_frames(tmp, f"v{v}", frames)))
-        write_dataset_manifest(tmp, resolution=r, fps=Fraction(25), videos=videos, source={"kind": "test"},
-                               min_frames=1)
-    return root
+    """A dataset whose frame t of video v is the constant colour (v, t, BLUE)."""
+    return coded_dataset(root, lengths, r, blue=BLUE)
 
 
 def _codes(frames: Tensor) -> Tensor:

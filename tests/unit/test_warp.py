@@ -9,7 +9,6 @@ import torch
 
 from gendef_core.warp import (
     identity_positions,
-    sample_positions,
     offsets_to_pixels,
     pixels_to_offsets,
     sample_positions,
