@@ -93,6 +93,6 @@ def test_prepare_frame_folders_and_zip(tmp_path: Path) -> None:
 
 def test_prepare_writes_nothing_when_it_fails(tmp_path: Path, make_video: Callable[..., Path]) -> None:
     make_video("src/a.mp4", frames=5)
-    with pytest.raises(Exception, match="min-frames"):
+    with pytest.raises(Exception, match="`min_frames`"):
         prepare_dataset(tmp_path / "src", tmp_path / "data", resolution=8, min_frames=10)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
