@@ -112,9 +112,19 @@ def evaluate(args: argparse.Namespace) -> None:
 
 
 def _train_minutes(run_dir: Path) -> float:
-    """Training wall time of a run (its latest checkpoint's metadata), in minutes."""
+    """Training wall time of a run (the last `time_s` of its events.jsonl), in minutes.
+
+    Checkpoints no longer record wall time (FORMATS.md "Reproducibility"); runs made by gendef 0.6.0 and earlier have
+    `wall_time_s` in their latest checkpoint's metadata, used when there is no events.jsonl.
+    """
     from gendef_core.artifacts.checkpoint import load_checkpoint
 
+    events = Path(run_dir) / "events.jsonl"
+    times = [json.loads(line).get("time_s") for line in events.read_text().splitlines() if line.strip()] \
+        if events.is_file() else []
+    times = [t for t in times if t is not None]
+    if times:
+        return float(times[-1]) / 60
     return float(load_checkpoint(run_dir, verify=False).metadata.get("wall_time_s", 0.0)) / 60
 
 

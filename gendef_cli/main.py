@@ -1,7 +1,8 @@
 """The `gendef` application and the one place where errors become messages and exit codes.
 
-Exit codes: 0 success, 1 bad input (any GendefError: one line, no traceback unless
-GENDEF_DEBUG=1), 2 usage error, 130 interrupted. Anything else is a bug and shows a traceback.
+Exit codes: 0 success; 1 bad input (a GendefError: one line, no traceback unless GENDEF_DEBUG=1);
+2 usage error (click's own, or a ConfigError naming one of the command's options: see `exit_code`);
+130 interrupted. Anything else is a bug and shows a traceback.
 """
 
 from __future__ import annotations
@@ -14,27 +15,33 @@ from typing import Annotated
 import typer
 
 from gendef_cli.commands import data, edit, evaluate, fit, info, render, sample, track, train
+from gendef_cli.helpformat import GendefCommand
 from gendef_core import __version__
-from gendef_core.errors import GendefError
+from gendef_core.errors import ConfigError, GendefError
 
+# Plain help (no rich panels; gendef_cli/helpformat.py): it reads at 80 columns and keeps `[[x, y], ...]`.
 app = typer.Typer(name="gendef", no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+                  rich_markup_mode=None,
                   help="GenDeF: video generation by warping a canonical image with generated deformation fields.")
+data.app.rich_markup_mode = None
+for _command in data.app.registered_commands:
+    _command.cls = GendefCommand
 app.add_typer(data.app, name="data")
-app.command()(train.pretrain)
-app.command()(train.finetune)
-app.command()(train.export)
-app.command()(sample.demo)
-app.command()(sample.sample)
-app.command()(sample.resample)
-app.command()(fit.fit)
-app.command()(edit.edit)
-app.command()(track.track)
-app.command()(edit.segment)
-app.command()(track.flow)
-app.command(name="eval")(evaluate.eval_command)
-app.command(name="eval-tracks")(evaluate.eval_tracks)
-app.command()(render.render)
-app.command()(info.info)
+app.command(cls=GendefCommand)(train.pretrain)
+app.command(cls=GendefCommand)(train.finetune)
+app.command(cls=GendefCommand)(train.export)
+app.command(cls=GendefCommand)(sample.demo)
+app.command(cls=GendefCommand)(sample.sample)
+app.command(cls=GendefCommand)(sample.resample)
+app.command(cls=GendefCommand)(fit.fit)
+app.command(cls=GendefCommand)(edit.edit)
+app.command(cls=GendefCommand)(track.track)
+app.command(cls=GendefCommand)(edit.segment)
+app.command(cls=GendefCommand)(track.flow)
+app.command(name="eval", cls=GendefCommand)(evaluate.eval_command)
+app.command(name="eval-tracks", cls=GendefCommand)(evaluate.eval_tracks)
+app.command(cls=GendefCommand)(render.render)
+app.command(cls=GendefCommand)(info.info)
 
 
 def _version(value: bool) -> None:
@@ -75,13 +82,29 @@ def _option_names(argv: list[str]) -> dict[str, str]:
     return names
 
 
+_PARAMETER = re.compile(r"`([a-z][a-z0-9_]*)`")
+
+
 def cli_message(message: str, argv: list[str]) -> str:
     """A library message in the command line's words: a parameter the library names in backticks
     (`` `batch_size` must be >= 1``) becomes the option the user typed (``--batch-size must be >= 1``)."""
     if "`" not in message:
         return message
     names = _option_names(argv)
-    return re.sub(r"`([a-z][a-z0-9_]*)`", lambda m: names.get(m[1], m[0]), message)
+    return _PARAMETER.sub(lambda m: names.get(m[1], m[0]), message)
+
+
+def exit_code(error: GendefError, argv: list[str]) -> int:
+    """2 (a usage error) for a `ConfigError` whose problem names, in backticks, an option or argument of the
+    invoked command (`` `frames` must be in 1..100000``: the command line is wrong); 1 for any other
+    `GendefError` (a file, an artifact or the machine is wrong). The problem is the message up to its first
+    "; ": advice after it (``{clip} does not record its checkpoint; pass `ckpt` ``) does not count."""
+    problem = str(error).split("; ", 1)[0]
+    if isinstance(error, ConfigError) and "`" in problem:
+        names = _option_names(argv)
+        if any(m[1] in names for m in _PARAMETER.finditer(problem)):
+            return 2
+    return 1
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -97,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         from gendef_cli.progress import err_console
 
         err_console.print(f"[bold red]error:[/] {escape(cli_message(str(e), invoked_args()))}", soft_wrap=True)
-        sys.exit(1)
+        sys.exit(exit_code(e, invoked_args()))
     except KeyboardInterrupt:
         if os.environ.get("GENDEF_DEBUG"):
             raise

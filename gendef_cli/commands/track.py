@@ -15,7 +15,7 @@ from gendef_cli.progress import progress_to_stderr
 
 def track(
     clip: ClipArg,
-    points: Annotated[Path, typer.Option("--points", "-p", help="JSON: [\\[x, y], ...] canonical pixels (within the "
+    points: Annotated[Path, typer.Option("--points", "-p", help="JSON: [[x, y], ...] canonical pixels (within the "
                                          "canonical, which may be larger than the frames), or {\"space\": "
                                          "\"frame\", \"frame\": t, \"points\": [...]} frame pixels.",
                                          show_default=False)],

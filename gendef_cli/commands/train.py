@@ -105,8 +105,11 @@ def export(
                                         show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint directory to create.", show_default=False)],
     overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write a run's EMA generator and config as a small checkpoint for sampling (no training state)."""
     from gendef_core import api
 
-    typer.echo(api.export_model(run, out, overwrite=overwrite))
+    with progress_to_stderr(quiet) as on_event:
+        path = api.export_model(run, out, overwrite=overwrite, on_event=on_event)
+    typer.echo(path)

@@ -9,7 +9,7 @@ from gendef_core.artifacts.clip import Clip, load_clip, update_videos
 from gendef_core.artifacts.dataset import load_dataset_info, load_ground_truth
 from gendef_core.clips import save_clip
 from gendef_core.errors import ArtifactError, ConfigError
-from gendef_core.events import OnEvent, ignore
+from gendef_core.events import Info, OnEvent, ignore
 from gendef_core.render import render_flow_video, render_video
 
 
@@ -37,12 +37,15 @@ def dataset_clip(data: Path, out: Path, *, video: str = "0", flow: bool = False,
     return save_clip(clip, Path(out), overwrite=overwrite, flow=flow, on_event=on_event)
 
 
-def render(clip: Path, *, flow: bool = False, flow_max: float | None = None, crf: int = 18,
-           on_event: OnEvent = ignore) -> dict[str, Any]:
-    """Re-render a clip's `video.mp4` (and with `flow`, `flow.mp4`) from its tensors (`gendef render`).
+def render(clip: Path, *, video: bool = True, flow: bool = False, flow_max: float | None = None, crf: int = 18,
+           overwrite: bool = False, on_event: OnEvent = ignore) -> dict[str, Any]:
+    """Re-render a clip's `video.mp4` and/or (with `flow`) `flow.mp4` from its tensors (`gendef render`).
 
-    Returns ``{"video.mp4": {...}, "flow.mp4": {...}}`` as recorded in the clip's manifest.
+    A missing video (what `render` repairs) is written; an existing one is replaced only with `overwrite`.
+    Returns ``{"video.mp4": {...}, "flow.mp4": {...}}`` (the videos written) as recorded in the manifest.
     """
+    if not (video or flow):
+        raise ConfigError("nothing to render: ask for `video` (video.mp4) and/or `flow` (flow.mp4)")
     if flow_max is not None and not flow_max > 0:
         raise ConfigError(f"`flow_max` must be a positive number of pixels, got {flow_max}")
     if not 0 <= crf <= 51:
@@ -51,8 +54,20 @@ def render(clip: Path, *, flow: bool = False, flow_max: float | None = None, crf
     # A missing video is exactly what `render` repairs, so only the tensors must be intact. Nothing in
     # the clip changes unless they are; each video is written atomically, then the manifest records it.
     c = load_clip(path, require_videos=False)
-    videos = {"video.mp4": render_video(c, path / "video.mp4", crf=crf, on_event=on_event)}
+    names = [name for name, wanted in (("video.mp4", video), ("flow.mp4", flow)) if wanted]
+    existing = [str(path / name) for name in names if (path / name).exists()]
+    if existing and not overwrite:  # checked before any work
+        raise ArtifactError(f"{' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
+                            f"pass `overwrite` to render {'it' if len(existing) == 1 else 'them'} again")
+    videos = {}
+    if video:
+        videos["video.mp4"] = render_video(c, path / "video.mp4", crf=crf, on_event=on_event)
     if flow:
         videos["flow.mp4"] = render_flow_video(c, path / "flow.mp4", flow_max=flow_max, crf=crf, on_event=on_event)
     update_videos(path, videos)
+    done = [f"video.mp4 ({videos['video.mp4']['num_frames']} frames, {c.width}x{c.height}, crf {crf})"] if video else []
+    if flow:
+        record = videos["flow.mp4"]
+        done.append(f"flow.mp4 ({record['num_frames']} frames, full colour at {record['flow_max']:.3g} px)")
+    on_event(Info(f"rendered {' and '.join(done)} in {path}"))
     return videos

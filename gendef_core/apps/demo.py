@@ -22,7 +22,7 @@ import numpy as np
 from torch import Tensor
 
 from gendef_core.artifacts.common import prepare_output_dir, write_bytes_atomic
-from gendef_core.errors import ConfigError
+from gendef_core.errors import ConfigError, DataError
 from gendef_core.events import Info, OnEvent, Progress, ignore
 
 VIDEO_FRAMES = 64
@@ -148,7 +148,7 @@ def demo(out: Path, *, ckpt: Path | str | None = None, num: int = 4, frames: int
         raise ConfigError("`size` goes with `video` (the generated pan of the demo is fitted at its own size)")
     fit_preset(quality)  # refuse a bad --quality before any work
     if video is not None and not Path(video).exists():
-        raise ConfigError(f"`video` {video} does not exist; give a video file or a folder of frames")
+        raise DataError(f"`video` {video} does not exist; give a video file or a folder of frames")
     if video is not None and out.resolve() in (Path(video).resolve(), *Path(video).resolve().parents):
         raise ConfigError(f"`out` {out} contains the video {video}, and the demo replaces it; give another `out`")
     prepare_output_dir(out, overwrite=overwrite, what="demo")

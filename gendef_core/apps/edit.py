@@ -21,9 +21,16 @@ from gendef_core.clips import save_clip
 from gendef_core.data.edit_images import read_canonical_image, read_label_mask, read_overlay, write_label_png
 from gendef_core.edit import composite, edit_coverage, outside_fraction, propagate_labels
 from gendef_core.errors import ConfigError
-from gendef_core.events import OnEvent, Progress, Warning, ignore
+from gendef_core.events import Info, OnEvent, Progress, Warning, ignore
 
 OUTSIDE_WARNING = 0.05  # warn when more than this fraction of frame pixels samples outside the canonical
+
+
+def beside(path: Path, suffix: str) -> Path:
+    """``<path><suffix>`` next to `path`, spelled as `path` is (a relative path stays relative)."""
+    if path.name in ("", ".", ".."):  # "." or "a/..": the directory's own name is needed
+        path = path.resolve()
+    return path.with_name(f"{path.name}{suffix}")
 
 
 def _stats(per_frame: Tensor) -> dict[str, Any]:
@@ -90,7 +97,7 @@ def edit(clip: Path, out: Path | None = None, *, scribble: Path | None = None, c
     if frame is not None and scribble is None:
         raise ConfigError("`frame` goes with `scribble` (an overlay drawn on that frame)")
     clip = Path(clip)
-    out = Path(out) if out is not None else clip.resolve().with_name(f"{clip.resolve().name}-edited")
+    out = Path(out) if out is not None else beside(clip, "-edited")
     prepare_output_dir(out, overwrite=overwrite, what="clip")
     c = load_clip(clip, require_videos=False)
     _check_frame(frame, c, clip)
@@ -124,10 +131,12 @@ def edit(clip: Path, out: Path | None = None, *, scribble: Path | None = None, c
     if float(outside.mean()) > OUTSIDE_WARNING:
         on_event(Warning(f"{float(outside.mean()) * 100:.1f}% of frame pixels (mean over frames) sample outside the "
                          f"canonical image; no edit reaches them"))
+    coverage = _stats(edit_coverage(changed, c.offsets, origin=c.origin))
+    on_event(Info(f"{kind} edit of {float((changed > 0).float().mean()) * 100:.1f}% of the canonical, carried to "
+                  f"{c.num_frames} frames (shown on {coverage['mean'] * 100:.1f}% of frame pixels on average)"))
     return {"clip": str(out), "from": str(clip), "kind": kind, "frame": frame,
             "edited_canonical_fraction": round(float((changed > 0).float().mean()), 6),
-            "outside_fraction": _stats(outside),
-            "edit_coverage": _stats(edit_coverage(changed, c.offsets, origin=c.origin))}
+            "outside_fraction": _stats(outside), "edit_coverage": coverage}
 
 
 def segment(clip: Path, mask: Path, *, frame: int | None = None, out: Path | None = None,
@@ -151,7 +160,7 @@ def segment(clip: Path, mask: Path, *, frame: int | None = None, out: Path | Non
     if mode not in ("bilinear", "nearest"):
         raise ConfigError(f"`mode` must be bilinear or nearest, got {mode!r}")
     clip = Path(clip)
-    out = Path(out) if out is not None else clip.resolve().with_name(f"{clip.resolve().name}-masks")
+    out = Path(out) if out is not None else beside(clip, "-masks")
     prepare_output_dir(out, overwrite=overwrite, what="mask directory")
     if overlay is not None:
         prepare_output_file(Path(overlay), overwrite=overwrite)
@@ -187,4 +196,7 @@ def segment(clip: Path, mask: Path, *, frame: int | None = None, out: Path | Non
         if overlay is not None:
             Path(overlay).unlink(missing_ok=True)
         raise
+    objects = [i for i in ids if i != 0]
+    on_event(Info(f"{len(objects)} object{'' if len(objects) == 1 else 's'} carried to {c.num_frames} frame masks "
+                  f"({mode})"))
     return {**manifest, "path": str(out), "overlay": str(overlay) if overlay is not None else None}

@@ -20,6 +20,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,29 @@ from gendef_core.events import Info, OnEvent, Progress, Warning, ignore
 METRICS = ("fvd16", "fvd128", "fid", "motion")
 STATS_VERSION = 1
 FID_VIDEO_FRAMES = 16
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How many videos and frames an evaluation uses (None real FID frames: all of them)."""
+
+    num_videos: int
+    num_frames_fid: int
+    num_real_fid: int | None
+    motion_videos: int
+
+
+STANDARD = Sizes(num_videos=2048, num_frames_fid=50_000, num_real_fid=None, motion_videos=64)
+# `quick`: a protocol a CPU finishes in minutes (about 5 on the 2-core machine below, for fvd16,fid on 64 px
+# data). Its numbers compare only with numbers computed the same way.
+QUICK = Sizes(num_videos=64, num_frames_fid=256, num_real_fid=256, motion_videos=16)
+# Seconds per unit on a CPU, measured on this project's 2-core machine (torch 2.13, 2 threads, docs/EVALUATION.md
+# "Cost"): the basis of the time estimate printed before an evaluation starts. Another CPU, another load or a
+# GPU differ; the estimate says so.
+CPU_SECONDS = {"i3d_frame": 1.0 / 16,              # I3D at 224x224, per frame of a 16-frame clip
+               "inception_frame": 0.25,            # Inception at 299x299, per frame
+               "generate_frame_64": 0.27 / 16,     # the bundled 64 px model, per generated frame
+               "load_i3d": 1.3, "load_inception": 0.8}  # loading (and checking) each network once
 
 
 def default_cache() -> Path:
@@ -77,16 +101,54 @@ def _mean_std(values: list[float]) -> dict[str, Any]:
             "runs": [round(v, 4) for v in values]}
 
 
-def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = None,
-             metrics: tuple[str, ...] = ("fvd16", "fid"), num_videos: int = 2048, num_frames_fid: int = 50_000,
-             num_real_fid: int | None = None, runs: int = 1, seed: int = 0, i3d: Path | None = None,
-             inception: Path | None = None,
-             batch_size: int = 16, device: str = "auto", cache: Path | bool | None = None,
-             motion_videos: int = 64, motion_frames: int = 32, on_event: OnEvent = ignore) -> dict[str, Any]:
-    """Score a model (`ckpt`) or files (`fake`: clips or MP4s) against dataset `data` (`gendef eval`).
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
 
-    `num_real_fid` limits FID's real frames to a random subset (the standard uses them all; a CPU
-    budget may not). `cache=False` disables the real-statistics cache; None uses `default_cache()`.
+
+def estimate_seconds(metrics: tuple[str, ...], *, num_videos: int, num_frames_fid: int, num_real_fid: int,
+                     real_lengths: list[int], runs: int, motion_videos: int, motion_frames: int,
+                     resolution: int | None) -> dict[str, float]:
+    """Seconds each metric should take on a CPU like the one of `CPU_SECONDS` (an estimate, not a promise).
+
+    `resolution` is the model's (None: fake files, read rather than generated); the real side counts as
+    computed (a cached one costs nothing).
+    """
+    gen = 0.0 if resolution is None else CPU_SECONDS["generate_frame_64"] * (resolution / 64) ** 2
+    out = {}
+    for m in metrics:
+        if m.startswith("fvd"):
+            t = int(m[3:])
+            fake = num_videos * t * (gen + CPU_SECONDS["i3d_frame"])
+            real = min(num_videos, sum(n >= t for n in real_lengths)) * t * CPU_SECONDS["i3d_frame"]
+            out[m] = CPU_SECONDS["load_i3d"] + runs * (fake + real)
+        elif m == "fid":
+            out[m] = (CPU_SECONDS["load_inception"] + runs * num_frames_fid * (gen + CPU_SECONDS["inception_frame"])
+                      + num_real_fid * CPU_SECONDS["inception_frame"])
+        else:
+            out[m] = motion_videos * motion_frames * gen * 2
+    return out
+
+
+def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = None,
+             metrics: tuple[str, ...] = ("fvd16", "fid"), num_videos: int | None = None,
+             num_frames_fid: int | None = None, num_real_fid: int | None = None, runs: int = 1, seed: int = 0,
+             i3d: Path | None = None, inception: Path | None = None,
+             batch_size: int = 16, device: str = "auto", cache: Path | bool | None = None,
+             motion_videos: int | None = None, motion_frames: int = 32, quick: bool = False,
+             on_event: OnEvent = ignore) -> dict[str, Any]:
+    """Score a model (`ckpt`; None or "bundled": the bundled model) or files (`fake`: clips or MP4s)
+    against dataset `data` (`gendef eval`).
+
+    The sizes left None are the standard protocol's (`STANDARD`: 2,048 FVD videos, 50,000 FID frames,
+    every real frame, 64 motion videos), or with `quick` the CPU-sized `QUICK` (64 videos, 256 fake and
+    256 real FID frames, 16 motion videos; numbers comparable only with numbers made the same way).
+    `num_real_fid` limits FID's real frames to a random subset (the standard uses them all).
+    `cache=False` disables the real-statistics cache; None uses `default_cache()`. Before the work starts an
+    `Info` event gives the estimated time on a CPU (from `CPU_SECONDS`, measured on a 2-core machine).
     Returns a JSON-able report (see docs/EVALUATION.md).
     """
     from gendef_core.artifacts.common import sha256_file
@@ -98,8 +160,14 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
     bad = [m for m in metrics if m not in METRICS]
     if bad or not metrics:
         raise ConfigError(f"`metrics` must be a comma-separated subset of {','.join(METRICS)}, got {','.join(metrics)}")
-    if (ckpt is None) == (fake is None):
-        raise ConfigError("give exactly one of `ckpt` RUN (a model) and `fake` DIR (clips or MP4 files)")
+    if ckpt is not None and fake is not None:
+        raise ConfigError("give one of `ckpt` RUN (a model; default: the bundled model) and `fake` DIR (clips or "
+                          "MP4 files), not both")
+    sizes = QUICK if quick else STANDARD
+    num_videos = sizes.num_videos if num_videos is None else num_videos
+    num_frames_fid = sizes.num_frames_fid if num_frames_fid is None else num_frames_fid
+    num_real_fid = sizes.num_real_fid if num_real_fid is None else num_real_fid
+    motion_videos = sizes.motion_videos if motion_videos is None else motion_videos
     if (min(num_videos, num_frames_fid, runs, batch_size, motion_videos) < 1 or motion_frames < 4 or seed < 0
             or (num_real_fid is not None and num_real_fid < 2)):
         raise ConfigError("`num_videos`, `num_frames_fid`, `runs`, `batch_size` and `motion_videos` must be >= 1, "
@@ -113,20 +181,38 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
                               + frames.frames.numpy().tobytes()).hexdigest()
     gen = files = None
     z_dim = 0
-    if ckpt is not None:
+    resolution = None
+    if fake is None:
         from gendef_core.models.bundled import resolve_ckpt
 
-        model = load_generator(resolve_ckpt(ckpt)[0], device=dev)
-        gen, cfg, info = model.generator, model.config, model.checkpoint
-        z_dim = cfg.model.z_dim
+        path, bundled = resolve_ckpt(ckpt)
+        model = load_generator(path, device=dev)
+        gen, cfg = model.generator, model.config
+        z_dim, resolution = cfg.model.z_dim, cfg.model.resolution
+        shown = bundled or str(model.checkpoint.path)
         if cfg.model.resolution != frames.info.resolution:
-            raise ConfigError(f"{info.path} makes {cfg.model.resolution}px videos but {data} is "
+            raise ConfigError(f"{shown} makes {cfg.model.resolution}px videos but {data} is "
                               f"{frames.info.resolution}px; evaluate against the dataset it was trained on")
-        source: dict[str, Any] = {"ckpt": str(info.path), "variant": cfg.model.variant}
+        source: dict[str, Any] = {"ckpt": shown, "variant": cfg.model.variant}
     else:
-        assert fake is not None  # exactly one of ckpt and fake (checked above)
         files = src.list_video_files(Path(fake))
         source = {"fake": str(fake), "num_files": len(files)}
+    num_real, lengths = int(frames.frames.shape[0]), [int(n) for n in frames.lengths]
+    estimate = estimate_seconds(metrics, num_videos=num_videos, num_frames_fid=num_frames_fid,
+                                num_real_fid=num_real if num_real_fid is None else min(num_real_fid, num_real),
+                                real_lengths=lengths, runs=runs, motion_videos=motion_videos,
+                                motion_frames=motion_frames, resolution=resolution)
+    parts = ", ".join(f"{m} {_duration(v)}" for m, v in estimate.items())
+    where = "on a GPU it is much less" if dev.type != "cpu" else "another CPU or load differs"
+    hint = ""
+    if not quick and sum(estimate.values()) > 1800:
+        small = estimate_seconds(metrics, num_videos=QUICK.num_videos, num_frames_fid=QUICK.num_frames_fid,
+                                 num_real_fid=min(QUICK.num_real_fid or num_real, num_real),
+                                 real_lengths=lengths, runs=runs, motion_videos=QUICK.motion_videos,
+                                 motion_frames=motion_frames, resolution=resolution)
+        hint = f"; `quick` sizes it for a CPU: about {_duration(sum(small.values()))}"
+    on_event(Info(f"estimated time: about {_duration(sum(estimate.values()))} ({parts}), from costs measured on a "
+                  f"2-core CPU, less with cached real statistics; an estimate only, {where}{hint}"))
 
     def fake_videos(n: int, t: int, run_seed: int, skipped: list[Path]) -> Iterator[Tensor]:
         if gen is not None:
@@ -137,7 +223,8 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
     report: dict[str, Any] = {"data": str(data), "source": source, "metrics": {}, "seconds": {},
                               "protocol": {"num_videos": num_videos, "num_frames_fid": num_frames_fid,
                                            "num_real_fid": num_real_fid, "runs": runs, "seed": seed,
-                                           "truncation_psi": 1.0}}
+                                           "truncation_psi": 1.0, "quick": quick},
+                              "estimated_seconds": {m: round(v, 1) for m, v in estimate.items()}}
     for metric in metrics:
         t0 = time.time()
         if metric.startswith("fvd"):
@@ -153,8 +240,23 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
                                                       num_videos=motion_videos, num_frames=motion_frames, seed=seed,
                                                       device=dev, batch=batch_size)
         report["seconds"][metric] = round(time.time() - t0, 1)
-        on_event(Info(f"{metric}: {json.dumps(report['metrics'][metric], default=str)[:160]}"))
+        on_event(Info(f"{metric_summary(metric, report['metrics'][metric])} in "
+                      f"{_duration(report['seconds'][metric])}"))
     return report
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
+def metric_summary(name: str, m: dict[str, Any]) -> str:
+    """One line of a metric's result, e.g. ``fvd16: 412.305 ± 0.000 (1 run; 64 fake, 64 real)``."""
+    if name == "motion":
+        pairs = [f"{key} {real:.4g}/{m['fake'][key]:.4g}" if m["fake"].get(key) is not None else f"{key} {real:.4g}/n/a"
+                 for key, real in m["real"].items()]
+        return f"motion (real/fake, {m['num_videos']} videos): {', '.join(pairs)}"
+    return (f"{name}: {m['mean']:.3f} ± {m['std']:.3f} ({_runs(len(m['runs']))}; {m['num_fake']} fake, "
+            f"{m['num_real']} real)")
 
 
 def _fvd(t: int, frames: Any, data_key: str, fake_videos: Callable[..., Iterator[Tensor]], num_videos: int,

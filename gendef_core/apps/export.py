@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gendef_core.artifacts.checkpoint import export_generator
+from gendef_core.artifacts.checkpoint import export_generator, load_checkpoint
+from gendef_core.events import Info, OnEvent, ignore
 from gendef_core.models.bundled import resolve_ckpt
 
 
-def export_model(run: Path | str, out: Path, *, overwrite: bool = False) -> Path:
+def export_model(run: Path | str, out: Path, *, overwrite: bool = False, on_event: OnEvent = ignore) -> Path:
     """Write a run's (or checkpoint's) EMA generator and config as a small inference checkpoint (`gendef export`).
 
     What `gendef sample --ckpt` needs and nothing else (no discriminator, raw weights or optimizer state);
     the bundled model is made this way (examples/bundled_model.sh).
     """
-    return export_generator(resolve_ckpt(run)[0], Path(out), overwrite=overwrite)
+    path = export_generator(resolve_ckpt(run)[0], Path(out), overwrite=overwrite)
+    ck = load_checkpoint(path, verify=False)
+    size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+    on_event(Info(f"exported {', '.join(ck.networks)} of step {ck.step} from {run} ({size / 2**20:.1f} MiB)"))
+    return path

@@ -17,11 +17,12 @@ from gendef_core.sampling import clip_tensors, draw_latents, load_model, weights
 MAX_FRAMES = 100_000
 
 
-def _model(ckpt: Path | str | None, device: str) -> tuple[LoadedGenerator, str]:
-    """The model (None: the bundled one) and the string clips record for it."""
+def _model(ckpt: Path | str | None, device: str) -> tuple[LoadedGenerator, str, str]:
+    """The model (None: the bundled one), the string clips record for it (resolved: a record outlives the
+    working directory) and the name messages show (``bundled:NAME``, or the path as given)."""
     path, record = resolve_ckpt(ckpt)
     model = load_model(path, device=device)
-    return model, record or str(model.checkpoint.path.resolve())
+    return model, record or str(model.checkpoint.path.resolve()), record or str(path)
 
 
 def _check(frames: int, batch_size: int, truncation: float) -> None:
@@ -51,7 +52,7 @@ def sample(out: Path, *, ckpt: Path | str | None = None, num: int = 1, frames: i
         raise ConfigError(f"`fps`: {e}") from None
     out = Path(out)
     prepare_output_dir(out, overwrite=overwrite, what="clip" if num == 1 else "clips")
-    model, checkpoint = _model(ckpt, device)
+    model, checkpoint, shown = _model(ckpt, device)
     weights = weights_id(model.generator)
 
     def one(i: int) -> Clip:
@@ -72,7 +73,7 @@ def sample(out: Path, *, ckpt: Path | str | None = None, num: int = 1, frames: i
                 save_clip(one(i), tmp / f"{i:06d}", flow=flow)
         paths = [out / f"{i:06d}" for i in range(num)]
     on_event(Info(f"{num} clip{'s' if num > 1 else ''} of {frames} frames at {model.config.model.resolution}x"
-                  f"{model.config.model.resolution} from {model.checkpoint.path}"))
+                  f"{model.config.model.resolution} from {shown}"))
     return paths
 
 
@@ -101,7 +102,7 @@ def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Pat
     if ckpt is None and c.checkpoint is None:
         raise ConfigError(f"{clip} does not record its checkpoint; pass `ckpt`")
     prepare_output_dir(Path(out), overwrite=overwrite, what="clip")
-    model, checkpoint = _model(ckpt if ckpt is not None else c.checkpoint, device)
+    model, checkpoint, shown = _model(ckpt if ckpt is not None else c.checkpoint, device)
     if model.config.model.resolution != c.height:
         raise ConfigError(f"{clip} is {c.height}x{c.width} but the model makes {model.config.model.resolution}px "
                           f"clips; pass the `ckpt` the clip was sampled with")
@@ -110,7 +111,7 @@ def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Pat
                           f"({model.config.model.z_dim},); pass the `ckpt` the clip was sampled with")
     weights = weights_id(model.generator)
     if c.sampling.get("weights", weights) != weights:
-        on_event(Warning(f"{clip} was sampled from weights {c.sampling['weights']}, {checkpoint} has {weights}: "
+        on_event(Warning(f"{clip} was sampled from weights {c.sampling['weights']}, {shown} has {weights}: "
                          f"the canonical image is kept, the new motion comes from different weights"))
     m = c.seed + 1 if motion_seed is None and c.seed is not None else (motion_seed or 0)
     lat = draw_latents(model, m, n)
@@ -119,4 +120,6 @@ def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Pat
                               on_frames=lambda k: on_event(Progress("resample", k, n)))
     new = Clip(canonical=c.canonical, offsets=offsets, fps=c.fps, seed=c.seed, checkpoint=checkpoint, source="resample",
                latents=latents, sampling={**c.sampling, "motion_seed": m, "weights": weights})
-    return save_clip(new, Path(out), overwrite=overwrite, flow=flow, on_event=on_event)
+    path = save_clip(new, Path(out), overwrite=overwrite, flow=flow, on_event=on_event)
+    on_event(Info(f"new motion (seed {m}) for the canonical of {clip}: {n} frames from {shown}"))
+    return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from gendef_core.apps.edit import beside
 from gendef_core.artifacts.clip import load_clip
 from gendef_core.artifacts.common import atomic_dir, prepare_output_dir, prepare_output_file
 from gendef_core.artifacts.flow import FLOW_VIDEO, write_flow
@@ -89,7 +90,7 @@ def flow(clip: Path, out: Path | None = None, *, flow_max: float | None = None, 
     if flow_max is not None and not flow_max > 0:
         raise ConfigError(f"`flow_max` must be a positive number of pixels, got {flow_max}")
     clip = Path(clip)
-    out = Path(out) if out is not None else clip.resolve().with_name(f"{clip.resolve().name}-flow")
+    out = Path(out) if out is not None else beside(clip, "-flow")
     prepare_output_dir(out, overwrite=overwrite, what="flow directory")
     c = load_clip(clip, require_videos=False)
     if c.num_frames < 2:

@@ -142,12 +142,21 @@ def checkpoint_summary(ck: CheckpointInfo) -> dict[str, Any]:
 def export_generator(src: Path, out: Path, *, overwrite: bool = False,
                      metadata: Mapping[str, Any] | None = None) -> Path:
     """Write the inference part of a checkpoint (or a run's latest): the EMA generator networks and the
-    config, nothing to resume or fine-tune from. The result is a checkpoint (same format, fewer files)."""
-    info = load_checkpoint(Path(src))
+    config, nothing to resume or fine-tune from. The result is a checkpoint (same format, fewer files).
+
+    An export is made to be shipped: it holds no path of the machine that made it. The metadata names
+    the source checkpoint (``exported_checkpoint``, e.g. ``step-00000208``) and the pre-training one
+    (``pretrained_checkpoint``); the config's `init_from` (that path) is dropped, as nothing trains from
+    an export."""
+    info = load_checkpoint(Path(src), verify=False)  # the exported files are verified as they are read
     nets = {name: info.load_network(name) for name in info.networks if name.endswith("_ema")}
     if not nets:
         raise ArtifactError(f"{info.path} has no EMA generator networks (*_ema); {_FIX}")
-    meta = {**dict(info.metadata), "exported_from": str(info.path.resolve()), "exported_step": info.step,
-            **dict(metadata or {})}
-    return save_checkpoint(Path(out), step=info.step, config=info.config, networks=nets, metadata=meta,
+    config = dict(info.config)
+    init_from = config.get("init_from")
+    config["init_from"] = None
+    meta = {**{k: v for k, v in info.metadata.items() if k != "exported_from"},
+            "exported_checkpoint": info.path.name, "exported_step": info.step,
+            **({"pretrained_checkpoint": Path(str(init_from)).name} if init_from else {}), **dict(metadata or {})}
+    return save_checkpoint(Path(out), step=info.step, config=config, networks=nets, metadata=meta,
                            overwrite=overwrite)

@@ -213,7 +213,8 @@ def load_clip(path: Path, *, verify: bool = True, require_videos: bool = True) -
         verify_files(path, files, fix=_FIX)
     for name in m["videos"] if require_videos else ():
         if not (path / name).is_file():
-            raise ArtifactError(f"{path / name} is missing; run `gendef render {path}` to rebuild it")
+            how = " --flow" if name == "flow.mp4" else ""
+            raise ArtifactError(f"{path / name} is missing; run `gendef render {path}{how}` to rebuild it")
     canonical = load_tensors(path / "canonical.safetensors", fix=_FIX).get("canonical")
     offsets = load_tensors(path / "deform.safetensors", fix=_FIX).get("offsets")
     if canonical is None or offsets is None:

@@ -3,7 +3,8 @@
 Writing: H.264 (libx264), yuv420p, an exact rational frame rate, streamed frame by frame, the
 encoder flushed at the end, the file renamed into place only when complete. H.264 in yuv420p
 needs even sizes: odd heights/widths are padded by one row/column repeating the edge (the
-manifest of a clip keeps the true size).
+manifest of a clip keeps the true size). Encoding uses a fixed number of x264 threads
+(`X264_THREADS`), so the same frames give the same bytes on every machine.
 
 Reading: anything FFmpeg decodes; frames come out as ``uint8 [H, W, 3]`` RGB.
 """
@@ -38,6 +39,10 @@ def to_fraction(fps: Fraction | int | float | str) -> Fraction:
     if f <= 0 or f > 1000:
         raise ValueError(f"frame rate must be in (0, 1000] frames per second, got {fps}")
     return f.limit_denominator(65535)
+
+
+# Encoder threads of every MP4 gendef writes (FORMATS.md "Reproducibility": same frames, same bytes).
+X264_THREADS = "4"
 
 
 class VideoWriter:
@@ -80,7 +85,9 @@ class VideoWriter:
             s = self._container.add_stream("libx264", rate=self.fps)
             s.width, s.height = arr.shape[2], arr.shape[1]
             s.pix_fmt = "yuv420p"
-            s.options = {"crf": str(self.crf)}
+            # A fixed thread count: x264 is deterministic for a given number of threads, but its default
+            # ("auto") follows the machine's CPU count, so the same frames gave other bytes elsewhere.
+            s.options = {"crf": str(self.crf), "threads": X264_THREADS}
             self._stream = s
         elif (arr.shape[1], arr.shape[2]) != (self._stream.height, self._stream.width):
             raise ValueError(f"frame size changed mid-video: {arr.shape[1:3]} after "

@@ -61,7 +61,7 @@ def find_inception_weights(path: str | Path | None = None) -> Path:
         except importlib.metadata.PackageNotFoundError:
             candidate = None
         if candidate is None or not candidate.is_file():
-            raise ConfigError(f"the FID Inception weights are not installed: run `{INSTALL_HINT}` "
+            raise ConfigError(f"the FID Inception weights are not installed; run `{INSTALL_HINT}` "
                               "or pass `inception` PATH (default_1.pt)")
     else:
         candidate = Path(path)

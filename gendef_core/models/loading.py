@@ -1,8 +1,9 @@
 """Networks from checkpoints: the one place that decides whether stored weights fit a model.
 
-Sampling, evaluation, `--resume` and `--init` all load through `load_into` (which reads each network
-file once, checking its size and sha256 against the manifest while reading) and its single
-weights-fit check; `load_generator` is the whole path from a checkpoint to a ready video generator.
+Sampling, evaluation, `--resume` and `--init` all load through `load_into` (which checks each network
+file it loads once against the manifest's size and sha256, then reads it) and its single weights-fit
+check `fit_weights`; `load_generator` is the whole path from a checkpoint to a ready video generator
+(sampling and evaluation); resume and `--init` load into the networks training built.
 """
 
 from __future__ import annotations

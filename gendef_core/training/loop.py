@@ -229,8 +229,9 @@ def _save(acc: Any, cfg: TrainConfig, out: Path, step: int, images_seen: int, g:
             state = save_train_state(Path(tmp) / "train_state", {"optimizer_g": opt_g, "optimizer_d": opt_d},
                                      {"step": step, "images_seen": images_seen})
             save_checkpoint(path, step=step, config=cfg.to_dict(), networks=_networks(g, g_ema, d),
-                            metadata={"kimg": images_seen / 1000, "wall_time_s": time.perf_counter() - t_start,
-                                      "num_processes": acc.num_processes,
+                            # No wall-clock numbers here (they would make two identical runs write different
+                            # files): timings go to the run's log, events.jsonl (time_s, images_per_s).
+                            metadata={"kimg": images_seen / 1000, "num_processes": acc.num_processes,
                                       "weight_checksums": sums[:, 0].tolist()},
                             train_state=state, overwrite=True)
         prune_checkpoints(out, cfg.keep_last)
@@ -291,16 +292,19 @@ def _init_from_pretraining(cfg: TrainConfig, g: VideoGenerator, g_ema: VideoGene
     assert cfg.init_from is not None
     ck = load_checkpoint(Path(cfg.init_from), verify=False)  # each file is verified as it is read
     if ck.config.get("stage") != "pretrain" or "canonical" not in ck.networks:
-        raise ConfigError(f"`init` {cfg.init_from} is not a pre-training run (gendef pretrain)")
+        raise ArtifactError(f"`init` {cfg.init_from} is not a pre-training run (gendef pretrain)")
     parts, ema_parts = g.pretrained_parts(), g_ema.pretrained_parts()
     if not parts:  # e.g. the baseline: its generator has extra motion inputs, nothing transfers
         raise ConfigError(f"{g.description} trains from scratch; drop `init`")
     fix = f"use the same preset and model.* settings as the pre-training in {ck.path}"
     new_mtm = lambda key: ".dcn_" in key  # noqa: E731 - MTM layers absent from the pre-training start as plain convs
     # A frozen part is the pre-training's EMA weights (its best ones), and stays exactly that.
-    raw = {f"{name}_ema" if cfg.freeze_canonical else name: m for name, m in parts.items()}
-    load_into(ck, raw, fix=fix, error=ConfigError, may_lack=new_mtm)
     load_into(ck, {f"{name}_ema": m for name, m in ema_parts.items()}, fix=fix, error=ConfigError, may_lack=new_mtm)
+    for name, m in parts.items():  # a frozen part copies the EMA weights just loaded (the file is read once)
+        if cfg.freeze_canonical:
+            m.load_state_dict(ema_parts[name].state_dict())
+        else:
+            load_into(ck, {name: m}, fix=fix, error=ConfigError, may_lack=new_mtm)
     fix = f"use the same preset and discriminator.* settings as the pre-training in {ck.path}"
     load_into(ck, {"discriminator": d}, fix=fix, error=ConfigError, may_lack=lambda key: key.startswith("time_cond"))
 

@@ -157,9 +157,9 @@ def test_clip_v1_renders_on_a_copy(run_cli, tmp_path: Path) -> None:
     clip = tmp_path / "clip"
     shutil.copytree(FIXTURES / "clip_v1", clip)
     (clip / "video.mp4").unlink()
-    r = run_cli("render", clip, "--flow")
+    r = run_cli("render", clip, "--video", "--flow")
     assert r.exit_code == 0, r.stderr
-    assert r.stdout == f"{clip / 'flow.mp4'}\n"
+    assert r.stdout == f"{clip / 'video.mp4'}\n{clip / 'flow.mp4'}\n"
     videos = read_clip_manifest(clip)["videos"]
     assert sorted(videos) == ["flow.mp4", "video.mp4"]
     assert videos["video.mp4"] == {"num_frames": 3} and videos["flow.mp4"]["num_frames"] == 2

@@ -97,7 +97,7 @@ def test_edit_needs_exactly_one_source(run_cli, clip: Path, overlay: Path, tmp_p
     args = [] if which == "neither" else ["--scribble", overlay, "--canonical", overlay]
     before = tree(tmp_path)
     assert_error(run_cli("edit", clip, *args),
-                 "error: give exactly one of --scribble overlay.png and --canonical edited.png")
+                 "error: give exactly one of --scribble overlay.png and --canonical edited.png", code=2)
     assert tree(tmp_path) == before
 
 
@@ -143,7 +143,7 @@ def test_edit_image_that_does_not_exist(run_cli, clip: Path, tmp_path: Path) -> 
 def test_edit_frame_out_of_range(run_cli, clip: Path, overlay: Path, tmp_path: Path, frame: str) -> None:
     before = tree(tmp_path)
     assert_error(run_cli("edit", clip, "--scribble", overlay, "--frame", frame),
-                 f"error: --frame must be in 0..3 for {clip}, got {frame}")
+                 f"error: --frame must be in 0..3 for {clip}, got {frame}", code=2)
     assert tree(tmp_path) == before
 
 
@@ -151,7 +151,7 @@ def test_edit_frame_without_scribble(run_cli, clip: Path, tmp_path: Path) -> Non
     edited = png(tmp_path / "edited.png", np.zeros((16, 16, 3), np.uint8))
     before = tree(tmp_path)
     assert_error(run_cli("edit", clip, "--canonical", edited, "--frame", "1"),
-                 "error: --frame goes with --scribble (an overlay drawn on that frame)")
+                 "error: --frame goes with --scribble (an overlay drawn on that frame)", code=2)
     assert tree(tmp_path) == before
 
 
@@ -297,7 +297,7 @@ def test_track_bad_options(run_cli, clip: Path, points: Path, tmp_path: Path, ar
                            phrase: str) -> None:
     args = tuple(str(tmp_path / a) if a.endswith((".json", ".mp4", ".npz")) else a for a in args)
     before = tree(tmp_path)
-    assert_error(run_cli("track", clip, "--points", points, *args), f"error: {phrase}")
+    assert_error(run_cli("track", clip, "--points", points, *args), f"error: {phrase}", code=2)
     assert tree(tmp_path) == before
 
 
@@ -372,7 +372,7 @@ def test_segment_mask_of_the_wrong_size(run_cli, clip: Path, tmp_path: Path) -> 
 def test_segment_frame_out_of_range(run_cli, clip: Path, mask: Path, tmp_path: Path, frame: str) -> None:
     before = tree(tmp_path)
     assert_error(run_cli("segment", clip, "--mask", mask, "--frame", frame),
-                 f"error: --frame must be in 0..3 for {clip}, got {frame}")
+                 f"error: --frame must be in 0..3 for {clip}, got {frame}", code=2)
     assert tree(tmp_path) == before
 
 
@@ -400,7 +400,7 @@ def test_segment_mask_that_is_not_an_image(run_cli, clip: Path, tmp_path: Path) 
 def test_segment_bad_mode(run_cli, clip: Path, mask: Path, tmp_path: Path, mode: str) -> None:
     before = tree(tmp_path)
     assert_error(run_cli("segment", clip, "--mask", mask, "--mode", mode),
-                 f"error: --mode must be bilinear or nearest, got {mode!r}")
+                 f"error: --mode must be bilinear or nearest, got {mode!r}", code=2)
     assert tree(tmp_path) == before
 
 
@@ -462,7 +462,7 @@ def test_flow_of_a_one_frame_clip(run_cli, tmp_path: Path) -> None:
 def test_flow_bad_flow_max(run_cli, clip: Path, tmp_path: Path, value: str) -> None:
     before = tree(tmp_path)
     assert_error(run_cli("flow", clip, "--flow-max", value),
-                 f"error: --flow-max must be a positive number of pixels, got {float(value)}")
+                 f"error: --flow-max must be a positive number of pixels, got {float(value)}", code=2)
     assert tree(tmp_path) == before
 
 

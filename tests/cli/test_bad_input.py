@@ -229,7 +229,7 @@ def test_prepare_bad_resolution(run_cli, make_video, tmp_path: Path, resolution:
     before = tree(tmp_path)
     r = run_cli("data", "prepare", src, "--out", out, "--resolution", resolution)
     assert_error(r, "error: --resolution must be a power of two from 8 to 1024 (the generators need one), "
-                    f"got {resolution}")
+                    f"got {resolution}", code=2)
     assert tree(tmp_path) == before
 
 
@@ -238,7 +238,7 @@ def test_prepare_max_frames_below_min_frames(run_cli, make_video, tmp_path: Path
     src, out = tmp_path / "src", tmp_path / "out"
     before = tree(tmp_path)
     r = prepare(run_cli, src, out, "--max-frames", "4", "--min-frames", "8")
-    assert_error(r, "error: --max-frames 4 is below --min-frames 8; no video could qualify")
+    assert_error(r, "error: --max-frames 4 is below --min-frames 8; no video could qualify", code=2)
     assert tree(tmp_path) == before
 
 
@@ -483,7 +483,7 @@ def test_failed_render_leaves_clip_untouched(run_cli, clip: Path, tmp_path: Path
                                           (("--flow-max", "-1"), "--flow-max must be a positive number of pixels")])
 def test_render_bad_options(run_cli, clip: Path, tmp_path: Path, args: tuple[str, ...], phrase: str) -> None:
     before = tree(tmp_path)
-    assert_error(run_cli("render", clip, *args), f"error: {phrase}")
+    assert_error(run_cli("render", clip, *args), f"error: {phrase}", code=2)
     assert tree(tmp_path) == before
 
 
@@ -552,7 +552,7 @@ def test_synth_unknown_kind(run_cli, tmp_path: Path) -> None:
     out = tmp_path / "data"
     r = run_cli("data", "synth", "--kind", "blobs", "--out", out, "--num-videos", "1", "--frames", "2",
                 "--resolution", "16")
-    assert_error(r, "error: --kind must be one of sprites, clouds, pan, got 'blobs'")
+    assert_error(r, "error: --kind must be one of sprites, clouds, pan, got 'blobs'", code=2)
     assert tree(tmp_path) == {}
 
 
@@ -562,7 +562,7 @@ def test_synth_bad_resolution(run_cli, tmp_path: Path, resolution: str) -> None:
     r = run_cli("data", "synth", "--kind", "clouds", "--out", out, "--num-videos", "1", "--frames", "2",
                 "--resolution", resolution)
     assert_error(r, f"error: --resolution must be a power of two from 16 to 1024 (the generators need one), "
-                    f"got {resolution}")
+                    f"got {resolution}", code=2)
     assert tree(tmp_path) == {}
 
 
@@ -573,7 +573,7 @@ def test_synth_resolution_8(run_cli, tmp_path: Path) -> None:
     if r.exit_code == 0:  # either it works …
         assert read_json(out / "manifest.json")["resolution"] == 8
     else:  # … or it is refused cleanly
-        assert_error(r, "--resolution")
+        assert_error(r, "--resolution", code=2)
         assert tree(tmp_path) == {}
 
 

@@ -50,3 +50,45 @@ def test_bundled_names_must_be_plain_names(tmp_path: Path) -> None:
 
     with pytest.raises(ArtifactError, match="is not installed"):
         api.sample(tmp_path / "x", ckpt="bundled:../bundled/clouds64")
+
+
+def test_no_shipped_bundled_file_holds_an_absolute_path() -> None:
+    import re
+
+    root = bundled_path().parent
+    files = [f for f in root.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
+    assert any(f.name == "manifest.json" for f in files)
+    # a POSIX path of two or more components, or a Windows drive path, in any file (the weights' headers too)
+    machine_path = re.compile(rb"""(?<![\w.:/])/(?:home|root|tmp|work|Users|usr|var|opt|mnt|srv)/|[A-Za-z]:\\\\""")
+    assert [str(f) for f in files if machine_path.search(f.read_bytes())] == []
+    for f in files:
+        if f.suffix == ".json":
+            strings = re.findall(r'"((?:[^"\\]|\\.)*)"', f.read_text())
+            assert [s for s in strings if s.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", s)] == [], f
+
+
+def test_info_of_the_bundled_model_shows_where_it_came_from_without_machine_paths(run_cli) -> None:
+    doc = json.loads(run_cli("info").stdout)
+    assert "exported_from" not in doc["metadata"]
+    assert doc["metadata"]["exported_checkpoint"] == "step-00000208" and doc["metadata"]["exported_step"] == 208
+    assert load_checkpoint(bundled_path()).config["init_from"] is None
+
+
+def test_sample_names_the_bundled_model_as_clips_record_it(run_cli, tmp_path: Path) -> None:
+    r = run_cli("sample", "--out", tmp_path / "c", "--frames", "2")
+    assert r.exit_code == 0, r.stderr
+    assert f"from bundled:{BUNDLED}" in r.stderr and "gendef_core" not in r.stderr
+    assert load_clip(tmp_path / "c").checkpoint == f"bundled:{BUNDLED}"
+
+
+def test_export_writes_no_machine_paths(run_cli, tiny_ckpt: Path, tmp_path: Path) -> None:
+    r = run_cli("export", tiny_ckpt, "--out", tmp_path / "model")
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.startswith("exported canonical_ema, deformation_ema of step")
+    text = "".join((tmp_path / "model" / name).read_text() for name in ("manifest.json", "config.json"))
+    assert str(tmp_path) not in text and str(tiny_ckpt) not in text and str(tiny_ckpt.resolve()) not in text
+    ck = load_checkpoint(tmp_path / "model")
+    source = load_checkpoint(tiny_ckpt)
+    assert ck.metadata["exported_checkpoint"] == source.path.name and "exported_from" not in ck.metadata
+    assert ck.metadata["pretrained_checkpoint"] == Path(source.config["init_from"]).name
+    assert ck.config["init_from"] is None

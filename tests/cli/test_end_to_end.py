@@ -97,7 +97,7 @@ def test_clouds_clip_and_render(tmp_path: Path, run_cli: Callable[..., object]) 
     assert np.abs(frames.astype(int) - stored.astype(int)).max() <= 1
     # render rebuilds video.mp4 and adds flow.mp4 with T-1 frames.
     (clip / "video.mp4").unlink()
-    r = run_cli("render", clip, "--flow", "--flow-max", "2", "--json")
+    r = run_cli("render", clip, "--video", "--flow", "--flow-max", "2", "--json")
     assert r.exit_code == 0, r.stderr
     report = json.loads(r.stdout)
     assert report["videos"]["video.mp4"]["num_frames"] == 10

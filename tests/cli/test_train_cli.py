@@ -26,8 +26,8 @@ def pre(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def one_line_error(r: object, phrase: str) -> str:
-    assert r.exit_code == 1, (r.exit_code, r.stderr)  # type: ignore[attr-defined]
+def one_line_error(r: object, phrase: str, code: int = 1) -> str:
+    assert r.exit_code == code, (r.exit_code, r.stderr)  # type: ignore[attr-defined]
     lines = r.stderr.strip().splitlines()  # type: ignore[attr-defined]
     assert lines and lines[-1].startswith("error: ") and phrase in lines[-1], r.stderr  # type: ignore[attr-defined]
     assert "Traceback" not in r.stderr and r.stdout == ""  # type: ignore[attr-defined]
@@ -99,7 +99,7 @@ def test_resume_with_the_original_command_and_refused_changes(run_cli: Callable[
     assert r.exit_code == 0, r.stderr
     assert load_checkpoint(run).step == 4
     one_line_error(run_cli(*base[:-3], "--reg-weight", "0", "--steps", "6", "--resume"),
-                   "cannot change loss (only --steps, --kimg and --set")
+                   "cannot change loss (only --steps, --kimg and --set", code=2)  # a usage error
     one_line_error(run_cli("pretrain", "--data", data, "--out", run, "--resume"),
                    "is a finetune run; resume it with `gendef finetune --resume`")
     one_line_error(run_cli(*base, "--steps", "6"), "already has checkpoints; pass --resume")
@@ -127,3 +127,13 @@ def test_kimg_counts_after_overrides(run_cli: Callable[..., object], data: Path,
     r = run_cli("pretrain", "--data", data, "--out", tmp_path / "x", "--preset", "tiny", "--kimg", "1",
                 "--set", "batch_size=8", "--dry-run")
     assert json.loads(r.stdout)["steps"] == 125
+
+
+def test_freezing_the_baseline_is_a_usage_error(run_cli: Callable[..., object], data: Path, tmp_path: Path) -> None:
+    """The direct baseline has no pre-trained canonical generator: --freeze-canonical is refused up front."""
+    r = run_cli("finetune", "--data", data, "--from-scratch", "--variant", "direct", "--freeze-canonical",
+                "--out", tmp_path / "run", "--preset", "tiny", "--steps", "1")
+    assert r.exit_code == 2, r.stderr  # type: ignore[attr-defined]
+    assert r.stderr.strip().splitlines()[-1] == (  # type: ignore[attr-defined]
+        "error: --freeze-canonical: the direct-frame baseline has no pre-trained canonical generator to freeze")
+    assert not (tmp_path / "run").exists()

@@ -287,7 +287,7 @@ def test_scene_cut_gives_a_folder_of_shots(media: Path, tmp_path: Path, run_cli)
     _assert_same_tensors(one, out / "shot-001")
 
     r = run_cli("fit", media / "cut.mp4", "--out", tmp_path / "no", "--size", 16, "--shot", 2, "-q")
-    assert r.exit_code == 1 and "--shot 2" in _one_error_line(r.stderr)
+    assert r.exit_code == 2 and "--shot 2" in _one_error_line(r.stderr)  # a usage error
     assert not (tmp_path / "no").exists() and not (tmp_path / ".no.fit-work").exists()
 
 
@@ -366,6 +366,9 @@ BAD = {
 }
 
 
+USAGE_ERRORS = {"quality", "size", "shot-negative"}  # an option's own value is wrong (not the video)
+
+
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_input_is_one_error_line_and_leaves_nothing(case: str, media: Path, tmp_path: Path, run_cli) -> None:
     name, extra, must = BAD[case]
@@ -373,7 +376,7 @@ def test_bad_input_is_one_error_line_and_leaves_nothing(case: str, media: Path, 
     before = _tree_digest(src)
     out = tmp_path / "out"
     r = run_cli("fit", src, "--out", out, *extra, "-q")   # -q: no "read frames ..." info before the error
-    assert r.exit_code == 1, (r.exit_code, r.stderr)
+    assert r.exit_code == (2 if case in USAGE_ERRORS else 1), (r.exit_code, r.stderr)
     assert must in _one_error_line(r.stderr)
     assert r.stdout == ""
     assert list(tmp_path.iterdir()) == []   # no OUT, no hidden partial, no work dir
@@ -399,7 +402,7 @@ def test_out_inside_or_equal_to_the_input_is_refused(where: str, media: Path, ru
     before = sorted(p.name for p in media.iterdir())
     digest = _tree_digest(src)
     r = run_cli("fit", src, "--out", out, "-q")
-    assert r.exit_code == 1
+    assert r.exit_code == 2  # a usage error
     assert "--out" in _one_error_line(r.stderr)
     assert _tree_digest(src) == digest
     assert sorted(p.name for p in media.iterdir()) == before

@@ -115,8 +115,10 @@ def test_motion_metric_compares_real_and_generated_statistics(data: Path, fakes:
 
 
 def test_bad_requests_are_one_line_errors(data: Path, fakes: Path, tiny_ckpt: Path) -> None:
-    with pytest.raises(ConfigError, match="exactly one of `ckpt`"):
-        api.evaluate(data, metrics=("fvd16",))
+    with pytest.raises(ConfigError, match=r"give one of `ckpt`.*not both"):
+        api.evaluate(data, ckpt=tiny_ckpt, fake=fakes, metrics=("fvd16",))
+    with pytest.raises(ConfigError, match=r"bundled:clouds64 makes 64px videos but .* is 16px"):
+        api.evaluate(data, metrics=("motion",))  # no model and no files: the bundled model, as `sample` uses
     with pytest.raises(ConfigError, match="subset of fvd16,fvd128,fid,motion"):
         api.evaluate(data, fake=fakes, metrics=("fvd17",))
     with pytest.raises(DataError, match="does not exist"):

@@ -92,7 +92,6 @@ def test_public_modconv_runs_either_form() -> None:
     default = modulated_conv2d(x, w, s)
     fused = modulated_conv2d(x, w, s, fused=True)
     torch.testing.assert_close(fused, default, rtol=1e-5, atol=1e-5)
-    assert not torch.equal(fused, default)  # really two computations (they differ in the last bits)
 
 
 def test_modconv_rejects_mismatched_shapes() -> None:
