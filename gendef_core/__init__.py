@@ -4,4 +4,4 @@ Import the pieces you need, e.g. `from gendef_core import api` or `from gendef_c
 This module stays import-light so that `gendef --help` is fast.
 """
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"
