@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 
 from gendef_cli.options import JsonOpt, OverwriteOpt, QuietOpt
 from gendef_cli.output import emit
 from gendef_cli.progress import progress_to_stderr
+from gendef_core.config import Variant
 
 if TYPE_CHECKING:
     from gendef_core.config import TrainConfig
@@ -67,9 +68,9 @@ def finetune(
     init: Annotated[Path | None, typer.Option("--init", help="Pre-training run (or checkpoint): G_c and D start "
                                               "from it.")] = None,
     from_scratch: Annotated[bool, typer.Option("--from-scratch", help="No pre-training (Table 4 `w/o pt.`; "
-                                               "required for --variant direct).")] = False,
-    variant: Annotated[str | None, typer.Option("--variant", help="gendef, or direct: the direct-frame "
-                                                "baseline.")] = None,
+                                               "required for variants without a pre-trained part).")] = False,
+    variant: Annotated[str | None, typer.Option("--variant", help=f"Model: {', '.join(get_args(Variant))} "
+                                                "(model.variant; docs/MODEL.md).")] = None,
     preset: PresetOpt = "small", steps: StepsOpt = None, kimg: KimgOpt = None, batch_size: BatchOpt = None,
     reg_weight: Annotated[float | None, typer.Option("--reg-weight", help="lambda_reg of the temporal smoothness "
                                                      "loss (paper: 1; 0 = Table 2 `w/o L_reg`).")] = None,
