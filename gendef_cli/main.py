@@ -17,7 +17,7 @@ import typer
 from gendef_cli.commands import data, edit, evaluate, fit, info, render, sample, track, train
 from gendef_cli.helpformat import GendefCommand
 from gendef_core import __version__
-from gendef_core.errors import ConfigError, GendefError
+from gendef_core.errors import ConfigError, GendefError, OptionError
 
 # Plain help (no rich panels; gendef_cli/helpformat.py): it reads at 80 columns and keeps `[[x, y], ...]`.
 app = typer.Typer(name="gendef", no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
@@ -95,10 +95,13 @@ def cli_message(message: str, argv: list[str]) -> str:
 
 
 def exit_code(error: GendefError, argv: list[str]) -> int:
-    """2 (a usage error) for a `ConfigError` whose problem names, in backticks, an option or argument of the
-    invoked command (`` `frames` must be in 1..100000``: the command line is wrong); 1 for any other
+    """2 (a usage error) for an `OptionError` (an invalid training setting) and for a `ConfigError` whose
+    problem names, in backticks, an option or argument of the invoked command (`` `frames` must be in
+    1..100000``: the command line is wrong); 1 for any other
     `GendefError` (a file, an artifact or the machine is wrong). The problem is the message up to its first
     "; ": advice after it (``{clip} does not record its checkpoint; pass `ckpt` ``) does not count."""
+    if isinstance(error, OptionError):  # a training setting's value or name (--set, --preset, flags, --config)
+        return 2
     problem = str(error).split("; ", 1)[0]
     if isinstance(error, ConfigError) and "`" in problem:
         names = _option_names(argv)

@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from gendef_core.errors import ConfigError
+from gendef_core.errors import ConfigError, OptionError
 
 Variant = Literal["gendef", "direct"]
 DeformInit = Literal["zero", "xavier", "none"]
@@ -67,23 +67,23 @@ class ModelConfig:
     def validate(self) -> None:
         r = self.resolution
         if r < 16 or r > 1024 or r & (r - 1):
-            raise ConfigError(f"model.resolution must be a power of two in 16..1024, got {r}")
+            raise OptionError(f"model.resolution must be a power of two in 16..1024, got {r}")
         for name in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "deform_channel_base",
                      "deform_channel_max", "motion_noise_dim", "motion_hidden_dim", "motion_freqs",
                      "motion_distance", "motion_kernel", "feature_dim"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"model.{name} must be positive, got {getattr(self, name)}")
+                raise OptionError(f"model.{name} must be positive, got {getattr(self, name)}")
         if self.motion_kernel % 2 == 0:
-            raise ConfigError(f"model.motion_kernel must be odd, got {self.motion_kernel}")
+            raise OptionError(f"model.motion_kernel must be odd, got {self.motion_kernel}")
         bad = [m for m in self.mtm_resolutions if m < 4 or m > r or m & (m - 1)]
         if bad:
-            raise ConfigError(f"model.mtm_resolutions must be powers of two in 4..{r}, got {bad}")
+            raise OptionError(f"model.mtm_resolutions must be powers of two in 4..{r}, got {bad}")
         if self.channel_base < r or self.deform_channel_base < r:
-            raise ConfigError(f"model.channel_base and model.deform_channel_base must be at least the resolution "
+            raise OptionError(f"model.channel_base and model.deform_channel_base must be at least the resolution "
                               f"({r}) so that every layer has a channel")
         num_layers = 1 + 2 * (r.bit_length() - 3)  # 1 conv at 4x4, 2 per block up to R (synthesis.py)
         if self.feature_layer is not None and not 0 <= self.feature_layer <= num_layers:
-            raise ConfigError(f"model.feature_layer must be in 0..{num_layers} at {r} px ({num_layers} = the image), "
+            raise OptionError(f"model.feature_layer must be in 0..{num_layers} at {r} px ({num_layers} = the image), "
                               f"got {self.feature_layer}")
 
 
@@ -152,31 +152,31 @@ class TrainConfig:
     def validate(self) -> None:
         self.model.validate()
         if self.batch_size < 1 or self.steps < 0 or self.num_frames < 2 or self.max_span < self.num_frames - 1:
-            raise ConfigError("batch_size >= 1, steps >= 0, num_frames >= 2 and max_span >= num_frames - 1 required")
+            raise OptionError("batch_size >= 1, steps >= 0, num_frames >= 2 and max_span >= num_frames - 1 required")
         if self.freeze_canonical and self.model.variant == "direct":
-            raise ConfigError("`freeze_canonical`: the direct-frame baseline has no pre-trained canonical generator to "
+            raise OptionError("`freeze_canonical`: the direct-frame baseline has no pre-trained canonical generator to "
                               "freeze")
         if self.stage == "pretrain" and self.model.variant == "direct":
-            raise ConfigError("the direct-frame baseline has no pre-training stage; train it with `gendef finetune "
+            raise OptionError("the direct-frame baseline has no pre-training stage; train it with `gendef finetune "
                               "--from-scratch --set model.variant=direct`")
         if self.loss.r1_every < 1 or self.save_every < 1 or self.log_every < 1 or self.keep_last < 1:
-            raise ConfigError("loss.r1_every, save_every, log_every and keep_last must be at least 1")
+            raise OptionError("loss.r1_every, save_every, log_every and keep_last must be at least 1")
         d = self.discriminator.fuse_resolution
         if d < 4 or d > self.model.resolution or d & (d - 1):
-            raise ConfigError(f"discriminator.fuse_resolution must be a power of two in 4..{self.model.resolution}")
+            raise OptionError(f"discriminator.fuse_resolution must be a power of two in 4..{self.model.resolution}")
         disc = self.discriminator
         if disc.channel_base < self.model.resolution or disc.channel_max < 1 or disc.mbstd_group < 1 \
                 or disc.cmap_dim < 1:
-            raise ConfigError("discriminator.channel_base must be at least the resolution, and channel_max, "
+            raise OptionError("discriminator.channel_base must be at least the resolution, and channel_max, "
                               "mbstd_group and cmap_dim at least 1")
         if not (self.lr_g > 0 and self.lr_d > 0):
-            raise ConfigError(f"lr_g and lr_d must be positive, got {self.lr_g} and {self.lr_d}")
+            raise OptionError(f"lr_g and lr_d must be positive, got {self.lr_g} and {self.lr_d}")
         if not all(0 <= b < 1 for b in self.betas):
-            raise ConfigError(f"betas must be in [0, 1), got {list(self.betas)}")
+            raise OptionError(f"betas must be in [0, 1), got {list(self.betas)}")
         if not self.ema_kimg > 0 or (self.ema_rampup is not None and not self.ema_rampup > 0):
-            raise ConfigError("ema_kimg (and ema_rampup, unless null) must be positive")
+            raise OptionError("ema_kimg (and ema_rampup, unless null) must be positive")
         if self.loss.r1_gamma < 0 or self.loss.reg_weight < 0:
-            raise ConfigError("loss.r1_gamma and loss.reg_weight must be non-negative")
+            raise OptionError("loss.r1_gamma and loss.reg_weight must be non-negative")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -188,12 +188,12 @@ class TrainConfig:
 
 def _from_dict(cls: type, data: object, prefix: str) -> Any:
     if not isinstance(data, dict):
-        raise ConfigError(f"config{' ' + prefix if prefix else ''} must be an object")
+        raise OptionError(f"config{' ' + prefix if prefix else ''} must be an object")
     hints = get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
     if unknown:
-        raise ConfigError(f"unknown config key {prefix}{sorted(unknown)[0]}; valid keys: {', '.join(sorted(names))}")
+        raise OptionError(f"unknown config key {prefix}{sorted(unknown)[0]}; valid keys: {', '.join(sorted(names))}")
     kwargs = {}
     for name, value in data.items():
         tp = hints[name]
@@ -209,7 +209,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     origin, args = get_origin(tp), get_args(tp)
     if origin is Literal:
         if value not in args:
-            raise ConfigError(f"{key} must be one of {', '.join(map(str, args))}, got {value!r}")
+            raise OptionError(f"{key} must be one of {', '.join(map(str, args))}, got {value!r}")
         return value
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
@@ -222,32 +222,32 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 return _coerce(value, a, key)
             except ConfigError as e:
                 errors.append(str(e))
-        raise ConfigError(errors[0] if errors else f"{key}: invalid value {value!r}")
+        raise OptionError(errors[0] if errors else f"{key}: invalid value {value!r}")
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key} must be a list, got {value!r}")
+            raise OptionError(f"{key} must be a list, got {value!r}")
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_coerce(v, args[0], key) for v in value)
         if len(value) != len(args):
-            raise ConfigError(f"{key} must have {len(args)} items, got {value!r}")
+            raise OptionError(f"{key} must have {len(args)} items, got {value!r}")
         return tuple(_coerce(v, a, key) for v, a in zip(value, args, strict=True))
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{key} must be true or false, got {value!r}")
+            raise OptionError(f"{key} must be true or false, got {value!r}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
+            raise OptionError(f"{key} must be an integer, got {value!r}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key} must be a number, got {value!r}")
+            raise OptionError(f"{key} must be a number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key} must be a string, got {value!r}")
+            raise OptionError(f"{key} must be a string, got {value!r}")
         return value
-    raise ConfigError(f"{key}: unsupported type {tp}")  # pragma: no cover - all field types are handled above
+    raise OptionError(f"{key}: unsupported type {tp}")  # pragma: no cover - all field types are handled above
 
 
 def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
@@ -256,7 +256,7 @@ def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise ConfigError(f"`overrides` expects key=value, got {item!r}")
+            raise OptionError(f"`overrides` expects key=value, got {item!r}")
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
@@ -266,10 +266,10 @@ def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
         for p in parts[:-1]:
             if not isinstance(node.get(p), dict):
                 sections = ", ".join(k for k, v in data.items() if isinstance(v, dict))
-                raise ConfigError(f"unknown config key {key!r}; sections: {sections}")
+                raise OptionError(f"unknown config key {key!r}; sections: {sections}")
             node = node[p]
         if parts[-1] not in node or isinstance(node[parts[-1]], dict):
-            raise ConfigError(f"unknown config key {key!r}; valid keys here: {', '.join(sorted(node))}")
+            raise OptionError(f"unknown config key {key!r}; valid keys here: {', '.join(sorted(node))}")
         node[parts[-1]] = value
     new = TrainConfig.from_dict(data)
     new.validate()
@@ -309,7 +309,7 @@ PRESETS: dict[str, TrainConfig] = {"tiny": TINY, "small": SMALL, "paper": PAPER}
 def preset(name: str, stage: Stage) -> TrainConfig:
     """A preset for a stage: fine-tuning uses the pre-training preset with the video-stage settings."""
     if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        raise OptionError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     cfg = replace(PRESETS[name], stage=stage)
     if stage == "finetune" and name == "paper":
         cfg = replace(cfg, loss=replace(cfg.loss, r1_gamma=8.0))  # upstream stage-2 value at 256 px
@@ -325,7 +325,7 @@ def check_resume(saved: TrainConfig, cfg: TrainConfig, run: object) -> None:
     mine, theirs = cfg.to_dict(), saved.to_dict()
     changed = sorted(k for k in mine if k not in RESUMABLE and mine[k] != theirs[k])
     if changed:
-        raise ConfigError(f"`resume` continues {run} with its own config; it cannot change {', '.join(changed)} "
+        raise OptionError(f"`resume` continues {run} with its own config; it cannot change {', '.join(changed)} "
                           f"(only `steps`, `kimg` and `overrides` of {'/'.join(RESUMABLE[1:])})")
 
 

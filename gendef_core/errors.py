@@ -1,5 +1,5 @@
-"""Error types. The CLI turns any `GendefError` into a one-line message and exit code 1 (2 for a
-`ConfigError` that names one of the command's options in backticks: a usage error)."""
+"""Error types. The CLI turns any `GendefError` into a one-line message and exit code 1 (2 for a usage
+error: an `OptionError`, or a `ConfigError` that names one of the command's options in backticks)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ class GendefError(Exception):
 
 class ConfigError(GendefError):
     """An option, preset or `--set` override is invalid (name the parameter in backticks: `` `frames` ``)."""
+
+
+class OptionError(ConfigError):
+    """A training setting (preset, `--set key=value`, a flag or a --config file) has an invalid value or name:
+    a usage error."""
 
 
 class ArtifactError(GendefError):

@@ -34,7 +34,10 @@ def dataset_clip(data: Path, out: Path, *, video: str = "0", flow: bool = False,
     assert gt.canonical is not None and gt.offsets is not None
     clip = Clip(canonical=gt.canonical, offsets=gt.offsets, fps=info.fps,
                 source=f"dataset:{info.path.resolve()}#{name}")
-    return save_clip(clip, Path(out), overwrite=overwrite, flow=flow, on_event=on_event)
+    path = save_clip(clip, Path(out), overwrite=overwrite, flow=flow, on_event=on_event)
+    on_event(Info(f"the exact clip of video {name} of {data}: {clip.num_frames} frames at {clip.height}x{clip.width}"
+                  f" in {path}"))
+    return path
 
 
 def render(clip: Path, *, video: bool = True, flow: bool = False, flow_max: float | None = None, crf: int = 18,

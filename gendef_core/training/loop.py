@@ -34,8 +34,9 @@ from gendef_core.artifacts.runconfig import write_run_config
 from gendef_core.artifacts.train_state import load_train_state, save_train_state
 from gendef_core.config import TrainConfig, check_resume
 from gendef_core.data.datasets import VideoFrames, load_video_frames
+from gendef_core.devices import oversubscription
 from gendef_core.errors import ArtifactError, ConfigError, TrainingError
-from gendef_core.events import Info, OnEvent, Progress, ignore
+from gendef_core.events import Info, OnEvent, Progress, Warning, ignore
 from gendef_core.models.discriminator import build_discriminator
 from gendef_core.models.generator import CanonicalGenerator, VideoGenerator, build_generator
 from gendef_core.models.loading import load_into
@@ -135,6 +136,9 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
     start_ckpt = _check_run_dir(cfg, out, resume=resume)  # on every process; nothing is written until
                                                            # data, models, --init and resume state all load
 
+    busy = oversubscription()
+    if busy:
+        emit(Warning(busy))
     frames = load_video_frames(Path(data), on_event=emit)
     _check_data(cfg, frames, data)
     torch.manual_seed(cfg.seed)  # identical initial weights on every process

@@ -76,7 +76,8 @@ def test_init_must_be_a_pretraining_run(run_cli: Callable[..., object], data: Pa
 def test_bad_settings_are_one_line_errors(run_cli: Callable[..., object], data: Path, pre: Path, tmp_path: Path,
                                           args: list[str], phrase: str) -> None:
     r = run_cli("finetune", "--data", data, "--init", pre, "--out", tmp_path / "run", "--preset", "tiny", *args)
-    one_line_error(r, phrase)
+    # an invalid setting is a usage error (exit 2); the baseline refusing --init is about the run, not a value
+    one_line_error(r, phrase, code=1 if "trains from scratch" in phrase else 2)
     assert not (tmp_path / "run").exists()
 
 
@@ -86,7 +87,7 @@ def test_malformed_config_file(run_cli: Callable[..., object], data: Path, tmp_p
     one_line_error(run_cli("pretrain", "--data", data, "--out", tmp_path / "r", "--config", bad), "is not valid JSON")
     bad.write_text('{"config": {"model": {"nope": 1}}}')
     one_line_error(run_cli("pretrain", "--data", data, "--out", tmp_path / "r", "--config", bad),
-                   "unknown config key model.nope")
+                   "unknown config key model.nope", code=2)
 
 
 def test_resume_with_the_original_command_and_refused_changes(run_cli: Callable[..., object], data: Path, pre: Path,

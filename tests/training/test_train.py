@@ -217,7 +217,7 @@ def test_dry_run_prints_the_resolved_config(run_cli, data: Path) -> None:  # typ
     cfg = json.loads(r.stdout)
     assert cfg["model"]["w_dim"] == 48 and cfg["stage"] == "pretrain" and not Path("unused").exists()
     r = run_cli("pretrain", "--data", data, "--out", "unused", "--set", "model.nope=1", "--dry-run")
-    assert r.exit_code == 1 and "unknown config key 'model.nope'" in r.stderr
+    assert r.exit_code == 2 and "unknown config key 'model.nope'" in r.stderr  # a usage error
 
 
 def test_model_config_validation() -> None:
