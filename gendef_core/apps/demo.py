@@ -11,7 +11,6 @@ every video and picture side by side.
 from __future__ import annotations
 
 import html
-import json
 import shlex
 import shutil
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ import numpy as np
 from torch import Tensor
 
 from gendef_core.artifacts.common import prepare_output_dir, write_bytes_atomic
+from gendef_core.artifacts.tracks import write_points
 from gendef_core.errors import ConfigError, DataError
 from gendef_core.events import Info, OnEvent, Progress, ignore
 
@@ -191,7 +191,7 @@ def _model_demo(out: Path, *, ckpt: Path | str | None, num: int, frames: int, se
     on_event(Progress("demo", 2, steps))
     edit = edit_clip(clip, out / "edited", scribble=draw_scribble(c.height, out / "scribble.png"))
     on_event(Progress("demo", 3, steps))
-    (out / "points.json").write_text(json.dumps(grid_points(c.height)))
+    write_points(out / "points.json", grid_points(c.height))
     tracks = track(clip, out / "points.json", out=out / "tracks.json", overlay=out / "tracks.mp4")
     on_event(Progress("demo", 4, steps))
     seg = segment(clip, draw_mask(c.canonical, out / "mask.png"), out=out / "masks",
@@ -271,7 +271,7 @@ def _fit_story(video: Path, root: Path, *, frames: int, size: int | None, qualit
                     "quality": quality, "device": rep.get("device")}}
     if not full:
         return story
-    (root / "points.json").write_text(json.dumps({"space": "frame", "frame": 0, "points": grid_points(w, 5, h)}))
+    write_points(root / "points.json", grid_points(w, 5, h), frame=0)
     story["tracks"] = track(root / "fit", root / "points.json", out=root / "tracks.json",
                                 overlay=root / "tracks.mp4")
     on_event(Progress(task, 3, steps))

@@ -139,6 +139,12 @@ def write_export(path: Path, fmt: str, *, tracks: Tensor, visible: Tensor, frame
     return Path(path)
 
 
+def write_points(path: Path, points: list[list[float]], *, frame: int | None = None) -> Path:
+    """A points file (the format `read_points` reads): canonical points, or points on frame `frame`."""
+    doc: object = points if frame is None else {"space": "frame", "frame": frame, "points": points}
+    return write_json_atomic(Path(path), doc)
+
+
 def write_tracks(path: Path, document: dict[str, Any]) -> Path:
     return write_json_atomic(Path(path), document)
 

@@ -127,11 +127,13 @@ def list_video_files(path: Path) -> list[Path]:
 
 
 def _is_clip(path: Path) -> bool:
-    import json
+    from gendef_core.artifacts.clip import CLIP_FORMAT
+    from gendef_core.artifacts.common import read_format
+    from gendef_core.errors import ArtifactError
 
     try:
-        return json.loads((path / "manifest.json").read_text()).get("format") == "gendef.clip"
-    except (OSError, ValueError, AttributeError):
+        return read_format(path) == CLIP_FORMAT
+    except ArtifactError:  # not a gendef manifest: not a clip
         return False
 
 

@@ -10,7 +10,6 @@ identical weights.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import tempfile
@@ -31,6 +30,7 @@ from gendef_core.artifacts.checkpoint import (
     save_checkpoint,
 )
 from gendef_core.artifacts.runconfig import write_run_config
+from gendef_core.artifacts.runlog import append_event, truncate_events
 from gendef_core.artifacts.train_state import load_train_state, save_train_state
 from gendef_core.config import TrainConfig, check_resume
 from gendef_core.data.datasets import VideoFrames, load_video_frames
@@ -208,8 +208,7 @@ def _log(out: Path, emit: OnEvent, step: int, images_seen: int, values: dict[str
          images_here: int) -> None:
     record = {"step": step, "kimg": images_seen / 1000, "images_per_s": images_here / max(elapsed, 1e-9),
               **values, "time_s": elapsed}
-    with open(out / "events.jsonl", "a") as f:
-        f.write(json.dumps(record) + "\n")
+    append_event(out, record)
     emit(Info("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())))
 
 
@@ -268,17 +267,7 @@ def _start_run_dir(cfg: TrainConfig, out: Path, step: int) -> None:
     """Write RUN/config.json and drop log records past `step` (from an attempt after the last checkpoint)."""
     out.mkdir(parents=True, exist_ok=True)
     write_run_config(out / "config.json", cfg.to_dict())
-    events = out / "events.jsonl"
-    if events.exists():
-        kept = [line for line in events.read_text().splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= step]
-        write_json_lines(events, kept)
-
-
-def write_json_lines(path: Path, lines: list[str]) -> None:
-    from gendef_core.artifacts.common import write_bytes_atomic
-
-    write_bytes_atomic(path, "".join(line + "\n" for line in lines).encode())
+    truncate_events(out, step)
 
 
 def _check_data(cfg: TrainConfig, frames: VideoFrames, data: Path) -> None:
