@@ -181,10 +181,10 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
         if main and cfg.snapshot_every and step % cfg.snapshot_every == 0:
             write_snapshot(g_ema, out, step, z_dim=cfg.model.z_dim)
         if step % cfg.save_every == 0 or step == cfg.steps:
-            last = _save(acc, cfg, out, step, images_seen, g, g_ema, d, opt_g, opt_d, t_start)
+            last = _save(acc, cfg, out, step, images_seen, g, g_ema, d, opt_g, opt_d)
     if last is None:  # nothing left to train: the run already reached cfg.steps
         last = list_checkpoints(out)[-1] if list_checkpoints(out) else _save(
-            acc, cfg, out, step, images_seen, g, g_ema, d, opt_g, opt_d, t_start)
+            acc, cfg, out, step, images_seen, g, g_ema, d, opt_g, opt_d)
     if main and cfg.snapshot_every and step % cfg.snapshot_every != 0:
         write_snapshot(g_ema, out, step, z_dim=cfg.model.z_dim)
     acc.wait_for_everyone()
@@ -214,7 +214,7 @@ def _log(out: Path, emit: OnEvent, step: int, images_seen: int, values: dict[str
 
 def _save(acc: Any, cfg: TrainConfig, out: Path, step: int, images_seen: int, g: CanonicalGenerator | VideoGenerator,
           g_ema: CanonicalGenerator | VideoGenerator,
-          d: nn.Module, opt_g: Any, opt_d: Any, t_start: float) -> Path:
+          d: nn.Module, opt_g: Any, opt_d: Any) -> Path:
     path = out / CHECKPOINTS_DIR / checkpoint_name(step)
     # Every process must hold the same weights; check it (cheaply) before writing them.
     sums = acc.gather(torch.stack([weights_checksum(m) for m in (g, g_ema, d)]).to(acc.device)[None]).cpu()
