@@ -59,7 +59,7 @@ def random_model(name: str, resolution: int) -> LoadedGenerator:
     cfg = replace(cfg, model=replace(cfg.model, resolution=resolution))
     gen = GenDeFGenerator(cfg.model).eval().requires_grad_(False)
     info = CheckpointInfo(Path(f"random-{name}"), 0, cfg.to_dict(), ("canonical", "deformation"), {}, {})
-    return LoadedGenerator(gen, cfg, info, torch.device("cpu"))
+    return LoadedGenerator(gen, cfg, info)
 
 
 def time_sampling(model: LoadedGenerator, frames: int, reps: int) -> tuple[float, float, float]:

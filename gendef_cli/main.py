@@ -66,6 +66,12 @@ def invoked_args() -> list[str]:
     return list(sys.argv[1:] if _ARGV is None else _ARGV)
 
 
+LIBRARY_NAMES = {"overrides": "set_",        # `--set` (`set` is a Python builtin)
+                 "num_frames": "frames",     # `gendef data synth --frames` is synth_dataset's `num_frames`
+                 "resume_run": "resume"}     # `--resume` is resolve_train_config's `resume_run` (the run in --out)
+"""Library parameter -> the parameter of the commands that give it under another name (`cli_message`)."""
+
+
 def _option_names(argv: list[str]) -> dict[str, str]:
     """Python parameter name -> how the invoked command spells it (`--batch-size`, `CLIP`)."""
     cmd = typer.main.get_command(app)
@@ -76,9 +82,11 @@ def _option_names(argv: list[str]) -> dict[str, str]:
         cmd = sub
     names = {}
     for p in getattr(cmd, "params", []):
-        if p.name:  # `set_` (a Python keyword) is the library's `overrides`
-            name = "overrides" if p.name == "set_" else p.name
-            names[name] = max(p.opts, key=len) if p.param_type_name == "option" else p.name.upper()
+        if p.name:
+            names[p.name] = max(p.opts, key=len) if p.param_type_name == "option" else p.name.upper()
+    for library, cli in LIBRARY_NAMES.items():  # the library's name of a parameter the command names otherwise
+        if cli in names and library not in names:
+            names[library] = names[cli]
     return names
 
 

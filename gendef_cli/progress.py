@@ -16,7 +16,8 @@ err_console = Console(stderr=True, highlight=False)
 
 @contextlib.contextmanager
 def progress_to_stderr(quiet: bool = False) -> Iterator[OnEvent]:
-    """Yield an `on_event` that shows progress bars (on a terminal only) and warnings/infos."""
+    """Yield an `on_event` that shows progress bars (on a terminal only) and warnings/infos (their backticked
+    parameters as the invoked command's options, `gendef_cli.main.cli_message`)."""
     from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from rich.progress import Progress as Bars
 
@@ -25,15 +26,20 @@ def progress_to_stderr(quiet: bool = False) -> Iterator[OnEvent]:
                 TimeRemainingColumn(), console=err_console, transient=True, disable=not live)
     tasks: dict[str, TaskID] = {}
 
+    def words(message: str) -> str:  # library messages name parameters in backticks: show the options typed
+        from gendef_cli.main import cli_message, invoked_args
+
+        return cli_message(message, invoked_args())
+
     def on_event(event: Event) -> None:
         if isinstance(event, Progress):
             if event.task not in tasks:
                 tasks[event.task] = bars.add_task(event.task, total=event.total)
             bars.update(tasks[event.task], completed=event.completed, total=event.total)
         elif isinstance(event, Warning):
-            bars.console.print(f"[yellow]warning:[/] {escape(event.message)}", soft_wrap=True)
+            bars.console.print(f"[yellow]warning:[/] {escape(words(event.message))}", soft_wrap=True)
         elif isinstance(event, Info) and not quiet:
-            bars.console.print(escape(event.message), soft_wrap=True)
+            bars.console.print(escape(words(event.message)), soft_wrap=True)
 
     with bars:
         yield on_event

@@ -19,6 +19,7 @@ Variant = Literal["gendef", "direct"]
 DeformInit = Literal["zero", "xavier", "none"]
 Stage = Literal["pretrain", "finetune"]
 MixedPrecision = Literal["no", "fp16", "bf16"]
+Fuse = Literal["mean", "concat"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,10 @@ class DiscriminatorConfig:
     mbstd_group: int = 4
     cmap_dim: int = 128
     """Size of the time-difference projection (fine-tuning)."""
+    fuse: Fuse = "mean"
+    """How the frames' features are fused at `fuse_resolution` in fine-tuning: `mean` (GenDeF's `tmean`), or
+    `concat` = the mean plus a zero-initialised 1x1 conv over the concatenated deviations from it (StyleGAN-V's
+    concatenation, started as the mean so the pre-trained D still fits)."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gendef_core.artifacts.edit_images import davis_palette
 from gendef_core.warp import Origin, sample_positions, warp, warp_chunks
 
 LabelMode = Literal["bilinear", "nearest"]
@@ -47,17 +48,6 @@ def composite(canonical: Tensor, overlay: Tensor) -> Tensor:
     a = overlay[3:4].to(canonical.dtype)  # [1, H, W], broadcasts over the colour channels
     blended = canonical + a * (rgb - canonical)
     return torch.where(a <= 0, canonical, torch.where(a >= 1, rgb, blended))
-
-
-def overlay_from_uint8(rgba: Tensor | np.ndarray) -> Tensor:
-    """``uint8 [H, W, 4]`` (or ``[H, W, 3]``, then opaque) -> float32 ``[4, H, W]``: rgb in [-1, 1], alpha in [0, 1]."""
-    x = torch.from_numpy(np.array(rgba)) if isinstance(rgba, np.ndarray) else rgba  # copy: PIL arrays are read-only
-    if x.dtype != torch.uint8 or x.ndim != 3 or x.shape[-1] not in (3, 4):
-        raise ValueError(f"expected uint8 [H, W, 3|4], got {x.dtype} {tuple(x.shape)}")
-    x = x.permute(2, 0, 1).float()  # [C, H, W]
-    rgb = x[:3] / 127.5 - 1.0
-    alpha = x[3:4] / 255.0 if x.shape[0] == 4 else torch.ones_like(x[:1])
-    return torch.cat([rgb, alpha]).contiguous()
 
 
 def outside_fraction(offsets: Tensor, canonical_size: tuple[int, int], origin: Origin = (0, 0)) -> Tensor:
@@ -139,24 +129,6 @@ def propagate_labels(labels: Tensor, offsets: Tensor, *, mode: LabelMode = "bili
         # torch.argmax returns the first maximal index, i.e. the lowest label id on ties.
         out[start:start + chunk] = lut[torch.cat([background, weights], dim=1).argmax(dim=1)]
     return out
-
-
-def davis_palette() -> np.ndarray:
-    """The PASCAL VOC / DAVIS colour map, ``uint8 [256, 3]``: index -> (r, g, b).
-
-    Bits 0, 1, 2 of the index go to the top bit of r, g, b; bits 3, 4, 5 to the next bit down;
-    and so on. So 0 is black, 1 = (128, 0, 0), 2 = (0, 128, 0), 3 = (128, 128, 0) and
-    255 (DAVIS "void") = (224, 224, 192). All 256 colours are distinct.
-    """
-    palette = np.zeros((256, 3), dtype=np.uint8)
-    for index in range(256):
-        c, rgb = index, [0, 0, 0]
-        for shift in range(7, -1, -1):
-            for ch in range(3):
-                rgb[ch] |= ((c >> ch) & 1) << shift
-            c >>= 3
-        palette[index] = rgb
-    return palette
 
 
 def label_colors(labels: Tensor) -> Tensor:

@@ -27,6 +27,8 @@ def synth(
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the dataset is a function of it.")] = 0,
     fps: FpsOpt = "25",
     grid: Annotated[int, typer.Option("--grid", min=1, help="Ground-truth tracks for a grid x grid of points.")] = 8,
+    motion: Annotated[float, typer.Option("--motion", help="Motion strength: the speed of the scenes' clock (0 = "
+                                          "still, 2 = twice as fast along the same paths).")] = 1.0,
     overwrite: OverwriteOpt = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -36,7 +38,8 @@ def synth(
 
     with progress_to_stderr(quiet) as on_event:
         s = api.synth_dataset(kind, out, num_videos=num_videos, num_frames=frames, resolution=resolution,
-                              seed=seed, fps=fps or "25", grid=grid, overwrite=overwrite, on_event=on_event)
+                              seed=seed, fps=fps or "25", grid=grid, motion=motion, overwrite=overwrite,
+                              on_event=on_event)
     emit(out, s.to_dict(), as_json)
 
 

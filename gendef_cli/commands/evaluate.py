@@ -4,29 +4,34 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from gendef_cli.options import DeviceOpt, JsonOpt, QuietOpt
 from gendef_cli.progress import progress_to_stderr
 
+if TYPE_CHECKING:
+    from gendef_core.api import EvaluationReport, FidResult, FvdResult, MotionReport
+
 DataOpt = Annotated[Path, typer.Option("--data", help="The real dataset (gendef data prepare/synth).",
                                        show_default=False)]
 
 
-def _table(report: dict) -> str:
+def _table(report: EvaluationReport) -> str:
     lines = []
-    for name, m in report["metrics"].items():
+    for name, result in report["metrics"].items():
         if name == "motion":
+            m = cast("MotionReport", result)
             for key, real in m["real"].items():
                 fake = m["fake"].get(key)
                 lines.append(f"motion {key}: real {real:.4g}  fake {fake:.4g}" if fake is not None else
                              f"motion {key}: real {real:.4g}  fake n/a")
         else:
-            runs = len(m["runs"])
-            lines.append(f"{name}: {m['mean']:.3f} ± {m['std']:.3f}  ({runs} run{'' if runs == 1 else 's'}; "
-                         f"{m['num_fake']} fake, {m['num_real']} real)")
+            d = cast("FvdResult | FidResult", result)
+            runs = len(d["runs"])
+            lines.append(f"{name}: {d['mean']:.3f} ± {d['std']:.3f}  ({runs} run{'' if runs == 1 else 's'}; "
+                         f"{d['num_fake']} fake, {d['num_real']} real)")
     return "\n".join(lines)
 
 
@@ -72,16 +77,9 @@ def eval_command(
 
     The defaults are the standard protocol (2,048 videos, 50,000 FID frames): hours on a CPU. The estimated
     time is printed before the work starts; --quick is the CPU choice (minutes)."""
-    import dataclasses
-
-    from gendef_cli.main import cli_message, invoked_args
     from gendef_core import api
 
-    with progress_to_stderr(quiet) as show:
-        def on_event(event: Any) -> None:  # the estimate names `quick`: show it as --quick
-            message = getattr(event, "message", None)
-            show(dataclasses.replace(event, message=cli_message(message, invoked_args())) if message else event)
-
+    with progress_to_stderr(quiet) as on_event:  # the estimate names `quick`: shown as --quick
         report = api.evaluate(data, ckpt=ckpt, fake=fake, metrics=tuple(m.strip() for m in metrics.split(",") if m),
                               num_videos=num_videos, num_frames_fid=num_frames_fid,
                               num_real_fid=num_real_fid, runs=runs, seed=seed, i3d=i3d,

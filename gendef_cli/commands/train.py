@@ -55,8 +55,8 @@ def pretrain(data: DataOpt, out: RunOpt, preset: PresetOpt = "small", steps: Ste
     from gendef_core import api
 
     cfg = api.resolve_train_config("pretrain", preset=preset, steps=steps, kimg=kimg, batch_size=batch_size,
-                                   flags={"mixed_precision": mixed_precision}, overrides=set_, config_file=config,
-                                   resume_run=out if resume else None)
+                                   flags=api.TrainFlags(mixed_precision=mixed_precision), overrides=set_,
+                                   config_file=config, resume_run=out if resume else None)
     if dry_run:
         typer.echo(json.dumps(cfg.to_dict(), indent=2))
         return
@@ -88,10 +88,10 @@ def finetune(
     """Stage 2: train the full model on videos (sparse 3-frame sampling), G_d zero-initialised."""
     from gendef_core import api
 
-    flags = {"model.variant": variant, "loss.reg_weight": reg_weight, "model.feature_layer": feature_layer,
-             "model.deform_init": deform_init, "mixed_precision": mixed_precision,
-             "model.canonical_feature": False if no_canonical_feature else None,
-             "freeze_canonical": True if freeze_canonical else None}
+    flags = api.TrainFlags(variant=variant, reg_weight=reg_weight, feature_layer=feature_layer,
+                           deform_init=deform_init, mixed_precision=mixed_precision,
+                           canonical_feature=False if no_canonical_feature else None,
+                           freeze_canonical=True if freeze_canonical else None)
     cfg = api.resolve_train_config("finetune", preset=preset, init=init, steps=steps, kimg=kimg,
                                    batch_size=batch_size, flags=flags, overrides=set_, config_file=config,
                                    from_scratch=from_scratch, resume_run=out if resume else None)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, cast
 
-from gendef_core.artifacts.clip import Clip, load_clip, update_videos
+from gendef_core.artifacts.clip import Clip, FlowVideoRecord, VideoRecord, load_clip, update_videos
 from gendef_core.artifacts.dataset import load_dataset_info, load_ground_truth
 from gendef_core.clips import save_clip
 from gendef_core.errors import ArtifactError, ConfigError
@@ -40,8 +40,13 @@ def dataset_clip(data: Path, out: Path, *, video: str = "0", flow: bool = False,
     return path
 
 
+# Functional form: the keys are file names. Only the videos rendered are present.
+RenderedVideos = TypedDict("RenderedVideos", {"video.mp4": VideoRecord, "flow.mp4": FlowVideoRecord}, total=False)
+"""What `render` returns: the manifest record of each video it wrote."""
+
+
 def render(clip: Path, *, video: bool = True, flow: bool = False, flow_max: float | None = None, crf: int = 18,
-           overwrite: bool = False, on_event: OnEvent = ignore) -> dict[str, Any]:
+           overwrite: bool = False, on_event: OnEvent = ignore) -> RenderedVideos:
     """Re-render a clip's `video.mp4` and/or (with `flow`) `flow.mp4` from its tensors (`gendef render`).
 
     A missing video (what `render` repairs) is written; an existing one is replaced only with `overwrite`.
@@ -62,11 +67,13 @@ def render(clip: Path, *, video: bool = True, flow: bool = False, flow_max: floa
     if existing and not overwrite:  # checked before any work
         raise ArtifactError(f"{' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
                             f"pass `overwrite` to render {'it' if len(existing) == 1 else 'them'} again")
-    videos = {}
+    videos: RenderedVideos = {}
+    # (casts: gendef_core.render returns these records untyped)
     if video:
-        videos["video.mp4"] = render_video(c, path / "video.mp4", crf=crf, on_event=on_event)
+        videos["video.mp4"] = cast(VideoRecord, render_video(c, path / "video.mp4", crf=crf, on_event=on_event))
     if flow:
-        videos["flow.mp4"] = render_flow_video(c, path / "flow.mp4", flow_max=flow_max, crf=crf, on_event=on_event)
+        videos["flow.mp4"] = cast(FlowVideoRecord, render_flow_video(c, path / "flow.mp4", flow_max=flow_max, crf=crf,
+                                                                     on_event=on_event))
     update_videos(path, videos)
     done = [f"video.mp4 ({videos['video.mp4']['num_frames']} frames, {c.width}x{c.height}, crf {crf})"] if video else []
     if flow:

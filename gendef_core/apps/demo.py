@@ -15,7 +15,7 @@ import shlex
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import numpy as np
 from torch import Tensor
@@ -25,12 +25,56 @@ from gendef_core.artifacts.tracks import write_points
 from gendef_core.errors import ConfigError, DataError
 from gendef_core.events import Info, OnEvent, Progress, ignore
 
+if TYPE_CHECKING:
+    from gendef_core.apps.edit import EditReport, SegmentReport
+    from gendef_core.apps.info import ArtifactSummary
+    from gendef_core.apps.track import FlowReport
+    from gendef_core.artifacts.tracks import TracksDocument
+
 VIDEO_FRAMES = 64
 """Frames of the user's video the demo fits by default (about a minute at 128 px on 2 CPU cores)."""
 PAN_FRAMES, PAN_SIZE = 48, 64
 """The generated pan of the "Your own video" section: frames and size (px); its fit takes ~7 s on 2 cores."""
 _SHOW = 224  # CSS px (at most) of the longer side of a fitted frame on the page; its canonical at the same scale
 _ROW = 1080  # CSS px that the four panels of a fit share when they fit on one row at a smaller scale
+
+
+class DemoFitNumbers(TypedDict):
+    """The numbers of a fit the demo shows (from the fitted clip's report)."""
+
+    num_frames: int
+    start: int
+    end: int
+    num_shots: int
+    psnr_mean_db: float
+    psnr_min_db: float
+    folded_max: float
+    outside_mean: float
+    canonical_size: list[int]   # [Hc, Wc]
+    layer_fraction: float
+    frame_size: list[int]       # [H, W]
+    runtime_s: float
+    seconds: float              # with reading the video
+    quality: str
+    device: str | None
+
+
+class _DemoSummary(TypedDict):
+    out: str
+    index: str
+    frames: int
+    tracked_visible: float
+    edit_coverage: float
+
+
+class DemoSummary(_DemoSummary, total=False):
+    """What `demo` returns. The model demo has `clips`, `model` and (with a fit section) `fit`; the demo of
+    a video has `video` and `fit`."""
+
+    clips: int
+    model: str | None
+    video: str
+    fit: DemoFitNumbers
 
 
 def draw_scribble(size: int, path: Path, height: int | None = None) -> Path:
@@ -65,7 +109,7 @@ def draw_frame_mask(frame: np.ndarray, path: Path) -> Path:
     by ~1/32 of its size (so label 2 is a few regions, not single pixels)."""
     from PIL import Image, ImageFilter
 
-    from gendef_core.data.edit_images import write_label_png
+    from gendef_core.artifacts.edit_images import write_label_png
 
     h, w = frame.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w]
@@ -125,7 +169,7 @@ def _head(title: str) -> str:
 
 def demo(out: Path, *, ckpt: Path | str | None = None, num: int = 4, frames: int | None = None, seed: int = 0,
          video: Path | None = None, size: int | None = None, quality: str = "default", fit_frames: int = PAN_FRAMES,
-         overwrite: bool = False, on_event: OnEvent = ignore) -> dict[str, Any]:
+         overwrite: bool = False, on_event: OnEvent = ignore) -> DemoSummary:
     """Run the showcase (`gendef demo`) into `out` and return a summary; OUT/index.html is the page.
 
     Without `video`: `num` (at least two) clips of `frames` (default 48) frames from the model, and a
@@ -168,11 +212,11 @@ def demo(out: Path, *, ckpt: Path | str | None = None, num: int = 4, frames: int
         shutil.rmtree(out, ignore_errors=True)
         raise
     on_event(Info(f"open {out / 'index.html'} in a browser"))
-    return {"out": str(out), "index": str(out / "index.html"), **summary}
+    return summary
 
 
 def _model_demo(out: Path, *, ckpt: Path | str | None, num: int, frames: int, seed: int, quality: str,
-                fit_frames: int, on_event: OnEvent) -> dict[str, Any]:
+                fit_frames: int, on_event: OnEvent) -> DemoSummary:
     from gendef_core.apps.edit import edit as edit_clip
     from gendef_core.apps.edit import segment
     from gendef_core.apps.info import describe
@@ -211,17 +255,22 @@ def _model_demo(out: Path, *, ckpt: Path | str | None, num: int, frames: int, se
     page = _page(model, len(paths), frames, edit, tracks, seg, flow, own)
     write_bytes_atomic(out / "index.html", page.encode())
     on_event(Progress("demo", steps, steps))
-    return {"clips": len(paths), "frames": frames, "model": model.get("bundled") or model.get("path"),
-            "tracked_visible": float(np.mean(tracks["visible"])), "edit_coverage": edit["edit_coverage"]["mean"],
-            **({"fit": own["numbers"]} if own else {})}
+    name = cast("str | None", model.get("bundled") or model.get("path"))
+    summary: DemoSummary = {"out": str(out), "index": str(out / "index.html"), "clips": len(paths), "frames": frames,
+                            "model": name, "tracked_visible": float(np.mean(tracks["visible"])),
+                            "edit_coverage": edit["edit_coverage"]["mean"]}
+    if own:
+        summary["fit"] = own["numbers"]
+    return summary
 
 
 def _video_demo(video: Path, out: Path, *, frames: int, size: int | None, quality: str, seed: int,
-                on_event: OnEvent) -> dict[str, Any]:
+                on_event: OnEvent) -> DemoSummary:
     story = _fit_story(video, out, frames=frames, size=size, quality=quality, seed=seed, full=True, task="demo",
                        on_event=on_event)
     write_bytes_atomic(out / "index.html", _video_page(video, story).encode())
-    return {"video": str(video), "frames": story["numbers"]["num_frames"], "fit": story["numbers"],
+    return {"out": str(out), "index": str(out / "index.html"), "video": str(video),
+            "frames": story["numbers"]["num_frames"], "fit": story["numbers"],
             "tracked_visible": float(np.mean(story["tracks"]["visible"])),
             "edit_coverage": story["edit"]["edit_coverage"]["mean"]}
 
@@ -374,8 +423,8 @@ def _video_page(video: Path, story: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _page(model: dict[str, Any], num: int, frames: int, edit: dict[str, Any], tracks: dict[str, Any],
-          seg: dict[str, Any], flow: dict[str, Any], own: dict[str, Any] | None) -> str:
+def _page(model: ArtifactSummary, num: int, frames: int, edit: EditReport, tracks: TracksDocument,
+          seg: SegmentReport, flow: FlowReport, own: dict[str, Any] | None) -> str:
     name = model.get("bundled") or model.get("path")
     parts = [_head("gendef demo"),
              f"<h1>gendef demo</h1><p>GenDeF renders every frame by warping <b>one canonical image</b> "

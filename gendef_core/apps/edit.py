@@ -9,16 +9,16 @@ are the same; the canonical of a clip fitted to a video (`gendef fit`) may be la
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import torch
 from torch import Tensor
 
 from gendef_core.artifacts.clip import Clip, load_clip
 from gendef_core.artifacts.common import atomic_dir, prepare_output_dir, prepare_output_file
-from gendef_core.artifacts.masks import mask_name, write_masks_manifest
+from gendef_core.artifacts.edit_images import read_canonical_image, read_label_mask, read_overlay, write_label_png
+from gendef_core.artifacts.masks import MasksManifest, mask_name, write_masks_manifest
 from gendef_core.clips import save_clip
-from gendef_core.data.edit_images import read_canonical_image, read_label_mask, read_overlay, write_label_png
 from gendef_core.edit import composite, edit_coverage, outside_fraction, propagate_labels
 from gendef_core.errors import ConfigError
 from gendef_core.events import Info, OnEvent, Progress, Warning, ignore
@@ -33,7 +33,35 @@ def beside(path: Path, suffix: str) -> Path:
     return path.with_name(f"{path.name}{suffix}")
 
 
-def _stats(per_frame: Tensor) -> dict[str, Any]:
+class FrameStats(TypedDict):
+    """A per-frame fraction, with its mean and max over frames (rounded to 1e-6)."""
+
+    mean: float
+    max: float
+    per_frame: list[float]
+
+
+# Functional form: "from" is a Python keyword.
+EditReport = TypedDict("EditReport", {
+    "clip": str,                         # the new clip
+    "from": str,                         # the edited clip
+    "kind": str,                         # "canonical", "scribble" or "frame scribble"
+    "frame": int | None,                 # the frame a scribble was drawn on
+    "edited_canonical_fraction": float,  # of canonical pixels
+    "outside_fraction": FrameStats,      # of frame pixels that sample outside the canonical
+    "edit_coverage": FrameStats,         # of frame pixels that show the edit
+})
+"""What `edit` returns."""
+
+
+class SegmentReport(MasksManifest):
+    """What `segment` returns: the masks manifest, where the masks are and the overlay video (if any)."""
+
+    path: str
+    overlay: str | None
+
+
+def _stats(per_frame: Tensor) -> FrameStats:
     return {"mean": round(float(per_frame.mean()), 6), "max": round(float(per_frame.max()), 6),
             "per_frame": [round(float(v), 6) for v in per_frame]}
 
@@ -81,7 +109,7 @@ def _pull_labels(labels: Tensor, c: Clip, frame: int) -> Tensor:
 
 def edit(clip: Path, out: Path | None = None, *, scribble: Path | None = None, canonical: Path | None = None,
          frame: int | None = None, resize: bool = False, flow: bool = False, overwrite: bool = False,
-         on_event: OnEvent = ignore) -> dict[str, Any]:
+         on_event: OnEvent = ignore) -> EditReport:
     """Edit a clip's canonical image and write the result as a NEW clip (`gendef edit`).
 
     Exactly one of: `scribble`, an RGBA overlay at the canonical's size (Hc x Wc), alpha-composited onto
@@ -141,7 +169,7 @@ def edit(clip: Path, out: Path | None = None, *, scribble: Path | None = None, c
 
 def segment(clip: Path, mask: Path, *, frame: int | None = None, out: Path | None = None,
             overlay: Path | None = None, mode: str = "bilinear", resize: bool = False, overwrite: bool = False,
-            on_event: OnEvent = ignore) -> dict[str, Any]:
+            on_event: OnEvent = ignore) -> SegmentReport:
     """Propagate a label mask drawn on the canonical (at its size, Hc x Wc) to every frame (`gendef segment`).
 
     With `frame`, the mask is drawn on that frame instead (at the frame size, H x W, e.g. over a frame

@@ -22,12 +22,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from gendef_core.apps.motion_eval import MotionReport, motion_report
 from gendef_core.errors import ConfigError, DataError
 from gendef_core.events import Info, OnEvent, Progress, Warning, ignore
 
@@ -57,6 +58,64 @@ CPU_SECONDS = {"i3d_frame": 1.0 / 16,              # I3D at 224x224, per frame o
                "inception_frame": 0.25,            # Inception at 299x299, per frame
                "generate_frame_64": 0.27 / 16,     # the bundled 64 px model, per generated frame
                "load_i3d": 1.3, "load_inception": 0.8}  # loading (and checking) each network once
+
+
+class FrechetResult(TypedDict):
+    """A Fréchet distance: mean and std over the runs, and each run's value (rounded to 1e-4)."""
+
+    mean: float
+    std: float          # ddof 1; 0 for one run
+    runs: list[float]
+
+
+class FvdCounts(TypedDict):
+    num_real: int
+    dropped_short_real: int
+    num_fake: int
+    skipped_short_fake: int
+    num_frames: int
+
+
+class FvdResult(FrechetResult, FvdCounts):
+    """An FVD_T result: the distance and the videos it was computed from (those of the last run)."""
+
+
+class FidResult(FrechetResult):
+    """An FID result: the distance and the frames it was computed from."""
+
+    num_real: int
+    num_fake: int
+
+
+class ModelSource(TypedDict):
+    ckpt: str           # the checkpoint, or how clips record the bundled model
+    variant: str
+
+
+class FilesSource(TypedDict):
+    fake: str
+    num_files: int
+
+
+class EvaluationProtocol(TypedDict):
+    num_videos: int
+    num_frames_fid: int
+    num_real_fid: int | None
+    runs: int
+    seed: int
+    truncation_psi: float
+    quick: bool
+
+
+class EvaluationReport(TypedDict):
+    """What `evaluate` returns (docs/EVALUATION.md): per metric its result and the seconds it took."""
+
+    data: str
+    source: ModelSource | FilesSource
+    metrics: dict[str, FvdResult | FidResult | MotionReport]  # "fvd16", "fvd128", "fid", "motion"
+    seconds: dict[str, float]
+    protocol: EvaluationProtocol
+    estimated_seconds: dict[str, float]
 
 
 def default_cache() -> Path:
@@ -96,7 +155,7 @@ def _features(batches: Iterator[Tensor], extract: Callable[[Tensor], np.ndarray]
     return np.concatenate(out)
 
 
-def _mean_std(values: list[float]) -> dict[str, Any]:
+def _mean_std(values: list[float]) -> FrechetResult:
     return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
             "runs": [round(v, 4) for v in values]}
 
@@ -139,7 +198,7 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
              i3d: Path | None = None, inception: Path | None = None,
              batch_size: int = 16, device: str = "auto", cache: Path | bool | None = None,
              motion_videos: int | None = None, motion_frames: int = 32, quick: bool = False,
-             on_event: OnEvent = ignore) -> dict[str, Any]:
+             on_event: OnEvent = ignore) -> EvaluationReport:
     """Score a model (`ckpt`; None or "bundled": the bundled model) or files (`fake`: clips or MP4s)
     against dataset `data` (`gendef eval`).
 
@@ -193,7 +252,7 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
         if cfg.model.resolution != frames.info.resolution:
             raise ConfigError(f"{shown} makes {cfg.model.resolution}px videos but {data} is "
                               f"{frames.info.resolution}px; evaluate against the dataset it was trained on")
-        source: dict[str, Any] = {"ckpt": shown, "variant": cfg.model.variant}
+        source: ModelSource | FilesSource = {"ckpt": shown, "variant": cfg.model.variant}
     else:
         files = src.list_video_files(Path(fake))
         source = {"fake": str(fake), "num_files": len(files)}
@@ -220,11 +279,11 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
         assert files is not None  # no model: the files of `fake`
         return src.file_batches(files, num_frames=t, max_videos=n, batch=batch_size, skipped=skipped)
 
-    report: dict[str, Any] = {"data": str(data), "source": source, "metrics": {}, "seconds": {},
-                              "protocol": {"num_videos": num_videos, "num_frames_fid": num_frames_fid,
-                                           "num_real_fid": num_real_fid, "runs": runs, "seed": seed,
-                                           "truncation_psi": 1.0, "quick": quick},
-                              "estimated_seconds": {m: round(v, 1) for m, v in estimate.items()}}
+    report: EvaluationReport = {"data": str(data), "source": source, "metrics": {}, "seconds": {},
+                                "protocol": {"num_videos": num_videos, "num_frames_fid": num_frames_fid,
+                                             "num_real_fid": num_real_fid, "runs": runs, "seed": seed,
+                                             "truncation_psi": 1.0, "quick": quick},
+                                "estimated_seconds": {m: round(v, 1) for m, v in estimate.items()}}
     for metric in metrics:
         t0 = time.time()
         if metric.startswith("fvd"):
@@ -234,8 +293,6 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
             report["metrics"][metric] = _fid(frames, data_key, fake_videos, num_frames_fid, num_real_fid, runs, seed,
                                              inception, dev, batch_size, cache_dir, on_event)
         else:
-            from gendef_core.apps.motion_eval import motion_report
-
             report["metrics"][metric] = motion_report(frames, gen=gen, z_dim=z_dim, files=files,
                                                       num_videos=motion_videos, num_frames=motion_frames, seed=seed,
                                                       device=dev, batch=batch_size)
@@ -249,19 +306,21 @@ def _runs(n: int) -> str:
     return f"{n} run" if n == 1 else f"{n} runs"
 
 
-def metric_summary(name: str, m: dict[str, Any]) -> str:
+def metric_summary(name: str, m: FvdResult | FidResult | MotionReport) -> str:
     """One line of a metric's result, e.g. ``fvd16: 412.305 ± 0.000 (1 run; 64 fake, 64 real)``."""
     if name == "motion":
-        pairs = [f"{key} {real:.4g}/{m['fake'][key]:.4g}" if m["fake"].get(key) is not None else f"{key} {real:.4g}/n/a"
-                 for key, real in m["real"].items()]
-        return f"motion (real/fake, {m['num_videos']} videos): {', '.join(pairs)}"
-    return (f"{name}: {m['mean']:.3f} ± {m['std']:.3f} ({_runs(len(m['runs']))}; {m['num_fake']} fake, "
-            f"{m['num_real']} real)")
+        motion = cast(MotionReport, m)
+        pairs = [f"{key} {real:.4g}/{motion['fake'][key]:.4g}" if motion["fake"].get(key) is not None
+                 else f"{key} {real:.4g}/n/a" for key, real in motion["real"].items()]
+        return f"motion (real/fake, {motion['num_videos']} videos): {', '.join(pairs)}"
+    d = cast("FvdResult | FidResult", m)
+    return (f"{name}: {d['mean']:.3f} ± {d['std']:.3f} ({_runs(len(d['runs']))}; {d['num_fake']} fake, "
+            f"{d['num_real']} real)")
 
 
 def _fvd(t: int, frames: Any, data_key: str, fake_videos: Callable[..., Iterator[Tensor]], num_videos: int,
          runs: int, seed: int, i3d_path: Path | None, dev: torch.device, batch: int, cache: Path | None,
-         on_event: OnEvent) -> dict[str, Any]:
+         on_event: OnEvent) -> FvdResult:
     from gendef_core.metrics import videos as src
     from gendef_core.metrics.frechet import feature_stats, frechet_distance
     from gendef_core.metrics.i3d import I3D_SHA256, i3d_features, load_i3d
@@ -272,7 +331,8 @@ def _fvd(t: int, frames: Any, data_key: str, fake_videos: Callable[..., Iterator
     def extract(v: Tensor) -> np.ndarray:
         return i3d_features(net, v, batch_size=per_call)
 
-    values, report = [], {}
+    values: list[float] = []
+    counts: FvdCounts | None = None
     for r in range(runs):
         clips = src.choose_real_clips(frames, t, num_videos, seed + r)
         if len(clips.videos) < 2:
@@ -292,17 +352,18 @@ def _fvd(t: int, frames: Any, data_key: str, fake_videos: Callable[..., Iterator
             raise DataError(f"FVD{t}: fewer than 2 fake videos have {t} frames ({len(skipped)} too short)")
         mu_f, s_f = feature_stats(feats)
         values.append(frechet_distance(mu_f, s_f, mu_r, s_r))
-        report = {"num_real": len(clips.videos), "dropped_short_real": clips.dropped, "num_fake": int(feats.shape[0]),
+        counts = {"num_real": len(clips.videos), "dropped_short_real": clips.dropped, "num_fake": int(feats.shape[0]),
                   "skipped_short_fake": len(skipped), "num_frames": t}
-    if report["num_fake"] < 400 or report["num_real"] < 400:
-        on_event(Warning(f"FVD{t} from {report['num_fake']} fake and {report['num_real']} real videos (fewer than the "
+    assert counts is not None  # runs >= 1; the counts are the last run's
+    if counts["num_fake"] < 400 or counts["num_real"] < 400:
+        on_event(Warning(f"FVD{t} from {counts['num_fake']} fake and {counts['num_real']} real videos (fewer than the "
                          f"400 feature dimensions): compare only with FVDs computed at the same N"))
-    return {**_mean_std(values), **report}
+    return {**_mean_std(values), **counts}
 
 
 def _fid(frames: Any, data_key: str, fake_videos: Callable[..., Iterator[Tensor]], num_frames_fid: int,
          num_real_fid: int | None, runs: int, seed: int, inception_path: Path | None, dev: torch.device, batch: int,
-         cache: Path | None, on_event: OnEvent) -> dict[str, Any]:
+         cache: Path | None, on_event: OnEvent) -> FidResult:
     from gendef_core.metrics import videos as src
     from gendef_core.metrics.frechet import feature_stats, frechet_distance
     from gendef_core.metrics.inception import INCEPTION_SHA256, inception_features, load_inception
@@ -332,7 +393,36 @@ def _fid(frames: Any, data_key: str, fake_videos: Callable[..., Iterator[Tensor]
     return {**_mean_std(values), "num_real": num_real, "num_fake": num_fake}
 
 
-def evaluate_tracks(tracks: Path, data: Path, *, video: str, query_mode: str = "first") -> dict[str, Any]:
+class TapVidScores(TypedDict):
+    """The TAP-Vid metrics of `gendef_core.metrics.tapvid` (its `METRIC_NAMES`), in [0, 1]."""
+
+    occlusion_accuracy: float
+    pts_within_1: float
+    pts_within_2: float
+    pts_within_4: float
+    pts_within_8: float
+    pts_within_16: float
+    jaccard_1: float
+    jaccard_2: float
+    jaccard_4: float
+    jaccard_8: float
+    jaccard_16: float
+    average_jaccard: float
+    average_pts_within_thresh: float
+
+
+class TracksEvaluation(TapVidScores):
+    """What `evaluate_tracks` returns: what was compared, then the scores."""
+
+    tracks: str
+    data: str
+    video: str
+    query_mode: str
+    num_points: int
+    num_frames: int
+
+
+def evaluate_tracks(tracks: Path, data: Path, *, video: str, query_mode: str = "first") -> TracksEvaluation:
     """TAP-Vid scores of a `gendef track` result against a synthetic dataset's ground truth (`gendef eval-tracks`).
 
     The tracks must be of the ground truth's query points (`DATA/groundtruth/<video>.safetensors`,
@@ -374,5 +464,6 @@ def evaluate_tracks(tracks: Path, data: Path, *, video: str, query_mode: str = "
     scores = tapvid_metrics(query_points, ~gt.visible.numpy().T, gt.tracks.double().numpy().transpose(1, 0, 2),
                             ~vis.T, pred.transpose(1, 0, 2), query_mode=mode,
                             size=(info.resolution, info.resolution))
-    return {"tracks": str(tracks), "data": str(data), "video": video, "query_mode": query_mode,
-            "num_points": n, "num_frames": t, **scores}
+    # (cast: tapvid_metrics returns its METRIC_NAMES untyped; tests/unit/test_api_types.py checks the names)
+    return cast(TracksEvaluation, {"tracks": str(tracks), "data": str(data), "video": video, "query_mode": query_mode,
+                                   "num_points": n, "num_frames": t, **scores})

@@ -15,7 +15,7 @@ def export_model(run: Path | str, out: Path, *, overwrite: bool = False, on_even
     What `gendef sample --ckpt` needs and nothing else (no discriminator, raw weights or optimizer state);
     the bundled model is made this way (examples/bundled_model.sh).
     """
-    path = export_generator(resolve_ckpt(run)[0], Path(out), overwrite=overwrite)
+    path = export_generator(resolve_ckpt(run, param="run")[0], Path(out), overwrite=overwrite)
     ck = load_checkpoint(path, verify=False)
     size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
     on_event(Info(f"exported {', '.join(ck.networks)} of step {ck.step} from {run} ({size / 2**20:.1f} MiB)"))

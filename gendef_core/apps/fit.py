@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -42,12 +42,28 @@ class FitError(GendefError):
     """The optimisation could not produce a fit (e.g. it diverged)."""
 
 
+class FittedShot(TypedDict):
+    """One fitted shot in a `FitSummary`: its clip, frames ``[start, end)`` of the source and its fit's numbers
+    (None where its fit report lacks them)."""
+
+    clip: str
+    shot: int
+    start: int
+    end: int
+    canonical_size: list[int] | None    # [Hc, Wc]
+    psnr_mean_db: float | None
+    psnr_min_db: float | None
+    outside_mean: float | None
+    folded_max: float | None
+    seconds: float | None               # the fit's runtime
+
+
 @dataclass(frozen=True)
 class FitSummary:
     """What `fit` wrote: OUT, and per shot its clip and headline numbers."""
 
     out: str
-    shots: list[dict[str, Any]] = field(default_factory=list)
+    shots: list[FittedShot] = field(default_factory=list)
     cuts: list[int] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -161,7 +177,7 @@ def fit(video: Path, out: Path, *, start: int = 0, frames: int | None = None, si
               "todo": todo, "device": str(dev), "threads": _threads()}
     work = _prepare_work(_work_dir(out), params, resume=resume, on_event=on_event)
     entries: list[ShotEntry] = []
-    shots_out: list[dict[str, Any]] = []
+    shots_out: list[FittedShot] = []
     for n, k in enumerate(todo):
         a, b = ranges[k]
         name = shot_name(k)
@@ -211,7 +227,7 @@ def _prepare_work(work: Path, params: dict[str, Any], *, resume: bool, on_event:
             raise ConfigError(f"the unfinished fit in {work} was started with other inputs or options; drop "
                               f"`resume` to start over")
         if not resume:
-            on_event(Warning(f"discarding the unfinished fit in {work} (pass --resume to continue it)"))
+            on_event(Warning(f"discarding the unfinished fit in {work} (pass `resume` to continue it)"))
             shutil.rmtree(work)
     elif resume:
         on_event(Warning(f"nothing to resume for this output ({work} does not exist); starting a new fit"))

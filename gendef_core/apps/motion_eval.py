@@ -4,20 +4,37 @@ Real: StyleGAN-V-style random windows of `num_frames` frames from `num_videos` d
 synthetic datasets' ground truth also the true tracks (track statistics) and, for `clouds`, the true
 deformation (warping error along its optical flow). Generated: the same number of samples; for GenDeF
 (a checkpoint or clip files) also the tracks of an 8 x 8 grid of canonical points and the warping
-error along the clip's own optical flow. MP4 files and the direct baseline give pixel statistics only.
+error along the clip's own optical flow.
+
+Net displacement (``disp_*``, ``moved_1px``, ``disp_moving``; issue 14) on both sides, from the best
+tracks each side has (`MotionReport.trackers`): real: the ground truth, else optical-flow tracks of the
+frames; generated: the deformation's tracks, else (the direct baseline, MP4s) optical-flow tracks. And
+``flow_disp_*`` etc. from optical-flow tracks of an 8 x 8 grid on BOTH sides: one tracker for every video,
+the comparison that holds across models and data (the flow tracker over-estimates motion next to moving
+objects on flat backgrounds, equally for real and generated videos). `MotionReport.displacement_w1` is the
+1-D Wasserstein distance (px) between the real and generated displacement samples of each lag.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from gendef_core.data.images import from_uint8
-from gendef_core.metrics.motion import pixel_motion_stats, relative_differences, track_motion_stats, warping_error
+from gendef_core.metrics.motion import (
+    displacement_samples,
+    displacement_stats,
+    flow_tracks,
+    pixel_motion_stats,
+    relative_differences,
+    track_motion_stats,
+    warping_error,
+    wasserstein_1d,
+)
 from gendef_core.track import optical_flow, track_canonical_points
 
 if TYPE_CHECKING:
@@ -32,8 +49,11 @@ def _grid_points(h: int, w: int) -> Tensor:
     return torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)
 
 
-def _deformation_stats(videos: Tensor, offsets: list[Tensor]) -> dict[str, float]:
-    """Track statistics of canonical grid points and the warping error, for videos with their offsets."""
+Tracks = tuple[Tensor, Tensor]  # [T, N, 2] px and visible [T, N], the points of many videos side by side
+
+
+def _deformation_tracks(videos: Tensor, offsets: list[Tensor]) -> tuple[Tracks, float]:
+    """Tracks of canonical grid points through each video's deformation, and the mean warping error."""
     h, w = videos.shape[2:4]
     tracks, visible, errors = [], [], []
     for v, off in zip(videos, offsets, strict=True):
@@ -42,8 +62,20 @@ def _deformation_stats(videos: Tensor, offsets: list[Tensor]) -> dict[str, float
         visible.append(tr.visible)
         flow, valid = optical_flow(off)
         errors.append(warping_error(from_uint8(v).permute(0, 3, 1, 2), flow, valid))
-    stats = track_motion_stats(torch.cat(tracks, dim=1), torch.cat(visible, dim=1))
-    return {**stats, "warp_error": float(np.nanmean(errors))}
+    return (torch.cat(tracks, dim=1), torch.cat(visible, dim=1)), float(np.nanmean(errors))
+
+
+def _flow_tracks(videos: Tensor) -> Tracks:
+    """Optical-flow tracks of a grid of first-frame points in every video ``uint8 [N, T, H, W, 3]``."""
+    h, w = videos.shape[2:4]
+    found = [flow_tracks(v, _grid_points(h, w).float()) for v in videos]
+    return torch.cat([f[0] for f in found], dim=1), torch.cat([f[1] for f in found], dim=1)
+
+
+def _net(tracks: Tracks, prefix: str = "") -> tuple[dict[str, float], dict[str, Tensor]]:
+    """Net-displacement statistics (names prefixed) and their per-lag samples."""
+    stats = displacement_stats(*tracks)
+    return {prefix + k: v for k, v in stats.items()}, {prefix + k: v for k, v in displacement_samples(*tracks).items()}
 
 
 def _generated(gen: VideoGenerator, z_dim: int, n: int, t: int, seed: int,
@@ -81,8 +113,27 @@ def _from_files(files: list[Path], n: int, t: int) -> tuple[Tensor, list[Tensor]
     return torch.stack(videos), (offsets if len(offsets) == len(videos) else None)
 
 
+class MotionTrackers(TypedDict):
+    """Where each side's ``disp_*`` tracks come from."""
+
+    real: str  # "ground truth" or "optical flow"
+    fake: str  # "deformation" or "optical flow"
+
+
+class MotionReport(TypedDict):
+    """The `motion` metric: statistics of real and generated videos and their relative differences."""
+
+    num_videos: int
+    num_frames: int
+    real: dict[str, float]
+    fake: dict[str, float]
+    distance: dict[str, float]  # per statistic both have: |fake - real| / max(|real|, 1e-3)
+    displacement_w1: dict[str, float]  # per disp_* / flow_disp_* lag: 1-Wasserstein distance (px), real vs fake
+    trackers: MotionTrackers
+
+
 def motion_report(frames: Any, *, gen: VideoGenerator | None, z_dim: int, files: list[Path] | None, num_videos: int,
-                  num_frames: int, seed: int, device: torch.device, batch: int) -> dict[str, Any]:
+                  num_frames: int, seed: int, device: torch.device, batch: int) -> MotionReport:
     from gendef_core.artifacts.dataset import load_ground_truth
     from gendef_core.errors import DataError
     from gendef_core.metrics.videos import choose_real_clips, real_clip_batches
@@ -92,24 +143,41 @@ def motion_report(frames: Any, *, gen: VideoGenerator | None, z_dim: int, files:
         raise DataError(f"motion: no dataset video has {num_frames} frames; lower `motion_frames`")
     real_videos = torch.cat(list(real_clip_batches(frames, clips, 64)))
     real: dict[str, float] = pixel_motion_stats(real_videos)
+    real_flow = _flow_tracks(real_videos)
+    real_tracks, real_tracker = real_flow, "optical flow"
     info = frames.info
     if info.ground_truth:
         gts = [load_ground_truth(info, info.videos[v].name) for v in clips.videos]
         windows = [(gt, s) for gt, s in zip(gts, clips.starts, strict=True)]
-        real |= track_motion_stats(torch.cat([gt.tracks[s:s + num_frames] for gt, s in windows], dim=1),
-                                   torch.cat([gt.visible[s:s + num_frames] for gt, s in windows], dim=1))
+        real_tracks = (torch.cat([gt.tracks[s:s + num_frames] for gt, s in windows], dim=1),
+                       torch.cat([gt.visible[s:s + num_frames] for gt, s in windows], dim=1))
+        real_tracker = "ground truth"
+        real |= track_motion_stats(*real_tracks)
         gt_offsets = [gt.offsets[s:s + num_frames] for gt, s in windows if gt.offsets is not None]
         if len(gt_offsets) == len(windows):  # every video has its ground-truth deformation
-            real["warp_error"] = _deformation_stats(real_videos, gt_offsets)["warp_error"]
+            real["warp_error"] = _deformation_tracks(real_videos, gt_offsets)[1]
     if gen is not None:
         fake_videos, offsets = _generated(gen, z_dim, len(clips.videos), num_frames, seed, device)
     else:
         fake_videos, offsets = _from_files(files or [], len(clips.videos), num_frames)
     fake: dict[str, float] = pixel_motion_stats(fake_videos)
+    fake_flow = _flow_tracks(fake_videos)
+    fake_tracks, fake_tracker = fake_flow, "optical flow"
     if offsets is not None:
-        fake |= _deformation_stats(fake_videos, offsets)
+        fake_tracks, warp_err = _deformation_tracks(fake_videos, offsets)
+        fake_tracker = "deformation"
+        fake |= track_motion_stats(*fake_tracks)
+        fake["warp_error"] = warp_err
+    samples: dict[str, tuple[Tensor, Tensor]] = {}
+    for prefix, (r, f) in {"": (real_tracks, fake_tracks), "flow_": (real_flow, fake_flow)}.items():
+        (r_stats, r_samples), (f_stats, f_samples) = _net(r, prefix), _net(f, prefix)
+        real |= r_stats
+        fake |= f_stats
+        samples |= {k: (r_samples[k], f_samples[k]) for k in r_samples if k in f_samples}
     return {"num_videos": int(fake_videos.shape[0]), "num_frames": num_frames, "real": real, "fake": fake,
-            "distance": relative_differences(real, fake)}
+            "distance": relative_differences(real, fake),
+            "displacement_w1": {k: wasserstein_1d(a, b) for k, (a, b) in samples.items()},
+            "trackers": {"real": real_tracker, "fake": fake_tracker}}
 
 
-__all__ = ["motion_report"]
+__all__ = ["MotionReport", "motion_report"]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from gendef_core.apps.edit import beside
 from gendef_core.artifacts.clip import load_clip
 from gendef_core.artifacts.common import atomic_dir, prepare_output_dir, prepare_output_file
-from gendef_core.artifacts.flow import FLOW_VIDEO, write_flow
+from gendef_core.artifacts.flow import FLOW_VIDEO, FlowManifest, write_flow
 from gendef_core.artifacts.tracks import (
     EXPORT_FORMATS,
+    TracksDocument,
     query_frames,
     read_points,
     tracks_document,
@@ -24,7 +24,7 @@ from gendef_core.track import TOLERANCE, frame_to_canonical, optical_flow, track
 
 def track(clip: Path, points: Path, *, out: Path | None = None, overlay: Path | None = None,
           formats: tuple[str, ...] = (), npz: Path | None = None, tolerance: float = TOLERANCE,
-          overwrite: bool = False, on_event: OnEvent = ignore) -> dict[str, Any]:
+          overwrite: bool = False, on_event: OnEvent = ignore) -> TracksDocument:
     """Track query points through a clip (`gendef track`); returns the `gendef.tracks` document.
 
     Canonical points are canonical pixels, frame points and tracks frame pixels (the canonical of a
@@ -75,8 +75,14 @@ def track(clip: Path, points: Path, *, out: Path | None = None, overlay: Path | 
     return doc
 
 
+class FlowReport(FlowManifest):
+    """What `flow` returns: the flow artifact's manifest and where it is."""
+
+    path: str
+
+
 def flow(clip: Path, out: Path | None = None, *, flow_max: float | None = None, overwrite: bool = False,
-         on_event: OnEvent = ignore) -> dict[str, Any]:
+         on_event: OnEvent = ignore) -> FlowReport:
     """Forward optical flow between consecutive frames of a clip (`gendef flow`), from its deformation.
 
     Writes ``OUT/flow.safetensors`` (``flow [T-1, 2, H, W]`` float32 frame pixels, ``valid [T-1, H, W]``

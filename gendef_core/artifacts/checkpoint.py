@@ -10,11 +10,12 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from torch import Tensor
 
 from gendef_core.artifacts.common import (
+    JsonObject,
     atomic_dir,
     file_record,
     header,
@@ -133,7 +134,17 @@ def load_checkpoint(path: Path, *, verify: bool = True) -> CheckpointInfo:
     return CheckpointInfo(path, step, config, tuple(sorted(nets)), m.get("metadata") or {}, nets)
 
 
-def checkpoint_summary(ck: CheckpointInfo) -> dict[str, Any]:
+class CheckpointSummary(TypedDict):
+    """What `gendef info` shows of a checkpoint (`checkpoint_summary`)."""
+
+    format: str
+    path: str
+    step: int
+    networks: list[str]
+    metadata: JsonObject
+
+
+def checkpoint_summary(ck: CheckpointInfo) -> CheckpointSummary:
     """What `gendef info` shows of a checkpoint."""
     return {"format": CHECKPOINT_FORMAT, "path": str(ck.path), "step": ck.step, "networks": list(ck.networks),
             "metadata": dict(ck.metadata)}

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from torch import Tensor
@@ -33,6 +33,18 @@ CONVENTION_V2 = ("offsets[T,2,H,W] xy normalised to the canonical align_corners=
                  "backward bilinear zeros")
 _FIX = "re-create the clip (e.g. with `gendef sample`)"
 _EPS = 1e-4  # slack on the canonical's [-1, 1] range for float round-off
+
+
+class VideoRecord(TypedDict):
+    """A derived video's record in a manifest's ``videos`` (``video.mp4``; a flow artifact's ``flow.mp4``)."""
+
+    num_frames: int
+
+
+class FlowVideoRecord(VideoRecord):
+    """A clip's ``flow.mp4`` record: also the flow magnitude (px) shown in full colour."""
+
+    flow_max: float
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,35 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ForwardRef, TypeAlias, TypedDict
 
 from gendef_core import __version__
 from gendef_core.errors import ArtifactError
 
 MANIFEST = "manifest.json"
+
+if TYPE_CHECKING:
+    JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
+else:  # the same alias, its self-references resolvable from any module (typing.get_type_hints of a TypedDict)
+    _JSON = ForwardRef("JsonValue", module=__name__)
+    JsonValue = bool | int | float | str | list[_JSON] | dict[str, _JSON] | None
+JsonObject: TypeAlias = dict[str, JsonValue]
+"""A JSON object: the open-ended parts of manifests and reports (metadata, sources, ground truth)."""
+
+
+class Header(TypedDict):
+    """The header every gendef file starts with (`header`)."""
+
+    format: str
+    format_version: int
+    gendef_version: str
+
+
+class FileRecord(TypedDict):
+    """A file's record in a manifest's ``files`` (`file_record`): its size and content digest."""
+
+    bytes: int
+    sha256: str
 
 
 def _temp_sibling(path: Path, tag: str) -> Path:
@@ -120,7 +143,7 @@ def _swap_in(built: Path, path: Path) -> None:
         os.replace(built, path)
 
 
-def header(fmt: str, version: int) -> dict[str, Any]:
+def header(fmt: str, version: int) -> Header:
     """The header every gendef file starts with (manifests, config.json, tracks, safetensors metadata)."""
     return {"format": fmt, "format_version": version, "gendef_version": __version__}
 
@@ -229,7 +252,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def file_record(path: Path) -> dict[str, Any]:
+def file_record(path: Path) -> FileRecord:
     return {"bytes": Path(path).stat().st_size, "sha256": sha256_file(path)}
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 from torch import Tensor
 
-from gendef_core.artifacts.common import file_record, fps_to_json, header, write_json_atomic
+from gendef_core.artifacts.clip import VideoRecord
+from gendef_core.artifacts.common import FileRecord, Header, file_record, fps_to_json, header, write_json_atomic
 from gendef_core.artifacts.tensors import save_tensors
 
 FLOW_FORMAT = "gendef.flow"
@@ -19,8 +19,24 @@ FLOW_CONVENTION = ("forward optical flow: content at frame-t pixel p is at p + f
                    "frame pixels, x right, y down")
 
 
+class FlowManifest(Header):
+    """The ``manifest.json`` of a flow artifact (FORMATS.md, "Flow")."""
+
+    clip: str
+    num_frames: int             # frame pairs, T-1
+    height: int
+    width: int
+    fps: list[int]              # [numerator, denominator]
+    convention: str
+    flow_max: float             # px shown in full colour in flow.mp4
+    valid_fraction: float
+    mean_magnitude: float       # px, over valid pixels
+    files: dict[str, FileRecord]
+    videos: dict[str, VideoRecord]
+
+
 def write_flow(directory: Path, *, clip: str, flow: Tensor, valid: Tensor, fps: Fraction, flow_max: float,
-               videos: Mapping[str, Any]) -> dict[str, Any]:
+               videos: Mapping[str, VideoRecord]) -> FlowManifest:
     """Write ``flow.safetensors`` and ``manifest.json`` into `directory`, a flow artifact being built.
 
     ``flow`` float32 ``[T-1, 2, H, W]`` (frame pixels), ``valid`` bool ``[T-1, H, W]``. The caller builds
@@ -31,7 +47,7 @@ def write_flow(directory: Path, *, clip: str, flow: Tensor, valid: Tensor, fps: 
     meta = {k: str(v) for k, v in header(FLOW_FORMAT, FLOW_VERSION).items()}
     save_tensors(directory / "flow.safetensors", {"flow": flow, "valid": valid}, meta)
     magnitude = flow.norm(dim=1)
-    manifest = {**header(FLOW_FORMAT, FLOW_VERSION), "clip": clip, "num_frames": int(flow.shape[0]),
+    manifest: FlowManifest = {**header(FLOW_FORMAT, FLOW_VERSION), "clip": clip, "num_frames": int(flow.shape[0]),
                 "height": int(flow.shape[2]), "width": int(flow.shape[3]), "fps": fps_to_json(fps),
                 "convention": FLOW_CONVENTION,
                 "flow_max": flow_max, "valid_fraction": float(valid.float().mean()),

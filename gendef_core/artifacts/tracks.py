@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gendef_core.artifacts.common import atomic_file, check_header, header, read_json, write_json_atomic
+from gendef_core.artifacts.common import Header, atomic_file, check_header, header, read_json, write_json_atomic
 from gendef_core.errors import DataError
 
 TRACKS_FORMAT = "gendef.tracks"
@@ -92,8 +92,27 @@ def _round(x: Tensor, digits: int = 4) -> Any:
     return np.round(x.double().numpy(), digits).tolist()
 
 
+class TracksDocument(Header):
+    """The `gendef.tracks` document (FORMATS.md, "Tracks"): frame pixels (x, y), T frames, N points."""
+
+    clip: str
+    num_frames: int
+    num_points: int
+    height: int
+    width: int
+    convention: str
+    space: str                           # "canonical" or "frame": the space of `queries`
+    query_frame: int | None              # the frame of "frame" queries
+    queries: list[list[float]]           # [N][2]
+    canonical_points: list[list[float]]  # [N][2] canonical pixels
+    tolerance: float
+    tracks: list[list[list[float]]]      # [T][N][2]
+    visible: list[list[bool]]            # [T][N]
+    residual: list[list[float]]          # [T][N] canonical pixels
+
+
 def tracks_document(*, clip: str, queries: Queries, canonical_points: Tensor, tracks: Tensor, visible: Tensor,
-                    residual: Tensor, tolerance: float, size: tuple[int, int]) -> dict[str, Any]:
+                    residual: Tensor, tolerance: float, size: tuple[int, int]) -> TracksDocument:
     """The `gendef.tracks` JSON document (coordinates rounded to 1e-4 px)."""
     t, n = visible.shape
     return {
@@ -145,7 +164,7 @@ def write_points(path: Path, points: list[list[float]], *, frame: int | None = N
     return write_json_atomic(Path(path), doc)
 
 
-def write_tracks(path: Path, document: dict[str, Any]) -> Path:
+def write_tracks(path: Path, document: TracksDocument) -> Path:
     return write_json_atomic(Path(path), document)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 
@@ -32,6 +32,13 @@ class Source:
     path: Path
 
 
+class SkippedVideo(TypedDict):
+    """A source video left out of a dataset (the manifest's ``skipped``)."""
+
+    name: str
+    reason: str  # "unreadable", "too short (N < M frames)"
+
+
 @dataclass(frozen=True)
 class DatasetSummary:
     """What a dataset-writing command produced (printed by the CLI, returned to Python)."""
@@ -41,7 +48,7 @@ class DatasetSummary:
     num_frames: int
     resolution: int
     fps: str
-    skipped: list[dict[str, Any]]
+    skipped: list[SkippedVideo]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,7 +167,7 @@ def _build(src: Path, sources: list[Source], out: Path, *, resolution: int, targ
            max_frames: int | None, min_frames: int, skip_bad: bool, overwrite: bool,
            on_event: OnEvent) -> DatasetSummary:
     rates: dict[Source, Fraction | None] = {}
-    skipped: list[dict[str, Any]] = []
+    skipped: list[SkippedVideo] = []
     usable: list[Source] = []
     for s in sources:  # probe every rate first, so a mismatch fails before any decoding
         try:
@@ -192,7 +199,7 @@ def _build(src: Path, sources: list[Source], out: Path, *, resolution: int, targ
                 continue
             longest = max(longest, len(frames))
             if len(frames) < min_frames:
-                on_event(Warning(f"skipping {s.path}: {len(frames)} frames, fewer than --min-frames {min_frames}"))
+                on_event(Warning(f"skipping {s.path}: {len(frames)} frames, fewer than `min_frames` {min_frames}"))
                 skipped.append({"name": s.name, "reason": f"too short ({len(frames)} < {min_frames} frames)"})
             else:
                 name = safe_video_name(s.name, taken)

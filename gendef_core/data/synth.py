@@ -22,74 +22,56 @@ a longer video extends a shorter one with the same seed, frame for frame.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from gendef_core.data.noise import Fbm, fbm, hsv, jitter, make_fbm, mix, scenery, sky, smoothstep, unit_grid
-from gendef_core.warp import pixels_to_offsets, warp_chunks
+from gendef_core.data.synth_clouds import clouds_video
+from gendef_core.data.synth_pan import pan_video
+from gendef_core.data.synth_sprites import SynthVideo, sprite_scene, sprites_video
 
 SynthKind = Literal["sprites", "clouds", "pan"]
 SYNTH_KINDS: tuple[SynthKind, ...] = ("sprites", "clouds", "pan")
+MAX_MOTION = 10.0
+"""Largest `motion` (speed factor) `synth_video` accepts."""
 
-_PIXELS_PER_CHUNK = 1 << 21  # frames are rendered a few at a time to bound memory at 256 px
-
-
-@dataclass(frozen=True)
-class SynthVideo:
-    """One synthetic video and its ground truth (N = grid**2 query points, T frames of H x W).
-
-    Attributes:
-        frames: ``[T, H, W, 3]`` uint8 RGB.
-        query_points: ``[N, 2]`` float32 pixel (x, y) on frame 0 (for clouds, frame 0 is the canonical).
-        tracks: ``[T, N, 2]`` float32 pixel (x, y) of each query point's surface point in every frame.
-        visible: ``[T, N]`` bool, True where that point is inside the frame and not occluded.
-        canonical: ``[3, H, W]`` float32 in [-1, 1] for clouds; None for sprites and pan (occlusion
-            and content entering the frame leave no same-size backward map).
-        offsets: ``[T, 2, H, W]`` float32 normalised backward-warp offsets (see `gendef_core.warp`)
-            for clouds; None for sprites and pan. For clouds ``frames`` is ``warp(canonical, offsets)``
-            quantised as ``round((x + 1) / 2 * 255)``, so frame 0 is the quantised canonical.
-    """
-
-    frames: Tensor
-    query_points: Tensor
-    tracks: Tensor
-    visible: Tensor
-    canonical: Tensor | None
-    offsets: Tensor | None
+__all__ = ["MAX_MOTION", "SYNTH_KINDS", "SynthKind", "SynthVideo", "synth_video"]
 
 
-def synth_video(kind: SynthKind, *, num_frames: int, resolution: int, seed: int, grid: int = 8) -> SynthVideo:
-    """One procedural video, deterministic in (kind, num_frames, resolution, seed).
+def synth_video(kind: SynthKind, *, num_frames: int, resolution: int, seed: int, grid: int = 8,
+                motion: float = 1.0) -> SynthVideo:
+    """One procedural video, deterministic in (kind, num_frames, resolution, seed, motion).
 
     Frames are square, `resolution` pixels a side. The `grid` x `grid` query points sit at the
     (rounded-down) centres of the cells of a regular partition of frame 0, on whole pixels.
-    Raises ValueError for an unknown kind, num_frames < 2, resolution < 16 or grid < 1.
+    `motion` is the speed of the scene's clock: frame i shows the scene at time ``motion * i``, so
+    0 is a still video, 2 moves twice as fast along the same paths (same scene for every value).
+    Raises ValueError for an unknown kind, num_frames < 2, resolution < 16, grid < 1 or a motion
+    outside 0..MAX_MOTION.
     """
     if kind not in SYNTH_KINDS:
-        raise ValueError(f"kind must be one of {SYNTH_KINDS}, not {kind!r}")
+        raise ValueError(f"`kind` must be one of {', '.join(SYNTH_KINDS)}, not {kind!r}")
     if num_frames < 2:
-        raise ValueError(f"num_frames must be at least 2, got {num_frames}")
+        raise ValueError(f"`num_frames` must be at least 2, got {num_frames}")
     if resolution < 16:
-        raise ValueError(f"resolution must be at least 16, got {resolution}")
+        raise ValueError(f"`resolution` must be at least 16, got {resolution}")
     if grid < 1:
-        raise ValueError(f"grid must be at least 1, got {grid}")
+        raise ValueError(f"`grid` must be at least 1, got {grid}")
+    if not (math.isfinite(motion) and 0 <= motion <= MAX_MOTION):
+        raise ValueError(f"`motion` must be in 0..{MAX_MOTION:g} (a speed factor; 1 is the default), got {motion}")
     # Seeding by (kind, sign, |seed|) keeps kinds and negative seeds from sharing streams.
     rng = np.random.default_rng([SYNTH_KINDS.index(kind), int(seed < 0), abs(int(seed))])
-    times = torch.arange(num_frames, dtype=torch.float64)
+    times = torch.arange(num_frames, dtype=torch.float64) * motion
     points = _query_grid(resolution, grid)
     match kind:
         case "sprites":
-            return _sprites_video(_sprite_scene(rng, resolution), times, points)
+            return sprites_video(sprite_scene(rng, resolution), times, points)
         case "clouds":
-            return _clouds_video(rng, resolution, times, points)
+            return clouds_video(rng, resolution, times, points)
         case "pan":
-            from gendef_core.data.synth_pan import pan_video  # it builds on this module's sprites
-
-            return pan_video(rng, resolution, times, points)
+            return pan_video(rng, resolution, times, points, speed=motion)
 
 
 def _query_grid(res: int, grid: int) -> Tensor:
@@ -97,302 +79,3 @@ def _query_grid(res: int, grid: int) -> Tensor:
     c = (torch.arange(grid, dtype=torch.float64) * 2 + 1) * res // (2 * grid)
     gy, gx = torch.meshgrid(c, c, indexing="ij")
     return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=-1)
-
-
-def _to_uint8(rgb01: Tensor) -> Tensor:
-    """``[T, 3, H, W]`` floats in [0, 1] -> ``[T, H, W, 3]`` uint8."""
-    return (rgb01 * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-
-
-# ---------------------------------------------------------------------------------------------
-# sprites: a still scene, and rigid textured objects in a fixed depth order
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Sprite:
-    """One object. Lengths are in frame units (the frame is 1 x 1); time is in frames."""
-
-    radii: tuple[float, float]  # superellipse semi-axes along local u, v
-    power: float  # superellipse exponent: 2 is an ellipse, larger is squarer
-    wobble: np.ndarray  # [3, 2] amplitude and phase of the radius' cos(k * angle), k = 2, 3, 4
-    centre: np.ndarray  # [2] position at t = 0
-    path: np.ndarray  # [2, 3, 3] per axis and term: amplitude, angular frequency (rad/frame), phase
-    angle: float  # rotation at t = 0, radians (local -> frame, clockwise on screen as y is down)
-    spin: np.ndarray  # [4, 3]: row 0 (rate rad/frame, 0, 0), rows 1-3 (amplitude, frequency, phase)
-    texture: tuple[Fbm, Fbm]  # colour mottling, pattern distortion
-    colours: tuple[Tensor, Tensor, Tensor]  # base, second, pattern colours [3]
-    pattern: int  # 0 mottled, 1 marbled stripes, 2 spots
-    pattern_scale: float  # texture feature size, frame units
-    stripe_dir: float  # marble direction, radians
-    light: Tensor  # [3] unit light direction in the local frame
-    gloss: float  # specular strength
-    shadow: float  # how much of the light below this object it blocks
-
-
-@dataclass(frozen=True)
-class _Scene:
-    background: Tensor  # [3, H, W] float32 in [0, 1]
-    sprites: tuple[_Sprite, ...]  # bottom to top
-    res: int
-
-
-def _wave(params: np.ndarray, t: Tensor) -> Tensor:
-    """``sum_m a_m (sin(w_m t + p_m) - sin p_m)`` for ``params [M, 3]`` rows (a, w, p): zero at t = 0."""
-    a, w, p = (torch.from_numpy(params[:, i]) for i in range(3))
-    return (a * (torch.sin(w * t[..., None] + p) - torch.sin(p))).sum(-1)
-
-
-def _pose(s: _Sprite, t: Tensor) -> tuple[Tensor, Tensor]:
-    """Centre ``[T, 2]`` (frame units) and angle ``[T]`` at float64 times ``t [T]``."""
-    centre = torch.from_numpy(s.centre) + torch.stack([_wave(s.path[0], t), _wave(s.path[1], t)], -1)
-    return centre, s.angle + s.spin[0, 0] * t + _wave(s.spin[1:], t)
-
-
-def _to_local(centre: Tensor, angle: Tensor, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """Inverse rigid map from frame units to the object's local frame; centre/angle broadcast to x."""
-    dx, dy = x - centre[..., 0], y - centre[..., 1]
-    c, s = torch.cos(angle), torch.sin(angle)
-    return c * dx + s * dy, -s * dx + c * dy
-
-
-def _signed_distance(s: _Sprite, u: Tensor, v: Tensor) -> Tensor:
-    """Approximate signed distance to the outline (frame units, negative inside), measured radially."""
-    a, b = s.radii
-    su, sv = u / a, v / b
-    rho = (su.abs() ** s.power + sv.abs() ** s.power) ** (1 / s.power)
-    theta = torch.atan2(sv, su)
-    edge = 1 + sum(float(amp) * torch.cos((k + 2) * theta + float(phase))
-                   for k, (amp, phase) in enumerate(s.wobble))
-    # Radial distance: r / rho is the length of a unit of rho along this ray (min(a, b) at the centre).
-    scale = torch.where(rho > 1e-6, torch.hypot(u, v) / rho.clamp(min=1e-6), torch.full_like(rho, min(a, b)))
-    return (rho - edge) * scale
-
-
-def _alpha(d: Tensor, res: float | Tensor) -> Tensor:
-    # A 1.5 px linear-ish ramp centred on the outline: anti-aliased, and alpha > 0.5 exactly inside.
-    return smoothstep(0.75 / res, -0.75 / res, d)
-
-
-def _sprite_colour(s: _Sprite, u: Tensor, v: Tensor, res: float | Tensor) -> Tensor:
-    """Shaded colour ``[3, ...]`` in [0, 1] at local points (u, v) (frame units); `res` is pixels per
-    frame unit (a tensor broadcastable to u for a per-point pixel size)."""
-    fp = 1.0 / (res * s.pattern_scale)  # noise units per pixel
-    nu, nv = u / s.pattern_scale, v / s.pattern_scale
-    mottle = fbm(s.texture[0], nu, nv, fp)
-    albedo = mix(s.colours[0], s.colours[1], smoothstep(-0.6, 0.6, mottle))
-    if s.pattern == 1:
-        warp_n = fbm(s.texture[1], nu, nv, fp)
-        phase = (math.cos(s.stripe_dir) * nu + math.sin(s.stripe_dir) * nv) * 0.7 + 1.2 * warp_n
-        albedo = mix(albedo, s.colours[2], smoothstep(0.2, 0.9, torch.sin(phase * math.pi)) * 0.85)
-    elif s.pattern == 2:
-        spots = smoothstep(0.1, 0.4, fbm(s.texture[1], nu * 0.7, nv * 0.7, fp * 0.7))
-        albedo = mix(albedo, s.colours[2], spots)
-    # Fake relief: an ellipsoidal dome over the outline, lit in the object's own frame, so a
-    # surface point keeps its colour as the object turns (the tracks stay colour-consistent).
-    a, b = s.radii
-    qu, qv = u / (1.15 * a), v / (1.15 * b)
-    nz = (1 - qu * qu - qv * qv).clamp(min=0).sqrt() + 0.35
-    norm = torch.sqrt(qu * qu + qv * qv + nz * nz)
-    lam = ((qu * s.light[0] + qv * s.light[1] + nz * s.light[2]) / norm).clamp(min=0)
-    half = s.light + torch.tensor([0.0, 0.0, 1.0])
-    half = half / half.norm()
-    spec = ((qu * half[0] + qv * half[1] + nz * half[2]) / norm).clamp(min=0) ** 24 * s.gloss
-    return (albedo * (0.35 + 0.8 * lam).unsqueeze(0) + spec.unsqueeze(0)).clamp(0, 1)
-
-
-def _draw_sprite(rng: np.random.Generator, hue: float) -> _Sprite:
-    a = rng.uniform(0.09, 0.2)
-    periods = rng.uniform(40, 160, size=(2, 3))
-    path = np.stack([rng.uniform(0.02, 0.1, size=(2, 3)) * rng.choice([-1, 1], size=(2, 3)),
-                     2 * math.pi / periods, rng.uniform(0, 2 * math.pi, size=(2, 3))], -1)
-    spin = np.zeros((4, 3))
-    spin[0, 0] = rng.uniform(-0.015, 0.015)
-    spin[1:] = np.stack([rng.uniform(0.05, 0.3, 3), 2 * math.pi / rng.uniform(40, 160, 3),
-                         rng.uniform(0, 2 * math.pi, 3)], -1)
-    base = hsv(hue, rng.uniform(0.4, 0.85), rng.uniform(0.55, 0.95))
-    second = jitter(rng, base * rng.uniform(0.55, 0.85), 0.08)
-    accent_hue = hue + (0.5 if rng.random() < 0.4 else rng.uniform(-0.15, 0.15))
-    accent = hsv(accent_hue, rng.uniform(0.2, 0.9), rng.uniform(0.2, 0.95))
-    light_angle = rng.uniform(0.6, 1.2) * math.pi  # from the upper left, in the object's frame
-    light = torch.tensor([math.cos(light_angle), -abs(math.sin(light_angle)), 1.1])
-    return _Sprite(radii=(a, a * rng.uniform(0.55, 1.0)), power=rng.uniform(1.7, 4.0),
-                   wobble=np.stack([rng.uniform(0, 0.06, 3), rng.uniform(0, 2 * math.pi, 3)], -1),
-                   centre=rng.uniform(0.2, 0.8, size=2), path=path, angle=rng.uniform(0, 2 * math.pi),
-                   spin=spin, colours=(base, second, accent),
-                   texture=(make_fbm(rng, persistence=0.45), make_fbm(rng, octaves=3, persistence=0.4)),
-                   pattern=int(rng.integers(0, 3)), pattern_scale=a * rng.uniform(0.35, 0.7),
-                   stripe_dir=rng.uniform(0, math.pi), light=light / light.norm(),
-                   gloss=rng.uniform(0.0, 0.35), shadow=rng.uniform(0.25, 0.45))
-
-
-_SHADOW_OFFSET = (0.025, 0.045)  # frame units; the scene is lit from the upper left
-
-
-def _layers(scene: _Scene, t: Tensor) -> tuple[Tensor, Tensor]:
-    """Render times ``t [T]``: frames ``[T, 3, H, W]`` in [0, 1], and ``[T, H, W]`` bool where any
-    object or shadow touches the frame (everywhere else the frame is the background, bit for bit)."""
-    res = scene.res
-    gx, gy = unit_grid(res)
-    img = scene.background.unsqueeze(0).repeat(t.shape[0], 1, 1, 1)  # [T, 3, H, W]
-    touched = torch.zeros(t.shape[0], res, res, dtype=torch.bool)
-    for s in scene.sprites:
-        centre, angle = _pose(s, t)
-        centre, angle = centre.float()[:, None, None], angle.float()[:, None, None]
-        su, sv = _to_local(centre, angle, gx - _SHADOW_OFFSET[0], gy - _SHADOW_OFFSET[1])
-        # The shadow is the outline blurred by a penumbra of 3% of the frame plus a pixel.
-        pen = 0.03 + 1.0 / res
-        shade = smoothstep(pen, -pen, _signed_distance(s, su, sv)) * s.shadow
-        img = img * (1 - shade.unsqueeze(1))
-        u, v = _to_local(centre, angle, gx, gy)
-        alpha = _alpha(_signed_distance(s, u, v), res)
-        on = alpha > 0  # texture only where the object shows: most of the frame is elsewhere
-        colour = torch.zeros(3, *alpha.shape)
-        colour[:, on] = _sprite_colour(s, u[on], v[on], res)
-        img = img + (colour.transpose(0, 1) - img) * alpha.unsqueeze(1)
-        touched |= (shade > 0) | on
-    return img, touched
-
-
-def _sprite_scene(rng: np.random.Generator, res: int) -> _Scene:
-    background = scenery(rng, res)
-    hues = rng.uniform(0, 1) + np.arange(3) / 3 + rng.uniform(-0.08, 0.08, 3)  # spread for variety
-    sprites = tuple(_draw_sprite(rng, float(h)) for h in hues[: int(rng.integers(1, 4))])
-    return _Scene(background=background, sprites=sprites, res=res)
-
-
-def _sprites_video(scene: _Scene, t: Tensor, points: Tensor) -> SynthVideo:
-    res = scene.res
-    chunk = max(1, _PIXELS_PER_CHUNK // (res * res))
-    frames = torch.cat([_to_uint8(_layers(scene, t[i:i + chunk])[0]) for i in range(0, t.shape[0], chunk)])
-    # Ground truth in float64 on the analytic shapes: which surface each point is on at t = 0, ...
-    qx, qy = (points[:, 0] + 0.5) / res, (points[:, 1] + 0.5) / res  # frame units, [N]
-    surface = torch.full((points.shape[0],), -1)
-    poses = [_pose(s, t) for s in scene.sprites]
-    for k, (s, (c, a)) in enumerate(zip(scene.sprites, poses, strict=True)):
-        inside = _signed_distance(s, *_to_local(c[0], a[0], qx, qy)) < 0
-        surface = torch.where(inside, k, surface)
-    # ... where that surface point is in every frame (still for the background) ...
-    tx, ty = qx.expand(t.shape[0], -1).clone(), qy.expand(t.shape[0], -1).clone()  # [T, N]
-    for k, (c, a) in enumerate(poses):
-        u, v = _to_local(c[0], a[0], qx, qy)  # the point's local coordinates, fixed on the object
-        cos, sin = torch.cos(a)[:, None], torch.sin(a)[:, None]
-        on = surface == k
-        tx = torch.where(on, c[:, None, 0] + cos * u - sin * v, tx)
-        ty = torch.where(on, c[:, None, 1] + sin * u + cos * v, ty)
-    # ... and whether an object drawn above it covers it there (alpha > 0.5 means d < 0).
-    visible = (tx >= 0.5 / res) & (tx <= 1 - 0.5 / res) & (ty >= 0.5 / res) & (ty <= 1 - 0.5 / res)
-    for k, (s, (c, a)) in enumerate(zip(scene.sprites, poses, strict=True)):
-        covered = _signed_distance(s, *_to_local(c[:, None], a[:, None], tx, ty)) < 0
-        visible &= ~(covered & (surface < k))
-    tracks = torch.stack([tx * res - 0.5, ty * res - 0.5], dim=-1)
-    return SynthVideo(frames=frames, query_points=points.float(), tracks=tracks.float(), visible=visible,
-                      canonical=None, offsets=None)
-
-
-# ---------------------------------------------------------------------------------------------
-# clouds: one canonical sky and an analytic, border-respecting deformation of it
-# ---------------------------------------------------------------------------------------------
-
-_MODES = 3  # spatial modes per axis: coarse enough that bilinear sampling of the field is exact to ~0.02 px
-_MAX_STRAIN = 0.5  # target max |grad d| (spectral norm), so phi_t = x + d_t(x) is invertible
-
-
-@dataclass(frozen=True)
-class _Flow:
-    """d_t in units of (size - 1) pixels. x: sum A[0,k,l](t) sin((k+1) pi X) cos(l pi Y); y: swap X and Y.
-
-    X = x / (W - 1), Y = y / (H - 1) in [0, 1]; A(t) = sum_m c (sin(w t + p) - sin p), zero at t = 0.
-    """
-
-    coef: np.ndarray  # [2, K, K, M, 3] amplitude, angular frequency (rad/frame), phase
-
-
-def _draw_flow(rng: np.random.Generator) -> _Flow:
-    k = np.arange(1, _MODES + 1)[:, None]
-    l = np.arange(_MODES)[None, :]  # noqa: E741 (the mode index's name in every text)
-    shape = (2, _MODES, _MODES, 2)
-    amp = rng.normal(size=shape) / (k * k + l * l)[None, :, :, None]  # smooth: low modes dominate
-    coef = np.stack([amp, 2 * math.pi / rng.uniform(40, 160, shape), rng.uniform(0, 2 * math.pi, shape)], -1)
-    # Scale to the target strain, measured over a fixed 33 x 33 grid and 256 frames so the scale
-    # does not depend on the video's size or length.
-    times = torch.arange(0, 257, 2, dtype=torch.float64)
-    strain = _strain(_Flow(coef), times, torch.linspace(0, 1, 33, dtype=torch.float64))
-    coef[..., 0] *= _MAX_STRAIN / float(strain.max())
-    return _Flow(coef)
-
-
-def _amplitudes(flow: _Flow, t: Tensor) -> Tensor:
-    """``A(t)``: ``[..., 2, K, K]`` float64 at times ``t [...]``."""
-    c = torch.from_numpy(flow.coef)
-    a, w, p = c[..., 0], c[..., 1], c[..., 2]
-    tt = t.reshape(t.shape + (1,) * 4)
-    return (a * (torch.sin(w * tt + p) - torch.sin(p))).sum(-1)
-
-
-def _basis(s: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """sin((k+1) pi s), cos(l pi s) and their s-derivatives, each ``[..., K]`` for ``s [...]`` in [0, 1]."""
-    k = torch.arange(1, _MODES + 1, dtype=torch.float64) * math.pi
-    l = torch.arange(_MODES, dtype=torch.float64) * math.pi  # noqa: E741
-    s = s[..., None]
-    return torch.sin(k * s), torch.cos(l * s), k * torch.cos(k * s), -l * torch.sin(l * s)
-
-
-def _field(flow: _Flow, t: Tensor, xs: Tensor) -> Tensor:
-    """d_t on the grid ``xs x xs`` (normalised, [0, 1]): ``[T, 2, len, len]`` float64 in (W-1) units."""
-    a = _amplitudes(flow, t)  # [T, 2, K, K]
-    sk, cl, _, _ = _basis(xs)
-    dx = torch.einsum("tkl,xk,yl->tyx", a[:, 0], sk, cl)
-    dy = torch.einsum("tkl,yk,xl->tyx", a[:, 1], sk, cl)
-    return torch.stack([dx, dy], dim=1)
-
-
-def _at_points(flow: _Flow, a: Tensor, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """d and grad d at points: a ``[T, 2, K, K]``, x, y ``[T, N]`` -> ``[T, N, 2]``, ``[T, N, 2, 2]``."""
-    sx, cx, dsx, dcx = _basis(x)
-    sy, cy, dsy, dcy = _basis(y)
-    ax, ay = a[:, 0], a[:, 1]
-    e = "tkl,tnk,tnl->tn"
-    d = torch.stack([torch.einsum(e, ax, sx, cy), torch.einsum(e, ay, sy, cx)], -1)
-    jac = torch.stack([torch.stack([torch.einsum(e, ax, dsx, cy), torch.einsum(e, ax, sx, dcy)], -1),
-                       torch.stack([torch.einsum(e, ay, sy, dcx), torch.einsum(e, ay, dsy, cx)], -1)], -2)
-    return d, jac
-
-
-def _strain(flow: _Flow, t: Tensor, xs: Tensor) -> Tensor:
-    """Spectral norm of grad d at times t on the grid xs x xs: ``[T, len, len]``."""
-    y, x = torch.meshgrid(xs, xs, indexing="ij")
-    a = _amplitudes(flow, t)
-    n = t.shape[0]
-    _, j = _at_points(flow, a, x.reshape(1, -1).expand(n, -1), y.reshape(1, -1).expand(n, -1))
-    return torch.linalg.matrix_norm(j, ord=2).reshape(t.shape[0], xs.shape[0], xs.shape[0])
-
-
-def _invert(flow: _Flow, t: Tensor, points: Tensor, res: int) -> Tensor:
-    """Solve x + d_t(x) = p for every t and point by Newton's method: ``[T, N, 2]`` float64 pixels."""
-    a = _amplitudes(flow, t)
-    p = (points / (res - 1)).expand(t.shape[0], -1, -1)  # normalised, [T, N, 2]
-    x = p.clone()
-    eye = torch.eye(2, dtype=torch.float64)
-    for _ in range(50):
-        d, jac = _at_points(flow, a, x[..., 0], x[..., 1])
-        residual = x + d - p
-        if float(residual.abs().max()) * (res - 1) < 1e-9:
-            break
-        x = (x - torch.linalg.solve(eye + jac, residual)).clamp(0, 1)
-    return x * (res - 1)
-
-
-def _clouds_video(rng: np.random.Generator, res: int, t: Tensor, points: Tensor) -> SynthVideo:
-    canonical = sky(rng, res) * 2 - 1  # [3, H, W] in [-1, 1]
-    flow = _draw_flow(rng)
-    xs = torch.linspace(0, 1, res, dtype=torch.float64)
-    chunk = max(1, _PIXELS_PER_CHUNK // (res * res))
-    # The field is evaluated in float64 a chunk of frames at a time, then stored as float32.
-    offsets = torch.cat([pixels_to_offsets(_field(flow, t[i:i + chunk], xs) * (res - 1), (res, res)).float()
-                         for i in range(0, t.shape[0], chunk)])  # [T, 2, H, W]
-    frames = torch.cat([_to_uint8((f + 1) / 2) for f in warp_chunks(canonical, offsets, chunk=chunk)])
-    tracks = _invert(flow, t, points, res)
-    visible = ((tracks >= 0) & (tracks <= res - 1)).all(-1)
-    return SynthVideo(frames=frames, query_points=points.float(), tracks=tracks.float(), visible=visible,
-                      canonical=canonical, offsets=offsets)

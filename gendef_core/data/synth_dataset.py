@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -9,27 +10,30 @@ import numpy as np
 from gendef_core.artifacts.common import atomic_dir
 from gendef_core.artifacts.dataset import VideoEntry, write_dataset_manifest, write_ground_truth, write_video_frames
 from gendef_core.data.prepare import DatasetSummary, check_resolution
-from gendef_core.data.synth import SYNTH_KINDS, synth_video
+from gendef_core.data.synth import MAX_MOTION, SYNTH_KINDS, synth_video
 from gendef_core.data.video_io import to_fraction
 from gendef_core.errors import ConfigError
 from gendef_core.events import Info, OnEvent, Progress, ignore
 
 
 def synth_dataset(kind: str, out: Path, *, num_videos: int, num_frames: int, resolution: int, seed: int = 0,
-                  fps: float | str = 25, grid: int = 8, overwrite: bool = False,
+                  fps: float | str = 25, grid: int = 8, motion: float = 1.0, overwrite: bool = False,
                   on_event: OnEvent = ignore) -> DatasetSummary:
     """Write a procedural dataset with exact ground truth (`gendef data synth`).
 
     `kind` is "sprites" (textured objects over a still background, tracks with occlusion),
     "clouds" (a deforming sky; also the true backward map) or "pan" (a camera panning over a scene
     larger than the frame, with a non-rigid patch and an occluding object; tracks only).
-    Deterministic in all arguments.
+    `motion` is the speed of the scenes' clock (0 = still, 2 = twice as fast along the same paths;
+    see `data.synth.synth_video`). Deterministic in all arguments.
     """
     if kind not in SYNTH_KINDS:
         raise ConfigError(f"`kind` must be one of {', '.join(SYNTH_KINDS)}, got {kind!r}")
     check_resolution(resolution, minimum=16)
     if num_videos < 1 or num_frames < 2 or grid < 1:
-        raise ConfigError("--num-videos must be >= 1, --frames >= 2 and --grid >= 1")
+        raise ConfigError("`num_videos` must be >= 1, `num_frames` >= 2 and `grid` >= 1")
+    if not (math.isfinite(motion) and 0 <= motion <= MAX_MOTION):
+        raise ConfigError(f"`motion` must be in 0..{MAX_MOTION:g} (a speed factor; 1 is the default), got {motion}")
     try:
         rate = to_fraction(fps)
     except ValueError as e:
@@ -38,7 +42,8 @@ def synth_dataset(kind: str, out: Path, *, num_videos: int, num_frames: int, res
     videos = []
     with atomic_dir(Path(out), overwrite=overwrite, what="dataset") as tmp:
         for i in range(num_videos):
-            v = synth_video(kind, num_frames=num_frames, resolution=resolution, seed=int(seeds[i]), grid=grid)
+            v = synth_video(kind, num_frames=num_frames, resolution=resolution, seed=int(seeds[i]), grid=grid,
+                            motion=motion)
             name = f"{i:06d}"
             write_video_frames(tmp, name, v.frames.numpy())
             gt = {"query_points": v.query_points, "tracks": v.tracks, "visible": v.visible}
@@ -49,7 +54,9 @@ def synth_dataset(kind: str, out: Path, *, num_videos: int, num_frames: int, res
             on_event(Progress(f"synth {kind}", i + 1, num_videos))
         write_dataset_manifest(
             tmp, resolution=resolution, fps=rate, videos=videos, min_frames=num_frames,
-            source={"kind": "synth", "path": None, "synth_kind": kind, "seed": seed, "grid": grid},
+            source={"kind": "synth", "path": None, "synth_kind": kind, "seed": seed, "grid": grid,
+                    "motion": motion},
             ground_truth={"kind": kind, "backward_map": kind == "clouds"})
-    on_event(Info(f"{num_videos} {kind} videos of {num_frames} frames at {resolution}x{resolution}"))
+    on_event(Info(f"{num_videos} {kind} videos of {num_frames} frames at {resolution}x{resolution}"
+                    + (f", motion {motion:g}" if motion != 1 else "")))
     return DatasetSummary(str(out), num_videos, num_videos * num_frames, resolution, str(rate), [])

@@ -38,7 +38,7 @@ import torch
 from torch import Tensor
 
 from gendef_core.data.noise import Fbm, fbm, hsv, make_fbm, mix, smoothstep
-from gendef_core.data.synth import (
+from gendef_core.data.synth_sprites import (
     SynthVideo,
     _alpha,
     _draw_sprite,
@@ -430,21 +430,22 @@ def _render(scene: PanScene, t: Tensor, res: int, tiles: dict[tuple[int, int], T
     return img + (colour.transpose(0, 1) - img) * alpha.unsqueeze(1)
 
 
-def render_pan(scene: PanScene, num_frames: int, res: int) -> Tensor:
-    """Frames ``[T, R, R, 3]`` uint8 of `scene`, rendered a fixed number of frames at a time."""
+def render_pan(scene: PanScene, num_frames: int, res: int, speed: float = 1.0) -> Tensor:
+    """Frames ``[T, R, R, 3]`` uint8 of `scene` at times ``speed * i``, rendered a fixed number of frames at a time."""
     chunk = max(1, min(_MAX_CHUNK_FRAMES, _MAX_CHUNK_PIXELS // (res * res)))
     tiles: dict[tuple[int, int], Tensor] = {}
     out = []
     for start in range(0, num_frames, chunk):
-        t = torch.arange(start, start + chunk, dtype=torch.float64)  # may run past the end: dropped
+        t = torch.arange(start, start + chunk, dtype=torch.float64) * speed  # may run past the end: dropped
         out.append(_to_uint8(_render(scene, t, res, tiles))[: num_frames - start])
     return torch.cat(out)
 
 
-def pan_video(rng: np.random.Generator, res: int, t: Tensor, points: Tensor) -> SynthVideo:
-    """A ``"pan"`` video: frames at times ``t [T]`` (0, 1, ...), tracks of ``points [N, 2]`` (frame-0 pixels)."""
+def pan_video(rng: np.random.Generator, res: int, t: Tensor, points: Tensor, *, speed: float = 1.0) -> SynthVideo:
+    """A ``"pan"`` video: frames at times ``t = speed * (0, 1, ...)`` ``[T]``, tracks of ``points [N, 2]``
+    (frame-0 pixels)."""
     scene = draw_pan_scene(rng)
-    frames = render_pan(scene, t.shape[0], res)
+    frames = render_pan(scene, t.shape[0], res, speed)
     # Ground truth in float64: which surface each query point is on at t = 0 (the object if it covers it) ...
     t0 = t[:1]
     w0 = frame_to_world(scene.camera, t0, ((points + 0.5) / res)[None])  # [1, N, 2]

@@ -244,7 +244,7 @@ def _check_fitted(path: Path, info: SourceInfo, size: int | None, w: int, h: int
                         f"pass `size` {MIN_SIZE} to upscale it")
     if size is not None and size > min(info.width, info.height):
         on_event(Warning(f"upscaling {path} from {info.width}x{info.height} to {w}x{h} adds no detail; "
-                         f"--size {min(info.width, info.height)} or less keeps the source resolution"))
+                         f"`size` {min(info.width, info.height)} or less keeps the source resolution"))
 
 
 def _cap_text(cap: int, w: int, h: int) -> str:

@@ -10,6 +10,11 @@ Why mean fusion (upstream GenDeF's `tmean`, instead of StyleGAN-V's channel conc
 weights then take any number of frames, so the image D trained with K = 1 in pre-training is the
 initialisation of the video D fine-tuned with K = 3.
 
+`fuse="concat"` (issue 14) adds StyleGAN-V's concatenation back without losing that: the fused features
+are ``mean_k x_k + conv1x1(concat_k (x_k - mean))``, the 1x1 conv (`fuse_mix.*`, K*C -> C channels) zero-
+initialised, so the fine-tuned D starts as exactly the pre-trained mean-fused D, yet can learn features of
+how the frames differ (a mean over frames is blind to their order, and nearly blind to motion).
+
 Why "unconditional logit plus projection" (our choice; StyleGAN-V has only the projection
 `<out(h), cmap>`): with a separate FC -> 1 the pre-trained image D keeps a meaningful logit, and every
 time-conditioning parameter lives in the `time_cond` submodule, so a K = 1 state dict loads into a
@@ -181,7 +186,8 @@ class Discriminator(nn.Module):
 
     def __init__(self, *, resolution: int, channels: Mapping[int, int], fuse_resolution: int = 16,
                  time_conditioning: bool = True, temporal_shift: bool = False, mbstd_group: int = 4,
-                 cmap_dim: int = 128, num_frames: int = 3, max_time_diff: int = 1024) -> None:
+                 cmap_dim: int = 128, num_frames: int = 3, max_time_diff: int = 1024,
+                 fuse: str = "mean") -> None:
         super().__init__()
         log2 = int(math.log2(resolution)) if resolution >= 4 else 0
         if resolution < 4 or 2 ** log2 != resolution:
@@ -194,6 +200,8 @@ class Discriminator(nn.Module):
             raise ValueError(f"fuse_resolution must be one of {self.resolutions}, got {fuse_resolution}")
         if mbstd_group < 1:
             raise ValueError(f"mbstd_group must be >= 1, got {mbstd_group}")
+        if fuse not in ("mean", "concat"):
+            raise ValueError(f"fuse must be 'mean' or 'concat', got {fuse!r}")
         self.resolution = resolution
         self.channels = {r: int(channels[r]) for r in self.resolutions}
         self.fuse_resolution = fuse_resolution
@@ -212,6 +220,12 @@ class Discriminator(nn.Module):
         })
         self.time_cond = (TimeConditioning(c4, num_frames=num_frames, cmap_dim=cmap_dim,
                                            max_time_diff=max_time_diff) if time_conditioning else None)
+        self.fuse_mix: _EqConv2d | None = None
+        if fuse == "concat":
+            c = self.channels[fuse_resolution]
+            self.fuse_mix = _EqConv2d(num_frames * c, c, 1, bias=False, lrelu=False)
+            nn.init.zeros_(self.fuse_mix.weight)  # starts as the mean fusion
+        self.num_frames = num_frames
 
     @property
     def time_conditioning(self) -> bool:
@@ -238,11 +252,11 @@ class Discriminator(nn.Module):
         x = self.from_rgb(frames.reshape(b * k, *frames.shape[2:]))       # [B*K, C_R, R, R]
         for res in self.resolutions[:-1]:
             if res == self.fuse_resolution:
-                x = x.reshape(b, k, *x.shape[1:]).mean(dim=1)              # [B, C, res, res]
+                x = self._fuse(x, b, k)                                    # [B, C, res, res]
             shift = k if self.temporal_shift and res > self.fuse_resolution else 0
             x = self.blocks[f"b{res}"](x, shift_frames=shift)
         if self.fuse_resolution == 4:
-            x = x.reshape(b, k, *x.shape[1:]).mean(dim=1)                  # [B, C4, 4, 4]
+            x = self._fuse(x, b, k)                                        # [B, C4, 4, 4]
 
         ep = self.epilogue
         x = ep["conv"](_minibatch_std(x, self.mbstd_group))               # [B, C4, 4, 4]
@@ -256,6 +270,18 @@ class Discriminator(nn.Module):
         return logits
 
 
+    def _fuse(self, x: Tensor, b: int, k: int) -> Tensor:
+        """[B*K, C, r, r] per-frame features -> [B, C, r, r]: the mean over frames (+ the learnt mix of the
+        frames' deviations from it with `fuse="concat"`, for clips of `num_frames` frames)."""
+        v = x.reshape(b, k, *x.shape[1:])
+        mean = v.mean(dim=1)
+        if self.fuse_mix is None or k == 1:
+            return mean
+        if k != self.num_frames:
+            raise ValueError(f"this discriminator fuses {self.num_frames} frames per clip, got K={k}")
+        return mean + self.fuse_mix((v - mean[:, None]).flatten(1, 2))
+
+
 def build_discriminator(cfg: TrainConfig) -> Discriminator:
     """The discriminator of a run: an image D in pre-training, a time-conditioned video D of K frames in
     fine-tuning (same weights otherwise, so the pre-trained D initialises the video D)."""
@@ -265,4 +291,4 @@ def build_discriminator(cfg: TrainConfig) -> Discriminator:
                          channels=channels_for(cfg.model.resolution, d.channel_base, d.channel_max),
                          fuse_resolution=d.fuse_resolution, time_conditioning=video,
                          temporal_shift=video and d.temporal_shift, mbstd_group=d.mbstd_group, cmap_dim=d.cmap_dim,
-                         num_frames=cfg.num_frames)
+                         num_frames=cfg.num_frames, fuse=d.fuse if video else "mean")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal, overload
 
 from torch import Tensor, nn
 
@@ -240,6 +240,12 @@ def build_video_generator(cfg: ModelConfig) -> VideoGenerator:
     raise ValueError(f"unknown model variant {cfg.variant!r}")
 
 
+@overload
+def build_generator(cfg: ModelConfig, stage: Literal["pretrain"]) -> CanonicalGenerator: ...
+@overload
+def build_generator(cfg: ModelConfig, stage: Literal["finetune"]) -> VideoGenerator: ...
+@overload
+def build_generator(cfg: ModelConfig, stage: Stage) -> CanonicalGenerator | VideoGenerator: ...
 def build_generator(cfg: ModelConfig, stage: Stage) -> CanonicalGenerator | VideoGenerator:
     """The generator trained in `stage`: G_c alone for pre-training, else the video generator."""
     return CanonicalGenerator(cfg) if stage == "pretrain" else build_video_generator(cfg)

@@ -27,10 +27,9 @@ REBUILD = "re-create the checkpoint"
 
 @dataclass(frozen=True)
 class LoadedGenerator:
-    generator: VideoGenerator      # eval mode, no gradients, on `device`
+    generator: VideoGenerator      # eval mode, no gradients, on the device it was loaded to
     config: TrainConfig
     checkpoint: CheckpointInfo
-    device: torch.device
 
 
 def fit_weights(module: nn.Module, state: Mapping[str, torch.Tensor], where: str, *, fix: str,
@@ -67,10 +66,9 @@ def load_generator(checkpoint: Path, *, ema: bool = True, device: str | torch.de
     cfg = TrainConfig.from_dict(dict(info.config))
     if cfg.stage != "finetune":
         raise ConfigError(f"{info.path} is a pre-training checkpoint (an image model); use a `gendef finetune` run")
-    gen = build_generator(cfg.model, cfg.stage)
-    assert isinstance(gen, VideoGenerator)  # a fine-tuning stage builds a video generator
+    gen = build_generator(cfg.model, "finetune")
     suffix = "_ema" if ema else ""
     load_into(info, {f"{name}{suffix}": module for name, module in gen.networks().items()})
     dev = device if isinstance(device, torch.device) else pick_device(device)
     gen = gen.eval().requires_grad_(False).to(dev)
-    return LoadedGenerator(gen, cfg, info, dev)
+    return LoadedGenerator(gen, cfg, info)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from gendef_core.artifacts.checkpoint import list_checkpoints, load_checkpoint
 from gendef_core.artifacts.runconfig import read_run_config
@@ -15,29 +15,57 @@ from gendef_core.config import preset as preset_config
 from gendef_core.errors import ArtifactError, ConfigError
 
 
+@dataclass(frozen=True)
+class TrainFlags:
+    """The training settings that a command sets with options of their own (``gendef finetune --variant``,
+    ``--reg-weight``, ...), as opposed to dotted ``overrides``; None: not given.
+
+    Each is the config key in the comment and is checked as that key is (`config.apply_overrides`: an
+    `OptionError` naming the key), after the preset or saved config and before the `overrides`.
+    """
+
+    variant: str | None = None              # model.variant (`config.Variant`)
+    reg_weight: float | None = None         # loss.reg_weight
+    feature_layer: int | None = None        # model.feature_layer
+    deform_init: str | None = None          # model.deform_init (`config.DeformInit`)
+    mixed_precision: str | None = None      # mixed_precision (`config.MixedPrecision`)
+    canonical_feature: bool | None = None   # model.canonical_feature
+    freeze_canonical: bool | None = None    # freeze_canonical
+
+    def overrides(self) -> list[str]:
+        """The flags given, as overrides ``key=<json value>``, in the order of the fields."""
+        return [f"{_FLAG_KEYS[f.name]}={json.dumps(getattr(self, f.name))}" for f in dataclasses.fields(self)
+                if getattr(self, f.name) is not None]
+
+
+_FLAG_KEYS = {"variant": "model.variant", "reg_weight": "loss.reg_weight", "feature_layer": "model.feature_layer",
+              "deform_init": "model.deform_init", "mixed_precision": "mixed_precision",
+              "canonical_feature": "model.canonical_feature", "freeze_canonical": "freeze_canonical"}
+
+
 def resolve_train_config(stage: Stage, *, preset: str = "small", init: Path | None = None, steps: int | None = None,
                          kimg: float | None = None, batch_size: int | None = None,
-                         flags: dict[str, Any] | None = None, overrides: list[str] | None = None,
+                         flags: TrainFlags | None = None, overrides: list[str] | None = None,
                          config_file: Path | None = None, from_scratch: bool = False,
                          resume_run: Path | None = None) -> TrainConfig:
     """The `TrainConfig` a `pretrain`/`finetune` command runs (what `--dry-run` prints).
 
     New run: the preset (or `config_file`, a saved config.json); for fine-tuning from `init`, the
     pre-training's G_c and D shape settings (so their weights fit) and no EMA ramp-up (the EMA
-    starts from the pre-trained EMA); then explicit `flags` (dotted keys, None = not given), then
+    starts from the pre-trained EMA); then the `flags` given (`TrainFlags`), then
     `overrides` (`--set`), then `kimg` (thousands of images over all processes) -> steps.
     Resumed run (`resume_run`): the run's own config; only `steps`/`kimg` and overrides of the
     bookkeeping keys (log_every, save_every, snapshot_every, keep_last) may change it.
     """
     if steps is not None and kimg is not None:
         raise ConfigError("give `steps` or `kimg`, not both")
-    sets = [f"{key}={json.dumps(value)}" for key, value in (flags or {}).items() if value is not None]
+    sets = flags.overrides() if flags is not None else []
     if batch_size is not None:
         sets.append(f"batch_size={batch_size}")
     if resume_run is not None:  # init/from_scratch/preset/config_file describe how the run began: ignored
         found = list_checkpoints(Path(resume_run))
         if not found:
-            raise ArtifactError(f"{resume_run} has no checkpoint to resume from; drop `resume` to start a new run")
+            raise ArtifactError(f"{resume_run} has no checkpoint to resume from; drop `resume_run` to start a new run")
         saved = TrainConfig.from_dict(dict(load_checkpoint(found[-1], verify=False).config))
         if saved.stage != stage:
             raise ConfigError(f"{resume_run} is a {saved.stage} run; resume it with `gendef {saved.stage} --resume`")

@@ -21,9 +21,10 @@ from safetensors.torch import load_file
 
 from gendef_core import api
 from gendef_core.artifacts.clip import Clip, load_clip
+from gendef_core.artifacts.edit_images import davis_palette, overlay_from_uint8
 from gendef_core.clips import save_clip
 from gendef_core.data.video_io import probe_video, read_video
-from gendef_core.edit import composite, davis_palette, outside_fraction, overlay_from_uint8
+from gendef_core.edit import composite, outside_fraction
 from gendef_core.errors import ConfigError, DataError
 from gendef_core.events import Warning
 from gendef_core.track import track_canonical_points

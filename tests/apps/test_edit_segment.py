@@ -19,10 +19,11 @@ from safetensors.torch import load_file
 from gendef_core import api
 from gendef_core.artifacts.clip import Clip, load_clip, read_clip_manifest
 from gendef_core.artifacts.common import file_record
+from gendef_core.artifacts.edit_images import davis_palette, overlay_from_uint8
 from gendef_core.clips import save_clip
 from gendef_core.data.images import from_uint8, to_uint8
 from gendef_core.data.video_io import probe_video, read_video
-from gendef_core.edit import composite, davis_palette, overlay_from_uint8, propagate_labels
+from gendef_core.edit import composite, propagate_labels
 from gendef_core.errors import DataError
 from gendef_core.events import Warning
 from gendef_core.warp import pixels_to_offsets, sample_positions, warp

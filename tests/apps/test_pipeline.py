@@ -18,7 +18,8 @@ from PIL import Image
 from gendef_core import api
 from gendef_core.artifacts.clip import load_clip
 from gendef_core.artifacts.dataset import load_dataset_info, load_ground_truth
-from gendef_core.edit import composite, overlay_from_uint8, propagate_labels
+from gendef_core.artifacts.edit_images import overlay_from_uint8
+from gendef_core.edit import composite, propagate_labels
 
 
 def test_tracks_of_clouds_clips_match_the_ground_truth_tracks(tmp_path: Path) -> None:

@@ -9,9 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
-from gendef_core.data.edit_images import read_canonical_image, read_label_mask, read_overlay, write_label_png
+from gendef_core.artifacts.edit_images import (
+    davis_palette,
+    read_canonical_image,
+    read_label_mask,
+    read_overlay,
+    write_label_png,
+)
 from gendef_core.data.images import from_uint8
-from gendef_core.edit import davis_palette
 from gendef_core.errors import DataError
 
 

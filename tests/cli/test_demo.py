@@ -82,7 +82,7 @@ def test_demo_of_your_own_video(tmp_path: Path) -> None:
     from PIL import Image
 
     from gendef_core.artifacts.clip import load_clip
-    from gendef_core.data.edit_images import read_label_mask
+    from gendef_core.artifacts.edit_images import read_label_mask
     from gendef_core.warp import warp
 
     video = _pan_video(tmp_path / "pan.mp4", 24)

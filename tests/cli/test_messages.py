@@ -221,3 +221,18 @@ def test_training_messages_name_the_overrides_of_resolve_train_config(inputs: In
     with pytest.raises(GendefError) as e:
         api.pretrain(inputs.data, tmp_path / "run", cfg)
     assert str(e.value).endswith("prepare the data at --resolution 32 or `overrides` model.resolution=16"), e.value
+
+
+def test_library_names_that_a_command_spells_otherwise() -> None:
+    """`cli_message` maps a library parameter to the option of the command that gives it under another name
+    (`gendef_cli.main.LIBRARY_NAMES`), and to an argument's metavar."""
+    from gendef_cli.main import cli_message
+
+    assert (cli_message("`num_videos` must be >= 1, `num_frames` >= 2 and `grid` >= 1", ["data", "synth"])
+            == "--num-videos must be >= 1, --frames >= 2 and --grid >= 1")
+    assert cli_message("drop `resume_run` to start a new run", ["finetune"]) == "drop --resume to start a new run"
+    assert cli_message("`overrides` model.resolution=16", ["pretrain"]) == "--set model.resolution=16"
+    assert cli_message("pass a run or checkpoint as `path`", ["info"]) == "pass a run or checkpoint as PATH"
+    assert cli_message("pass a run or checkpoint as `ckpt`", ["sample"]) == "pass a run or checkpoint as --ckpt"
+    # a name the command has no option for stays as the library wrote it
+    assert cli_message("`num_frames` >= 2", ["render"]) == "`num_frames` >= 2"

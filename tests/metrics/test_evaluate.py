@@ -185,3 +185,39 @@ def test_eval_accepts_the_bundled_model_and_refuses_a_negative_seed(data: Path) 
         api.evaluate(data, ckpt="bundled", metrics=("motion",), cache=False)
     with pytest.raises(ConfigError, match="`seed` >= 0"):
         api.evaluate(data, ckpt="bundled", metrics=("motion",), seed=-1, cache=False)
+
+
+@pytest.fixture(scope="module")
+def moving(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A 32 px clouds dataset, its own clips as fakes, and the same canonicals held still (zero offsets)."""
+    import dataclasses
+
+    from gendef_core.artifacts.clip import load_clip
+    from gendef_core.clips import save_clip
+
+    root = tmp_path_factory.mktemp("moving")
+    api.synth_dataset("clouds", root / "data", num_videos=6, num_frames=24, resolution=32, seed=1, motion=2.0)
+    for i in range(6):
+        clip = api.dataset_clip(root / "data", root / "same" / f"c{i}", video=str(i))
+        c = load_clip(clip)
+        save_clip(dataclasses.replace(c, offsets=torch.zeros_like(c.offsets)), root / "still" / f"c{i}", video=False)
+    return root / "data", root / "same", root / "still"
+
+
+def test_motion_metric_net_displacement_tells_real_motion_from_stillness(moving: tuple[Path, Path, Path]) -> None:
+    data, same, still = moving
+    args = dict(metrics=("motion",), motion_videos=6, motion_frames=20, cache=False)
+    m = api.evaluate(data, fake=same, **args)["metrics"]["motion"]  # type: ignore[arg-type]
+    assert m["trackers"] == {"real": "ground truth", "fake": "deformation"}
+    lags = ["disp_1", "disp_4", "disp_16", "disp_clip"]
+    for key in lags + ["flow_" + k for k in lags]:
+        # the fakes are the real videos (from frame 0, the real windows start anywhere): the same motion
+        assert m["fake"][key] == pytest.approx(m["real"][key], rel=0.35), key
+        assert m["displacement_w1"][key] < 0.35 * m["real"][key], key
+    assert m["real"]["disp_clip"] > 1.5 and m["real"]["disp_clip"] > 3 * m["real"]["disp_1"]
+    s = api.evaluate(data, fake=still, **args)["metrics"]["motion"]  # type: ignore[arg-type]
+    assert s["trackers"]["fake"] == "deformation"
+    assert all(s["fake"][k] == 0.0 for k in lags) and s["fake"]["moved_1px"] == 0.0
+    assert s["fake"]["flow_disp_clip"] < 0.1 * s["real"]["flow_disp_clip"]   # the frames stand still too
+    assert s["displacement_w1"]["disp_clip"] == pytest.approx(s["real"]["disp_clip"], rel=1e-6)  # all mass moved to 0
+    assert s["real"] == m["real"]                                              # same windows, same real side

@@ -7,9 +7,18 @@ import math
 import pytest
 import torch
 
-from gendef_core.metrics.motion import pixel_motion_stats, relative_differences, track_motion_stats, warping_error
+from gendef_core.metrics.motion import (
+    displacement_samples,
+    displacement_stats,
+    flow_tracks,
+    pixel_motion_stats,
+    relative_differences,
+    track_motion_stats,
+    warping_error,
+    wasserstein_1d,
+)
 from gendef_core.track import optical_flow
-from gendef_core.warp import pixels_to_offsets, warp
+from gendef_core.warp import pixels_to_offsets, sample, warp
 
 
 def test_pixel_stats_of_a_still_video_and_of_one_ramping_pixel() -> None:
@@ -65,3 +74,110 @@ def test_warping_error_is_zero_along_the_true_flow_and_not_along_a_wrong_one() -
 def test_relative_differences() -> None:
     d = relative_differences({"a": 2.0, "b": 0.0}, {"a": 3.0, "b": 0.002, "c": 9.0})
     assert d == {"a": 0.5, "b": pytest.approx(2.0)}
+
+
+# --- net displacement (issue 14): stillness and jitter cannot pass as motion --------------------------------
+
+
+def test_jitter_in_place_has_speed_but_no_net_displacement() -> None:
+    g = torch.Generator().manual_seed(0)
+    t, n = 32, 50
+    home = torch.rand(n, 2, generator=g, dtype=torch.float64) * 60
+    jitter = home + (torch.rand(t, n, 2, generator=g, dtype=torch.float64) - 0.5) * 0.6  # +-0.3 px, fresh every frame
+    visible = torch.ones(t, n, dtype=torch.bool)
+    speed = track_motion_stats(jitter, visible)["track_speed"]
+    d = displacement_stats(jitter, visible)
+    assert set(d) == {"disp_1", "disp_4", "disp_16", "disp_clip", "moved_1px", "disp_moving"}
+    assert speed > 0.25                                        # a speed statistic calls this motion ...
+    assert speed * 31 > 7                                      # ... 'moving' 7 px over the clip ...
+    for key in ("disp_1", "disp_4", "disp_16", "disp_clip"):   # ... net displacement does not grow with the lag
+        assert d[key] == pytest.approx(d["disp_1"], rel=0.15) and d[key] < 0.45
+    assert d["moved_1px"] == 0.0 and math.isnan(d["disp_moving"])
+
+
+def test_constant_drift_scores_its_drift_at_every_lag() -> None:
+    t = torch.arange(32, dtype=torch.float64)[:, None]
+    v = torch.tensor([0.15, -0.2], dtype=torch.float64)       # 0.25 px per frame
+    tracks = torch.tensor([[3.0, 40.0], [20.0, 10.0]], dtype=torch.float64) + t[..., None] * v
+    visible = torch.ones(32, 2, dtype=torch.bool)
+    d = displacement_stats(tracks, visible)
+    assert d["disp_1"] == pytest.approx(0.25) and d["disp_4"] == pytest.approx(1.0)
+    assert d["disp_16"] == pytest.approx(4.0) and d["disp_clip"] == pytest.approx(0.25 * 31)
+    assert d["moved_1px"] == 1.0 and d["disp_moving"] == pytest.approx(0.25 * 31)
+    both = torch.cat([tracks, tracks[:1].expand(32, -1, -1)], dim=1)     # the drifting points and two still ones
+    half = displacement_stats(both, torch.ones(32, 4, dtype=torch.bool))
+    assert half["moved_1px"] == 0.5 and half["disp_moving"] == pytest.approx(0.25 * 31)  # the still half is not in it
+    assert half["disp_clip"] == pytest.approx(0.25 * 31 / 2)
+    still = displacement_stats(tracks[:1].expand(32, -1, -1), visible)
+    assert math.isnan(still.pop("disp_moving")) and all(value == 0.0 for value in still.values())
+
+
+def test_displacement_counts_only_pairs_visible_at_both_ends() -> None:
+    t = torch.arange(8, dtype=torch.float64)[:, None, None]
+    tracks = torch.cat([t * torch.tensor([1.0, 0.0]), t * torch.tensor([0.0, 3.0])], dim=1)  # 1 and 3 px/frame
+    visible = torch.ones(8, 2, dtype=torch.bool)
+    visible[5:, 1] = False                                   # point 1 leaves after frame 4
+    s = displacement_samples(tracks, visible)
+    assert sorted(s) == ["disp_1", "disp_4", "disp_clip"]    # lag 16 needs 17 frames
+    assert s["disp_clip"].tolist() == [7.0]                  # only point 0 is there at both ends
+    assert sorted(s["disp_4"].tolist()) == [4.0, 4.0, 4.0, 4.0, 12.0]  # point 0 from t = 0..3, point 1 from t = 0
+    assert displacement_stats(tracks, visible)["disp_4"] == pytest.approx((4 * 4 + 12) / 5)
+    nothing = displacement_stats(tracks, torch.zeros(8, 2, dtype=torch.bool))
+    assert all(math.isnan(v) for v in nothing.values())
+
+
+def test_wasserstein_1d() -> None:
+    a = torch.tensor([0.0, 1.0, 2.0])
+    assert wasserstein_1d(a, a) == 0.0
+    assert wasserstein_1d(a, a + 0.5) == pytest.approx(0.5)            # a shift moves all mass by 0.5
+    assert wasserstein_1d(torch.tensor([0.0]), torch.tensor([0.0, 2.0])) == pytest.approx(1.0)
+    assert math.isnan(wasserstein_1d(a, torch.tensor([])))
+
+
+def _textured_canvas(size: int, seed: int = 0) -> torch.Tensor:
+    """Smooth random texture [3, size, size] in [-1, 1] (low-pass noise: trackable at every pixel)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(1, 3, size // 4, size // 4, generator=g) * 2 - 1
+    return torch.nn.functional.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)[0].clamp(-1, 1)
+
+
+def _translated(canvas: torch.Tensor, shifts: torch.Tensor, res: int) -> torch.Tensor:
+    """uint8 [T, res, res, 3] frames: the canvas' centre window, its content moved by shifts [T, 2] px."""
+    c = canvas.shape[-1]
+    pad = (c - res) // 2
+    ys, xs = torch.meshgrid(torch.arange(res, dtype=torch.float64), torch.arange(res, dtype=torch.float64),
+                            indexing="ij")
+    frames = []
+    for dx, dy in shifts.tolist():  # frame(p) = canvas(p + pad - shift): content at q moves to q + shift
+        pos = torch.stack([xs + pad - dx, ys + pad - dy])[None].float()
+        frames.append(sample(canvas[None], pos[:, None])[0, 0])
+    return ((torch.stack(frames).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def test_flow_tracks_follow_a_drift_and_stay_put_under_jitter() -> None:
+    canvas = _textured_canvas(128)
+    t = torch.arange(24, dtype=torch.float64)[:, None]
+    points = torch.tensor([[16.0, 16.0], [32.0, 20.0], [44.0, 40.0], [24.0, 44.0]])
+    drift = _translated(canvas, t * torch.tensor([0.4, 0.3], dtype=torch.float64), 64)  # 0.5 px per frame
+    tracks, visible = flow_tracks(drift, points)
+    assert tracks.shape == (24, 4, 2) and bool(visible.all())
+    d = displacement_stats(tracks, visible)
+    assert d["disp_clip"] == pytest.approx(0.5 * 23, rel=0.1) and d["disp_4"] == pytest.approx(2.0, rel=0.1)
+    g = torch.Generator().manual_seed(1)
+    shifts = (torch.rand(24, 2, generator=g, dtype=torch.float64) - 0.5) * 1.2  # faster than the drift, no net motion
+    assert float((shifts[1:] - shifts[:-1]).norm(dim=-1).mean()) > 0.5
+    tracks, visible = flow_tracks(_translated(canvas, shifts, 64), points)
+    shaken = displacement_stats(tracks, visible)
+    truth = float((shifts[-1] - shifts[0]).norm())
+    assert shaken["disp_clip"] == pytest.approx(truth, abs=0.6)   # chained flow drifts a little, not 11 px
+    assert shaken["disp_clip"] < d["disp_clip"] / 8 and shaken["disp_16"] < d["disp_16"] / 4
+
+
+def test_flow_tracks_lose_points_that_leave_the_frame() -> None:
+    canvas = _textured_canvas(160)
+    t = torch.arange(12, dtype=torch.float64)[:, None]
+    video = _translated(canvas, t * torch.tensor([1.5, 0.0], dtype=torch.float64), 64)
+    tracks, visible = flow_tracks(video, torch.tensor([[60.0, 30.0], [10.0, 30.0]]))
+    assert bool(visible[:, 1].all())                          # 16.5 px to the right: still inside
+    assert not bool(visible[-1, 0]) and bool(visible[0, 0])   # 60 + 16.5 > 63: lost on the way
+    assert float(tracks[-1, 1, 0]) == pytest.approx(10 + 16.5, abs=1.0)

@@ -196,3 +196,28 @@ def test_state_dict_round_trip_and_seeded_init() -> None:
     frames, times = _frames(2, 3), torch.tensor([[0.0, 1.0, 2.0]] * 2)
     with torch.no_grad():
         assert torch.equal(a(frames, times), c(frames, times))
+
+
+@pytest.mark.parametrize("fuse_res", [16, 4])
+def test_concat_fusion_starts_as_the_mean_and_learns_frame_order(fuse_res: int) -> None:
+    """`fuse="concat"` = mean + a zero-initialised mix of the frames' deviations (issue 14): at init it is the
+    pre-trained mean-fused D exactly (the image D's state dict loads, only `fuse_mix.*` missing); once the mix
+    is non-zero it sees what a mean cannot: the order of the frames."""
+    image_d = _d(seed=0, fuse_resolution=fuse_res, time_conditioning=False)
+    mean_d = _d(seed=1, fuse_resolution=fuse_res, time_conditioning=False)
+    concat_d = _d(seed=2, fuse_resolution=fuse_res, time_conditioning=False, fuse="concat")
+    mean_d.load_state_dict(image_d.state_dict())
+    result = concat_d.load_state_dict(image_d.state_dict(), strict=False)
+    assert result.unexpected_keys == [] and result.missing_keys == ["fuse_mix.weight"]
+    clips = _frames(4, 3)
+    reversed_clips = clips.flip(1)
+    with torch.no_grad():
+        assert torch.equal(concat_d(clips), mean_d(clips))                    # zero mix: the mean, bit for bit
+        torch.testing.assert_close(mean_d(reversed_clips), mean_d(clips))     # a mean is blind to order
+        concat_d.fuse_mix.weight.normal_()  # type: ignore[union-attr]
+        assert float((concat_d(reversed_clips) - concat_d(clips)).abs().min()) > 1e-4
+        assert torch.equal(concat_d(clips[:, :1]), image_d(clips[:, :1]))      # K = 1 (pre-training): no mix
+    with pytest.raises(ValueError, match="fuses 3 frames"):
+        concat_d(_frames(2, 2))
+    with pytest.raises(ValueError, match="fuse must be"):
+        _d(fuse="max")

@@ -9,14 +9,16 @@ and `build_video_generator` gets one more arm. Nothing else in gendef is told ab
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import pytest
 import torch
 from torch import Tensor, nn
 
 from gendef_core import api, config
+from gendef_core.artifacts.checkpoint import load_checkpoint
 from gendef_core.artifacts.clip import load_clip
 from gendef_core.config import ModelConfig
 from gendef_core.models import generator as generator_module
@@ -98,6 +100,13 @@ def test_a_new_variant_needs_one_value_one_class_one_arm(shift_variant: None, tm
     assert resumed.step == 4 and run.checkpoint != resumed.checkpoint
     manifest = json.loads((resumed.checkpoint / "manifest.json").read_text())
     assert sorted(manifest["networks"]) == ["canonical", "canonical_ema", "discriminator", "shift", "shift_ema"]
+    # the shift head is trained: its weights (raw and EMA) move between step 2 and step 4, and stay finite
+    for part in ("shift", "shift_ema"):
+        before, after = (load_checkpoint(ck.checkpoint).load_network(part) for ck in (run, resumed))
+        assert sorted(before) == sorted(after) and {"shift.weight", "shift.bias"} <= set(after)
+        for key in ("shift.weight", "shift.bias"):
+            assert bool(torch.isfinite(after[key]).all()), (part, key)
+            assert float((after[key] - before[key]).abs().max()) > 0, (part, key)
     assert (tmp_path / "run" / "snapshots" / "step-00000004.png").is_file()
 
     exported = api.export_model(tmp_path / "run", tmp_path / "exported")
@@ -121,6 +130,17 @@ def test_a_new_variant_needs_one_value_one_class_one_arm(shift_variant: None, tm
     assert isinstance(model.generator, ShiftGenerator)
     videos, offsets = next(generate_videos(model.generator, cfg.model.z_dim, num_videos=2, num_frames=6, seed=0))
     assert videos.shape == (2, 6, 16, 16, 3) and offsets is not None
+
+    # `gendef eval` on it (the motion metric: no network weights needed); with a deformation, the fake side
+    # also gets the track statistics and warping error, as GenDeF's does
+    report = api.evaluate(data, ckpt=exported, metrics=("motion",), motion_videos=2, motion_frames=6, cache=False,
+                          device="cpu")
+    assert report["source"] == {"ckpt": str(exported), "variant": "shift"}
+    assert list(report["metrics"]) == ["motion"] and set(report["seconds"]) == {"motion"}
+    motion = cast(api.MotionReport, report["metrics"]["motion"])
+    assert (motion["num_videos"], motion["num_frames"]) == (2, 6)
+    assert {"track_speed", "warp_error"} <= set(motion["fake"]) and set(motion["distance"]) == set(motion["real"])
+    assert all(math.isfinite(v) for v in [*motion["real"].values(), *motion["fake"].values()])
 
 
 def test_without_its_match_arm_the_variant_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -152,13 +152,15 @@ def test_nan_stops_the_run_and_keeps_the_last_checkpoint(data: Path, tmp_path: P
 
 
 def test_ablation_flags_resolve(pretrained: Path) -> None:
-    cfg = _tiny("finetune", init=pretrained, flags={"model.canonical_feature": False, "loss.reg_weight": 0.0,
-                                                    "freeze_canonical": True, "model.deform_init": "xavier",
-                                                    "model.feature_layer": 2})
+    flags = api.TrainFlags(canonical_feature=False, reg_weight=0.0, freeze_canonical=True, deform_init="xavier",
+                           feature_layer=2)
+    assert flags.overrides() == ["loss.reg_weight=0.0", "model.feature_layer=2", 'model.deform_init="xavier"',
+                                 "model.canonical_feature=false", "freeze_canonical=true"]
+    cfg = _tiny("finetune", init=pretrained, flags=flags)
     assert (cfg.model.canonical_feature, cfg.loss.reg_weight, cfg.freeze_canonical, cfg.model.deform_init,
             cfg.model.feature_layer) == (False, 0.0, True, "xavier", 2)
     assert cfg.init_from == str(load_checkpoint(pretrained).path)
-    direct = _tiny("finetune", from_scratch=True, flags={"model.variant": "direct"})
+    direct = _tiny("finetune", from_scratch=True, flags=api.TrainFlags(variant="direct"))
     assert direct.model.variant == "direct" and direct.init_from is None
     assert _tiny("pretrain", kimg=0.04).steps == 10  # 40 images at batch 4
 
@@ -168,7 +170,8 @@ def test_ablation_flags_resolve(pretrained: Path) -> None:
                                    {"model.mtm_resolutions": [8]}, {"model.feature_layer": 0}])
 def test_variants_train_a_step(data: Path, pretrained: Path, tmp_path: Path, flags: dict[str, object]) -> None:
     direct = flags.get("model.variant") == "direct"
-    cfg = _tiny("finetune", init=None if direct else pretrained, from_scratch=direct, steps=2, flags=flags)
+    cfg = _tiny("finetune", init=None if direct else pretrained, from_scratch=direct, steps=2,
+                overrides=[f"{key}={json.dumps(value)}" for key, value in flags.items()])
     result = api.finetune(data, tmp_path / "run", cfg)
     ck = load_checkpoint(result.checkpoint)
     assert ("frames" in ck.networks) == direct

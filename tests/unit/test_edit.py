@@ -6,16 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from gendef_core.edit import (
-    blend_labels,
-    composite,
-    davis_palette,
-    edit_coverage,
-    label_colors,
-    outside_fraction,
-    overlay_from_uint8,
-    propagate_labels,
-)
+from gendef_core.artifacts.edit_images import davis_palette, overlay_from_uint8
+from gendef_core.edit import blend_labels, composite, edit_coverage, label_colors, outside_fraction, propagate_labels
 from gendef_core.warp import pixels_to_offsets, warp
 
 

@@ -1,14 +1,17 @@
 """The image files of the edit commands: label masks (DAVIS palette PNGs, read and written), RGBA edit
-layers and edited canonicals.
+layers (overlays) and edited canonicals (read), and the DAVIS palette.
 
 Label masks are written as DAVIS does: 8-bit palette ("P" mode) PNGs whose pixel values are the
-object ids (0 = background) and whose palette is the PASCAL VOC colour map (`edit.davis_palette`);
-`gendef segment` writes its masks (`artifacts.masks`) this way. Readers also accept greyscale and RGB
-renderings of such masks (see `read_label_mask`).
+object ids (0 = background) and whose palette is the PASCAL VOC colour map (`davis_palette`);
+`gendef segment` writes its masks (FORMATS.md, "Masks"; `gendef_core.artifacts.masks`) this way.
+Readers also accept greyscale and RGB renderings of such masks (see `read_label_mask`).
 
 Every reader checks the image size against the one it must have (the canonical's, or a frame's for
 drawings on a frame: the caller says which in `target`) and, unless told to resize, refuses a
 mismatch with a one-line `DataError` that names the file, both sizes and the fix.
+
+Images come out in gendef's ranges: colours float in [-1, 1] (``x / 127.5 - 1`` of the 8-bit value, as
+`gendef_core.data.images.from_uint8`), alpha in [0, 1].
 """
 
 from __future__ import annotations
@@ -21,8 +24,6 @@ import torch
 from torch import Tensor
 
 from gendef_core.artifacts.common import atomic_file
-from gendef_core.data.images import from_uint8, read_image
-from gendef_core.edit import davis_palette, overlay_from_uint8
 from gendef_core.errors import DataError
 
 if TYPE_CHECKING:
@@ -31,14 +32,44 @@ if TYPE_CHECKING:
 VOID = 255  # DAVIS ground truth marks "void" (unlabelled border) pixels with index 255
 
 
-def _open(path: Path) -> PILImage.Image:
-    """Open and decode an image, turning a missing or unreadable file into a `DataError`."""
+def davis_palette() -> np.ndarray:
+    """The PASCAL VOC / DAVIS colour map, ``uint8 [256, 3]``: index -> (r, g, b).
+
+    Bits 0, 1, 2 of the index go to the top bit of r, g, b; bits 3, 4, 5 to the next bit down;
+    and so on. So 0 is black, 1 = (128, 0, 0), 2 = (0, 128, 0), 3 = (128, 128, 0) and
+    255 (DAVIS "void") = (224, 224, 192). All 256 colours are distinct.
+    """
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    for index in range(256):
+        c, rgb = index, [0, 0, 0]
+        for shift in range(7, -1, -1):
+            for ch in range(3):
+                rgb[ch] |= ((c >> ch) & 1) << shift
+            c >>= 3
+        palette[index] = rgb
+    return palette
+
+
+def overlay_from_uint8(rgba: Tensor | np.ndarray) -> Tensor:
+    """``uint8 [H, W, 4]`` (or ``[H, W, 3]``, then opaque) -> float32 ``[4, H, W]``: rgb in [-1, 1], alpha in [0, 1]."""
+    x = torch.from_numpy(np.array(rgba)) if isinstance(rgba, np.ndarray) else rgba  # copy: PIL arrays are read-only
+    if x.dtype != torch.uint8 or x.ndim != 3 or x.shape[-1] not in (3, 4):
+        raise ValueError(f"expected uint8 [H, W, 3|4], got {x.dtype} {tuple(x.shape)}")
+    x = x.permute(2, 0, 1).float()  # [C, H, W]
+    rgb = x[:3] / 127.5 - 1.0
+    alpha = x[3:4] / 255.0 if x.shape[0] == 4 else torch.ones_like(x[:1])
+    return torch.cat([rgb, alpha]).contiguous()
+
+
+def _open(path: Path, mode: str | None = None) -> PILImage.Image:
+    """Open and decode an image (converted to `mode` if given), turning a missing or unreadable file into a
+    `DataError`."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             im.load()
-            return im.copy()
+            return im.convert(mode) if mode is not None else im.copy()
     except FileNotFoundError:
         raise DataError(f"{path} does not exist") from None
     except (UnidentifiedImageError, OSError, ValueError) as e:
@@ -129,6 +160,23 @@ def read_label_mask(path: Path, expected_size: tuple[int, int] | None = None, *,
     return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.int64))
 
 
+def write_label_png(path: Path, labels: Tensor | np.ndarray) -> Path:
+    """Write an integer label map ``[H, W]`` in [0, 255] as an 8-bit DAVIS palette PNG, atomically."""
+    from PIL import Image
+
+    arr = labels.detach().cpu().numpy() if isinstance(labels, Tensor) else np.asarray(labels)
+    if arr.ndim != 2 or not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
+        raise ValueError(f"labels must be an integer [H, W] map, got {arr.dtype} {arr.shape}")
+    if arr.size and (arr.min() < 0 or arr.max() > 255):
+        raise ValueError(f"labels must be in [0, 255] for an 8-bit label PNG, got [{arr.min()}, {arr.max()}]")
+    h, w = arr.shape
+    im = Image.frombytes("P", (w, h), np.ascontiguousarray(arr, dtype=np.uint8).tobytes())
+    im.putpalette(davis_palette().tobytes())
+    with atomic_file(Path(path)) as tmp:
+        im.save(tmp, format="PNG")
+    return Path(path)
+
+
 def read_overlay(path: Path, expected_size: tuple[int, int] | None = None, *, resize: bool = False,
                  target: str = "the canonical", hint: str | None = None) -> Tensor:
     """Read an RGBA edit layer as float32 ``[4, H, W]``: rgb in [-1, 1], alpha in [0, 1] (opaque if no alpha).
@@ -139,7 +187,7 @@ def read_overlay(path: Path, expected_size: tuple[int, int] | None = None, *, re
     from PIL import Image
 
     path = Path(path)
-    arr = read_image(path, mode="RGBA")
+    arr = np.array(_open(path, "RGBA"))  # uint8 [H, W, 4]
     size = _resize_to(path, arr.shape[:2], expected_size, resize, target, hint)
     if size is not None:
         arr = np.asarray(Image.fromarray(arr).resize(size, Image.Resampling.BILINEAR))
@@ -156,25 +204,9 @@ def read_canonical_image(path: Path, expected_size: tuple[int, int] | None = Non
     from PIL import Image
 
     path = Path(path)
-    arr = read_image(path, mode="RGB")
+    arr = np.array(_open(path, "RGB"))  # uint8 [H, W, 3]
     size = _resize_to(path, arr.shape[:2], expected_size, resize, target, hint)
     if size is not None:
         arr = np.asarray(Image.fromarray(arr).resize(size, Image.Resampling.LANCZOS))
-    return from_uint8(np.array(arr)).permute(2, 0, 1).contiguous()  # copy: PIL arrays are read-only
-
-
-def write_label_png(path: Path, labels: Tensor | np.ndarray) -> Path:
-    """Write an integer label map ``[H, W]`` in [0, 255] as an 8-bit DAVIS palette PNG, atomically."""
-    from PIL import Image
-
-    arr = labels.detach().cpu().numpy() if isinstance(labels, Tensor) else np.asarray(labels)
-    if arr.ndim != 2 or not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
-        raise ValueError(f"labels must be an integer [H, W] map, got {arr.dtype} {arr.shape}")
-    if arr.size and (arr.min() < 0 or arr.max() > 255):
-        raise ValueError(f"labels must be in [0, 255] for an 8-bit label PNG, got [{arr.min()}, {arr.max()}]")
-    h, w = arr.shape
-    im = Image.frombytes("P", (w, h), np.ascontiguousarray(arr, dtype=np.uint8).tobytes())
-    im.putpalette(davis_palette().tobytes())
-    with atomic_file(Path(path)) as tmp:
-        im.save(tmp, format="PNG")
-    return Path(path)
+    x = torch.from_numpy(np.array(arr)).float()  # copy: PIL arrays are read-only
+    return (x / 127.5 - 1.0).permute(2, 0, 1).contiguous()
