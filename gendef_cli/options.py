@@ -20,3 +20,5 @@ BatchOpt = Annotated[int, typer.Option("--batch-size", help="Frames per generato
                                        "result).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (a GPU if there is one), cpu, cuda, cuda:N.")]
 FlowVideoOpt = Annotated[bool, typer.Option("--flow", help="Also write flow.mp4 (deformation flow colours).")]
+FlowMaxOpt = Annotated[float | None, typer.Option("--flow-max", help="Flow (px per frame) of full colour in "
+                                                  "flow.mp4; default: each clip's largest.", show_default=False)]

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from gendef_cli.options import BatchOpt, CkptOpt, ClipArg, DeviceOpt, FlowVideoOpt, JsonOpt, OverwriteOpt, QuietOpt
+from gendef_cli.options import (
+    BatchOpt,
+    CkptOpt,
+    ClipArg,
+    DeviceOpt,
+    FlowMaxOpt,
+    FlowVideoOpt,
+    JsonOpt,
+    OverwriteOpt,
+    QuietOpt,
+)
 from gendef_cli.output import emit
 from gendef_cli.progress import progress_to_stderr
 
@@ -26,6 +36,7 @@ def sample(
     batch_size: BatchOpt = 32,
     device: DeviceOpt = "auto",
     flow: FlowVideoOpt = False,
+    flow_max: FlowMaxOpt = None,
     overwrite: OverwriteOpt = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -35,7 +46,8 @@ def sample(
 
     with progress_to_stderr(quiet) as on_event:
         paths = api.sample(out, ckpt=ckpt, num=num, frames=frames, fps=fps, seed=seed, truncation=truncation,
-                           batch_size=batch_size, device=device, flow=flow, overwrite=overwrite, on_event=on_event)
+                           batch_size=batch_size, device=device, flow=flow, flow_max=flow_max, overwrite=overwrite,
+                           on_event=on_event)
     emit(out, {"out": str(out), "clips": [str(p) for p in paths], "num_frames": frames, "seed": seed}, as_json)
 
 
@@ -51,6 +63,7 @@ def resample(
     batch_size: BatchOpt = 32,
     device: DeviceOpt = "auto",
     flow: FlowVideoOpt = False,
+    flow_max: FlowMaxOpt = None,
     overwrite: OverwriteOpt = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -60,7 +73,7 @@ def resample(
 
     with progress_to_stderr(quiet) as on_event:
         path = api.resample(clip, out, motion_seed=motion_seed, ckpt=ckpt, frames=frames, batch_size=batch_size,
-                            device=device, flow=flow, overwrite=overwrite, on_event=on_event)
+                            device=device, flow=flow, flow_max=flow_max, overwrite=overwrite, on_event=on_event)
     emit(path, {"clip": str(path), "from": str(clip)}, as_json)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from gendef_core.artifacts.common import prepare_output_dir, write_bytes_atomic
@@ -35,6 +36,9 @@ VIDEO_FRAMES = 64
 """Frames of the user's video the demo fits by default (about a minute at 128 px on 2 CPU cores)."""
 PAN_FRAMES, PAN_SIZE = 48, 64
 """The generated pan of the "Your own video" section: frames and size (px); its fit takes ~7 s on 2 cores."""
+FLOW_MAX_PX = 1.0
+"""Flow colours of the demo's model clips: full colour at this many pixels per frame (one fixed scale for every
+clip, so a still clip looks white instead of stretching a tiny flow over the whole colour wheel)."""
 _SHOW = 224  # CSS px (at most) of the longer side of a fitted frame on the page; its canonical at the same scale
 _ROW = 1080  # CSS px that the four panels of a fit share when they fit on one row at a smaller scale
 
@@ -59,6 +63,16 @@ class DemoFitNumbers(TypedDict):
     device: str | None
 
 
+class MovementNumbers(TypedDict):
+    """Net displacement of a clip's content (`movement`): mean px from frame t to t + 16 and from the first to
+    the last frame, and the fraction of points that end more than 1 px from where they started."""
+
+    num_frames: int
+    disp_16: float
+    disp_clip: float
+    moved_1px: float
+
+
 class _DemoSummary(TypedDict):
     out: str
     index: str
@@ -75,6 +89,7 @@ class DemoSummary(_DemoSummary, total=False):
     model: str | None
     video: str
     fit: DemoFitNumbers
+    movement: list[MovementNumbers]  # the model demo's sample clips, in order
 
 
 def draw_scribble(size: int, path: Path, height: int | None = None) -> Path:
@@ -92,15 +107,56 @@ def draw_scribble(size: int, path: Path, height: int | None = None) -> Path:
 
 
 def draw_mask(canonical: Tensor, path: Path) -> Path:
-    """A two-label mask of a canonical ``[3, H, W]``: 1 = its brightest 30 %, 2 = its darkest 20 % (greyscale ids)."""
-    from PIL import Image
+    """A two-label mask of a canonical ``[3, H, W]`` (DAVIS palette PNG, so a browser shows the labels in their
+    colours): 1 = its brightest 30 %, 2 = its darkest 20 %."""
+    from gendef_core.artifacts.edit_images import write_label_png
 
     lum = canonical.float().mean(dim=0)
     labels = np.zeros(lum.shape, np.uint8)
     labels[(lum >= lum.quantile(0.7)).numpy()] = 1
     labels[(lum <= lum.quantile(0.2)).numpy()] = 2
-    Image.fromarray(labels).save(path)
+    return write_label_png(path, labels)
+
+
+def draw_flow_legend(path: Path, size: int = 65, flow_max: float = FLOW_MAX_PX) -> Path:
+    """The flow colour key: a disc whose colour at offset (dx, dy) from the centre is that of a flow pointing
+    (dx, dy), full colour on its rim at `flow_max` px per frame (`gendef_core.flow.flow_to_color`)."""
+    from gendef_core.data.images import write_png
+    from gendef_core.flow import flow_to_color
+
+    r = (size - 1) / 2
+    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32) - r, torch.arange(size, dtype=torch.float32) - r,
+                            indexing="ij")
+    flow = torch.stack([xs, ys]) / r * flow_max                       # [2, S, S]: flow_max px on the rim
+    colour = flow_to_color(flow, flow_max).permute(1, 2, 0).clone()   # [S, S, 3]
+    colour[xs.square() + ys.square() > r * r] = 255                    # white outside the disc
+    write_png(path, colour.numpy())
     return path
+
+
+def movement(clip: Path) -> MovementNumbers:
+    """How far the content of a clip moves: net displacement (px) of an 8 x 8 grid of canonical points,
+    tracked through the clip's deformation (`gendef_core.metrics.motion.displacement_stats`)."""
+    from gendef_core.artifacts.clip import load_clip
+    from gendef_core.metrics.motion import displacement_stats
+    from gendef_core.track import track_canonical_points
+
+    c = load_clip(Path(clip), require_videos=False)
+    hc, wc = c.canonical_size
+    ys, xs = torch.meshgrid(torch.linspace(0.1 * (hc - 1), 0.9 * (hc - 1), 8, dtype=torch.float64),
+                            torch.linspace(0.1 * (wc - 1), 0.9 * (wc - 1), 8, dtype=torch.float64), indexing="ij")
+    tr = track_canonical_points(c.offsets, torch.stack([xs.reshape(-1), ys.reshape(-1)], -1),
+                                canonical_size=c.canonical_size, origin=c.origin, visibility=c.visibility)
+    d = displacement_stats(tr.tracks, tr.visible)
+    return {"num_frames": c.num_frames, "disp_16": d.get("disp_16", float("nan")), "disp_clip": d["disp_clip"],
+            "moved_1px": d["moved_1px"]}
+
+
+def _movement_line(m: MovementNumbers) -> str:
+    if not m["disp_clip"] == m["disp_clip"]:  # nan: no point stays in view
+        return "content: no tracked point stays in view"
+    return (f"content moves {m['disp_clip']:.1f} px over {m['num_frames']} frames "
+            f"({m['moved_1px'] * 100:.0f} % of points > 1 px)")
 
 
 def draw_frame_mask(frame: np.ndarray, path: Path) -> Path:
@@ -227,11 +283,15 @@ def _model_demo(out: Path, *, ckpt: Path | str | None, num: int, frames: int, se
     from gendef_core.data.synth_dataset import synth_dataset
 
     steps = 8 if fit_frames else 7
-    paths = sample(out / "clips", ckpt=ckpt, num=max(num, 2), frames=frames, seed=seed, flow=True)
+    paths = sample(out / "clips", ckpt=ckpt, num=max(num, 2), frames=frames, seed=seed, flow=True,
+                   flow_max=FLOW_MAX_PX)
+    moves = [movement(p) for p in paths]
+    draw_flow_legend(out / "flow_legend.png")
     on_event(Progress("demo", 1, steps))
     clip = paths[0]
     c = load_clip(clip)
-    resample(clip, out / "resampled", motion_seed=seed + 1000, ckpt=ckpt)
+    moves.append(movement(resample(clip, out / "resampled", motion_seed=seed + 1000, ckpt=ckpt, flow=True,
+                                   flow_max=FLOW_MAX_PX)))
     on_event(Progress("demo", 2, steps))
     edit = edit_clip(clip, out / "edited", scribble=draw_scribble(c.height, out / "scribble.png"))
     on_event(Progress("demo", 3, steps))
@@ -241,7 +301,7 @@ def _model_demo(out: Path, *, ckpt: Path | str | None, num: int, frames: int, se
     seg = segment(clip, draw_mask(c.canonical, out / "mask.png"), out=out / "masks",
                       overlay=out / "segment.mp4")
     on_event(Progress("demo", 5, steps))
-    flow = clip_flow(clip, out / "flow")
+    flow = clip_flow(clip, out / "flow", flow_max=FLOW_MAX_PX)
     on_event(Progress("demo", 6, steps))
     own = None
     if fit_frames:
@@ -252,13 +312,13 @@ def _model_demo(out: Path, *, ckpt: Path | str | None, num: int, frames: int, se
                          on_event=on_event)
         on_event(Progress("demo", 7, steps))
     model = describe(ckpt)
-    page = _page(model, len(paths), frames, edit, tracks, seg, flow, own)
+    page = _page(model, len(paths), frames, edit, tracks, seg, flow, own, moves)
     write_bytes_atomic(out / "index.html", page.encode())
     on_event(Progress("demo", steps, steps))
     name = cast("str | None", model.get("bundled") or model.get("path"))
     summary: DemoSummary = {"out": str(out), "index": str(out / "index.html"), "clips": len(paths), "frames": frames,
                             "model": name, "tracked_visible": float(np.mean(tracks["visible"])),
-                            "edit_coverage": edit["edit_coverage"]["mean"]}
+                            "edit_coverage": edit["edit_coverage"]["mean"], "movement": moves[:len(paths)]}
     if own:
         summary["fit"] = own["numbers"]
     return summary
@@ -424,21 +484,30 @@ def _video_page(video: Path, story: dict[str, Any]) -> str:
 
 
 def _page(model: ArtifactSummary, num: int, frames: int, edit: EditReport, tracks: TracksDocument,
-          seg: SegmentReport, flow: FlowReport, own: dict[str, Any] | None) -> str:
+          seg: SegmentReport, flow: FlowReport, own: dict[str, Any] | None, moves: list[MovementNumbers]) -> str:
     name = model.get("bundled") or model.get("path")
     parts = [_head("gendef demo"),
              f"<h1>gendef demo</h1><p>GenDeF renders every frame by warping <b>one canonical image</b> "
              f"with a generated deformation, so whatever is drawn once on the canonical image follows the "
              f"content in every frame. Model: <code>{html.escape(str(name))}</code>; {num} clips of {frames} "
              f"frames. Made by <code>gendef demo</code>.</p>"]
+    scale = (f"Flow colours: hue = direction, full colour = {FLOW_MAX_PX:g} px per frame, white = still "
+             f"(key: <a href=flow_legend.png>flow_legend.png</a>). Under each video: how far its content moves "
+             f"(net displacement of 64 canonical points tracked through the deformation, first to last frame).")
     parts.append(_section("1. Samples", "Each clip: its canonical image, the video, and the frame-to-frame "
-                          "deformation flow in colour (<code>gendef sample --num 4 --flow</code>).",
+                          f"deformation flow in colour (<code>gendef sample --num 4 --flow --flow-max "
+                          f"{FLOW_MAX_PX:g}</code>). {scale}",
                           [_pair(_figure(f"clips/{i:06d}/canonical.png", f"clip {i}: canonical image"),
-                                 _figure(f"clips/{i:06d}/video.mp4", f"clip {i}: video")) for i in range(num)]))
+                                 _figure(f"clips/{i:06d}/video.mp4", f"clip {i}: {_movement_line(moves[i])}"),
+                                 _figure(f"clips/{i:06d}/flow.mp4", f"clip {i}: flow ({FLOW_MAX_PX:g} px/frame = "
+                                         f"full colour)")) for i in range(num)]
+                          + [_figure("flow_legend.png", f"flow key: the rim is {FLOW_MAX_PX:g} px per frame",
+                                     (96, 96))]))
     parts.append(_section("2. Same content, new motion", "<code>gendef resample</code> keeps the canonical "
                           "image and takes the motion of another seed.",
-                          [("clips/000000/video.mp4", "clip 0"), ("resampled/video.mp4", "clip 0, resampled motion"),
-                           ("clips/000000/flow.mp4", "clip 0: deformation flow")]))
+                          [_pair(_figure("clips/000000/video.mp4", f"clip 0: {_movement_line(moves[0])}"),
+                                 _figure("resampled/video.mp4", f"resampled: {_movement_line(moves[-1])}"),
+                                 _figure("resampled/flow.mp4", "resampled: flow"))]))
     parts.append(_section("3. Edit once, see it everywhere", f"A scribble composited once onto the canonical "
                           f"(<code>gendef edit --scribble</code>); it covers {edit['edit_coverage']['mean'] * 100:.1f}"
                           f"% of each frame on average.",
@@ -451,11 +520,12 @@ def _page(model: ArtifactSummary, num: int, frames: int, edit: EditReport, track
                           f"<a href=tracks.json>tracks.json</a>.", [("tracks.mp4", "tracks")]))
     parts.append(_section("5. A mask drawn on the canonical, propagated", f"Labels {seg['labels']} "
                           f"(<code>gendef segment</code>): per-frame DAVIS-style PNGs in <a href=masks/>masks/</a>.",
-                          [("mask.png", "the mask (label ids)"), ("segment.mp4", "propagated")]))
-    parts.append(_section("6. Optical flow", f"Forward optical flow from the deformation (<code>gendef flow</code>), "
-                          f"mean {flow['mean_magnitude']:.3f} px per frame, "
-                          f"{flow['valid_fraction'] * 100:.0f} % valid.",
-                          [("flow/flow.mp4", "optical flow (colour)")]))
+                          [("mask.png", "the mask (labels in their palette colours)"), ("segment.mp4", "propagated")]))
+    parts.append(_section("6. Optical flow", f"Forward optical flow from the deformation (<code>gendef flow "
+                          f"--flow-max {FLOW_MAX_PX:g}</code>), mean {flow['mean_magnitude']:.3f} px per frame, "
+                          f"{flow['valid_fraction'] * 100:.0f} % valid; full colour = {FLOW_MAX_PX:g} px per frame.",
+                          [("flow/flow.mp4", "optical flow (colour)"),
+                           ("flow_legend.png", f"flow key: the rim is {FLOW_MAX_PX:g} px per frame", (96, 96))]))
     if own is not None:
         n = own["numbers"]
         parts.append(f"<h2>7. Your own video: gendef fit</h2><p><code>gendef fit</code> decomposes any video into a "

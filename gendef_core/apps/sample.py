@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from gendef_core.artifacts.clip import Clip, load_clip
@@ -25,25 +26,29 @@ def _model(ckpt: Path | str | None, device: str) -> tuple[LoadedGenerator, str, 
     return model, record or str(model.checkpoint.path.resolve()), record or str(path)
 
 
-def _check(frames: int, batch_size: int, truncation: float) -> None:
+def _check(frames: int, batch_size: int, truncation: float, flow_max: float | None = None) -> None:
     if not 1 <= frames <= MAX_FRAMES:
         raise ConfigError(f"`frames` must be in 1..{MAX_FRAMES}, got {frames}")
     if batch_size < 1:
         raise ConfigError(f"`batch_size` must be >= 1, got {batch_size}")
     if not 0 <= truncation <= 1:
         raise ConfigError(f"`truncation` must be in [0, 1], got {truncation}")
+    if flow_max is not None and not (math.isfinite(flow_max) and flow_max > 0):
+        raise ConfigError(f"`flow_max` must be a positive number of pixels, got {flow_max}")
 
 
 def sample(out: Path, *, ckpt: Path | str | None = None, num: int = 1, frames: int = 16, fps: float | str = 25,
            seed: int = 0, truncation: float = 1.0, batch_size: int = 32, device: str = "auto",
-           flow: bool = False, overwrite: bool = False, on_event: OnEvent = ignore) -> list[Path]:
+           flow: bool = False, flow_max: float | None = None, overwrite: bool = False,
+           on_event: OnEvent = ignore) -> list[Path]:
     """Sample `num` clips (`gendef sample`). With num == 1 `out` is the clip, else `out/000000`, ... .
 
     `ckpt` None (or "bundled") is the bundled model. Clip i uses seed ``seed + i``, so ``--seed S+i --num 1``
     redraws clip i alone. `batch_size` is the number of frames per deformation-generator call: it bounds
-    memory; results agree to float round-off.
+    memory; results agree to float round-off. `flow` also writes flow.mp4, full colour at `flow_max` px per
+    frame (default: each clip's largest flow).
     """
-    _check(frames, batch_size, truncation)
+    _check(frames, batch_size, truncation, flow_max)
     if num < 1:
         raise ConfigError(f"`num` must be >= 1, got {num}")
     try:
@@ -66,11 +71,11 @@ def sample(out: Path, *, ckpt: Path | str | None = None, num: int = 1, frames: i
                                            "weights": weights})
 
     if num == 1:
-        paths = [save_clip(one(0), out, overwrite=overwrite, flow=flow)]
+        paths = [save_clip(one(0), out, overwrite=overwrite, flow=flow, flow_max=flow_max)]
     else:
         with atomic_dir(out, overwrite=overwrite, what="clips") as tmp:
             for i in range(num):
-                save_clip(one(i), tmp / f"{i:06d}", flow=flow)
+                save_clip(one(i), tmp / f"{i:06d}", flow=flow, flow_max=flow_max)
         paths = [out / f"{i:06d}" for i in range(num)]
     on_event(Info(f"{num} clip{'s' if num > 1 else ''} of {frames} frames at {model.config.model.resolution}x"
                   f"{model.config.model.resolution} from {shown}"))
@@ -79,7 +84,7 @@ def sample(out: Path, *, ckpt: Path | str | None = None, num: int = 1, frames: i
 
 def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Path | str | None = None,
              frames: int | None = None, batch_size: int = 32, device: str = "auto", flow: bool = False,
-             overwrite: bool = False, on_event: OnEvent = ignore) -> Path:
+             flow_max: float | None = None, overwrite: bool = False, on_event: OnEvent = ignore) -> Path:
     """Same canonical image and content latent, new motion (`gendef resample`, paper Fig. 6).
 
     The new clip keeps `clip`'s canonical tensor as it is (so an edited canonical stays edited) and its
@@ -98,7 +103,7 @@ def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Pat
                           f"resampled")
     n = frames if frames is not None else c.num_frames
     truncation = float(c.sampling.get("truncation_psi", 1.0))
-    _check(n, batch_size, truncation)
+    _check(n, batch_size, truncation, flow_max)
     if ckpt is None and c.checkpoint is None:
         raise ConfigError(f"{clip} does not record its checkpoint; pass `ckpt`")
     prepare_output_dir(Path(out), overwrite=overwrite, what="clip")
@@ -120,6 +125,6 @@ def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Pat
                               on_frames=lambda k: on_event(Progress("resample", k, n)))
     new = Clip(canonical=c.canonical, offsets=offsets, fps=c.fps, seed=c.seed, checkpoint=checkpoint, source="resample",
                latents=latents, sampling={**c.sampling, "motion_seed": m, "weights": weights})
-    path = save_clip(new, Path(out), overwrite=overwrite, flow=flow, on_event=on_event)
+    path = save_clip(new, Path(out), overwrite=overwrite, flow=flow, flow_max=flow_max, on_event=on_event)
     on_event(Info(f"new motion (seed {m}) for the canonical of {clip}: {n} frames from {shown}"))
     return path

@@ -144,7 +144,11 @@ def close(got: list[float], want: list[float], abs_tol: float = 5e-3) -> bool:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("golden")
-    api.synth_dataset("clouds", root / "d", num_videos=2, num_frames=8, resolution=16, seed=0)
+    # The data of 0.7.0: 0.8.0's clouds move more (issue 14: strain target 0.85, was 0.5), and the data is not
+    # what this test is about. With the old target the videos are those of 0.7.0 bit for bit.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("gendef_core.data.synth_clouds._MAX_STRAIN", 0.5)
+        api.synth_dataset("clouds", root / "d", num_videos=2, num_frames=8, resolution=16, seed=0)
     pre = api.pretrain(root / "d", root / "pre", api.resolve_train_config("pretrain", preset="tiny", steps=3))
     cfg = api.resolve_train_config("finetune", preset="tiny", init=root / "pre", steps=3,
                                    overrides=['model.deform_init="xavier"'])
