@@ -11,6 +11,7 @@ every video and picture side by side.
 from __future__ import annotations
 
 import html
+import math
 import shlex
 import shutil
 from collections.abc import Sequence
@@ -68,9 +69,9 @@ class MovementNumbers(TypedDict):
     the last frame, and the fraction of points that end more than 1 px from where they started."""
 
     num_frames: int
-    disp_16: float
-    disp_clip: float
-    moved_1px: float
+    disp_16: float | None    # None: a clip of 16 frames or fewer, or no point in view at both ends
+    disp_clip: float | None
+    moved_1px: float | None
 
 
 class _DemoSummary(TypedDict):
@@ -147,13 +148,13 @@ def movement(clip: Path) -> MovementNumbers:
                             torch.linspace(0.1 * (wc - 1), 0.9 * (wc - 1), 8, dtype=torch.float64), indexing="ij")
     tr = track_canonical_points(c.offsets, torch.stack([xs.reshape(-1), ys.reshape(-1)], -1),
                                 canonical_size=c.canonical_size, origin=c.origin, visibility=c.visibility)
-    d = displacement_stats(tr.tracks, tr.visible)
-    return {"num_frames": c.num_frames, "disp_16": d.get("disp_16", float("nan")), "disp_clip": d["disp_clip"],
-            "moved_1px": d["moved_1px"]}
+    d = {k: v for k, v in displacement_stats(tr.tracks, tr.visible).items() if math.isfinite(v)}  # JSON: no NaN
+    return {"num_frames": c.num_frames, "disp_16": d.get("disp_16"), "disp_clip": d.get("disp_clip"),
+            "moved_1px": d.get("moved_1px")}
 
 
 def _movement_line(m: MovementNumbers) -> str:
-    if not m["disp_clip"] == m["disp_clip"]:  # nan: no point stays in view
+    if m["disp_clip"] is None or m["moved_1px"] is None:
         return "content: no tracked point stays in view"
     return (f"content moves {m['disp_clip']:.1f} px over {m['num_frames']} frames "
             f"({m['moved_1px'] * 100:.0f} % of points > 1 px)")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from gendef_core import api
+from gendef_core.apps import demo as demo_app
 from gendef_core.data.video_io import probe_video
 
 
@@ -58,6 +61,41 @@ def test_demo_writes_a_page_whose_every_video_and_picture_exists(tmp_path: Path)
     assert f"{m['canonical_width']}x{m['canonical_height']} px canonical for 64x64 px frames" in page
     assert m["canonical_width"] * m["canonical_height"] > 64 * 64   # content entering the view is kept
     assert "quality <code>default</code>" in page
+    # Motion shown honestly (issue 14): one stated flow scale with its key, palette masks, a movement line
+    assert "flow_legend.png" in sources and all(f"clips/{i:06d}/flow.mp4" in sources for i in range(2))
+    assert "full colour = 1 px per frame" in page
+    assert Image.open(root / "mask.png").mode == "P"                # shown in its palette colours
+    assert [m["num_frames"] for m in summary["movement"]] == [12, 12]
+    for i, m in enumerate(summary["movement"]):
+        assert f"clip {i}: content moves {m['disp_clip']:.1f} px over 12 frames" in page
+        assert m == demo_app.movement(root / "clips" / f"{i:06d}")
+
+
+def test_movement_is_the_net_displacement_of_the_content(tmp_path: Path) -> None:
+    """A clip whose content drifts 0.5 px per frame to the right moves 0.5 * (T - 1) px; zero offsets: 0."""
+    from gendef_core.artifacts.clip import Clip
+    from gendef_core.clips import save_clip
+    from gendef_core.warp import pixels_to_offsets
+
+    t = 9
+    shift = torch.zeros(t, 2, 32, 32, dtype=torch.float64)
+    shift[:, 0] = -0.5 * torch.arange(t, dtype=torch.float64)[:, None, None]  # frame(p) = canonical(p - 0.5 t)
+    offsets = pixels_to_offsets(shift, (32, 32)).float()
+    canonical = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    for name, off in (("drift", offsets), ("still", torch.zeros_like(offsets))):
+        save_clip(Clip(canonical=canonical, offsets=off, fps=Fraction(25)), tmp_path / name, video=False)
+    drift = demo_app.movement(tmp_path / "drift")
+    assert drift["disp_clip"] == pytest.approx(0.5 * (t - 1), abs=1e-3) and drift["moved_1px"] == 1.0
+    still = demo_app.movement(tmp_path / "still")
+    assert still["disp_clip"] == 0.0 and still["moved_1px"] == 0.0
+    assert "content moves 4.0 px over 9 frames (100 % of points > 1 px)" == demo_app._movement_line(drift)
+
+
+def test_flow_legend_is_white_at_the_centre_and_saturated_on_the_rim(tmp_path: Path) -> None:
+    img = np.asarray(Image.open(demo_app.draw_flow_legend(tmp_path / "key.png", size=33)))
+    assert img.shape == (33, 33, 3) and tuple(img[16, 16]) == (255, 255, 255)   # no motion: white
+    rim = img[16, 31].astype(int)                                               # 15/16 of the full scale
+    assert rim.min() < 100 and tuple(img[0, 0]) == (255, 255, 255)              # saturated; outside: white
 
 
 def test_demo_cli_prints_the_page_path(run_cli, tmp_path: Path) -> None:
