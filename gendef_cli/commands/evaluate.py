@@ -69,6 +69,8 @@ def eval_command(
     = 32,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write cached real statistics.")]
     = False,
+    raw_weights: Annotated[bool, typer.Option("--raw-weights", help="Score a training checkpoint's raw weights, "
+                                              "not their EMA (the standard).")] = False,
     device: DeviceOpt = "auto",
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -85,7 +87,8 @@ def eval_command(
                               num_real_fid=num_real_fid, runs=runs, seed=seed, i3d=i3d,
                               inception=inception, batch_size=batch_size, device=device,
                               cache=False if no_cache else None, motion_videos=motion_videos,
-                              motion_frames=motion_frames, quick=quick, on_event=on_event)
+                              motion_frames=motion_frames, quick=quick, raw_weights=raw_weights,
+                              on_event=on_event)
     typer.echo(json.dumps(report, indent=2) if as_json else _table(report))
 
 

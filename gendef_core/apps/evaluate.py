@@ -90,6 +90,7 @@ class FidResult(FrechetResult):
 class ModelSource(TypedDict):
     ckpt: str           # the checkpoint, or how clips record the bundled model
     variant: str
+    weights: str        # "ema" (the standard) or "raw" (`raw_weights`)
 
 
 class FilesSource(TypedDict):
@@ -198,7 +199,7 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
              i3d: Path | None = None, inception: Path | None = None,
              batch_size: int = 16, device: str = "auto", cache: Path | bool | None = None,
              motion_videos: int | None = None, motion_frames: int = 32, quick: bool = False,
-             on_event: OnEvent = ignore) -> EvaluationReport:
+             raw_weights: bool = False, on_event: OnEvent = ignore) -> EvaluationReport:
     """Score a model (`ckpt`; None or "bundled": the bundled model) or files (`fake`: clips or MP4s)
     against dataset `data` (`gendef eval`).
 
@@ -206,6 +207,8 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
     every real frame, 64 motion videos), or with `quick` the CPU-sized `QUICK` (64 videos, 256 fake and
     256 real FID frames, 16 motion videos; numbers comparable only with numbers made the same way).
     `num_real_fid` limits FID's real frames to a random subset (the standard uses them all).
+    `raw_weights`: a training checkpoint's raw weights instead of their EMA (which sampling and the standard
+    protocol use; for studying what the EMA averages away).
     `cache=False` disables the real-statistics cache; None uses `default_cache()`. Before the work starts an
     `Info` event gives the estimated time on a CPU (from `CPU_SECONDS`, measured on a 2-core machine).
     Returns a JSON-able report (see docs/EVALUATION.md).
@@ -219,6 +222,8 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
     bad = [m for m in metrics if m not in METRICS]
     if bad or not metrics:
         raise ConfigError(f"`metrics` must be a comma-separated subset of {','.join(METRICS)}, got {','.join(metrics)}")
+    if raw_weights and fake is not None:
+        raise ConfigError("`raw_weights` goes with `ckpt` (a training checkpoint), not with `fake` files")
     if ckpt is not None and fake is not None:
         raise ConfigError("give one of `ckpt` RUN (a model; default: the bundled model) and `fake` DIR (clips or "
                           "MP4 files), not both")
@@ -245,14 +250,17 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
         from gendef_core.models.bundled import resolve_ckpt
 
         path, bundled = resolve_ckpt(ckpt)
-        model = load_generator(path, device=dev)
+        if raw_weights and bundled:
+            raise ConfigError(f"{bundled} ships its EMA weights only; `raw_weights` needs a training checkpoint")
+        model = load_generator(path, ema=not raw_weights, device=dev)
         gen, cfg = model.generator, model.config
         z_dim, resolution = cfg.model.z_dim, cfg.model.resolution
         shown = bundled or str(model.checkpoint.path)
         if cfg.model.resolution != frames.info.resolution:
             raise ConfigError(f"{shown} makes {cfg.model.resolution}px videos but {data} is "
                               f"{frames.info.resolution}px; evaluate against the dataset it was trained on")
-        source: ModelSource | FilesSource = {"ckpt": shown, "variant": cfg.model.variant}
+        source: ModelSource | FilesSource = {"ckpt": shown, "variant": cfg.model.variant,
+                                             "weights": "raw" if raw_weights else "ema"}
     else:
         files = src.list_video_files(Path(fake))
         source = {"fake": str(fake), "num_files": len(files)}

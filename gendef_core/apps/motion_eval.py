@@ -17,6 +17,7 @@ objects on flat backgrounds, equally for real and generated videos). `MotionRepo
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -174,9 +175,12 @@ def motion_report(frames: Any, *, gen: VideoGenerator | None, z_dim: int, files:
         real |= r_stats
         fake |= f_stats
         samples |= {k: (r_samples[k], f_samples[k]) for k in r_samples if k in f_samples}
+    # A statistic with nothing to average (no point moved, none stayed in view) is left out: no NaN in JSON.
+    real = {k: v for k, v in real.items() if math.isfinite(v)}
+    fake = {k: v for k, v in fake.items() if math.isfinite(v)}
     return {"num_videos": int(fake_videos.shape[0]), "num_frames": num_frames, "real": real, "fake": fake,
             "distance": relative_differences(real, fake),
-            "displacement_w1": {k: wasserstein_1d(a, b) for k, (a, b) in samples.items()},
+            "displacement_w1": {k: w for k, (a, b) in samples.items() if math.isfinite(w := wasserstein_1d(a, b))},
             "trackers": {"real": real_tracker, "fake": fake_tracker}}
 
 

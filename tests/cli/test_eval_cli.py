@@ -77,7 +77,7 @@ def test_no_ckpt_and_no_fake_evaluate_the_bundled_model(run_cli, tmp_path: Path,
     r = run_cli("eval", "--data", data64, "--metrics", "motion", "--motion-videos", "2", "--motion-frames", "4",
                 "--no-cache", "--json", "--device", "cpu")
     assert r.exit_code == 0, r.stderr
-    assert json.loads(r.stdout)["source"] == {"ckpt": "bundled:clouds64", "variant": "gendef"}
+    assert json.loads(r.stdout)["source"] == {"ckpt": "bundled:clouds64", "variant": "gendef", "weights": "ema"}
     r = run_cli("eval", "--data", data16, "--metrics", "motion")
     assert r.exit_code == 1 and r.stderr.splitlines()[-1].startswith("error: bundled:clouds64 makes 64px videos")
 

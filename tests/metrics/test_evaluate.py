@@ -221,3 +221,16 @@ def test_motion_metric_net_displacement_tells_real_motion_from_stillness(moving:
     assert s["fake"]["flow_disp_clip"] < 0.1 * s["real"]["flow_disp_clip"]   # the frames stand still too
     assert s["displacement_w1"]["disp_clip"] == pytest.approx(s["real"]["disp_clip"], rel=1e-6)  # all mass moved to 0
     assert s["real"] == m["real"]                                              # same windows, same real side
+
+
+def test_raw_weights_are_scored_instead_of_the_ema(data: Path, fakes: Path, tiny_ckpt: Path) -> None:
+    args = dict(metrics=("motion",), motion_videos=2, motion_frames=12, cache=False)
+    ema = api.evaluate(data, ckpt=tiny_ckpt, **args)  # type: ignore[arg-type]
+    raw = api.evaluate(data, ckpt=tiny_ckpt, raw_weights=True, **args)  # type: ignore[arg-type]
+    assert (ema["source"]["weights"], raw["source"]["weights"]) == ("ema", "raw")  # type: ignore[typeddict-item]
+    e, r = ema["metrics"]["motion"], raw["metrics"]["motion"]
+    assert e["real"] == r["real"] and e["fake"] != r["fake"]          # same real side, other generator weights
+    with pytest.raises(ConfigError, match="ships its EMA weights only"):
+        api.evaluate(data, raw_weights=True, **args)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="goes with `ckpt`"):
+        api.evaluate(data, fake=fakes, raw_weights=True, **args)  # type: ignore[arg-type]
