@@ -152,3 +152,35 @@ def test_fit_story_example(tmp_path: Path) -> None:
     edited = sheet[:clip.height, 2 * clip.width:3 * clip.width].astype(int)
     assert np.abs(recon - edited).max() > 100
     assert clip.fit["psnr_mean_db"] > 20
+
+
+def test_motion_ablation_script_and_its_table_at_tiny_size(tmp_path: Path) -> None:
+    """examples/motion_ablation.sh fine-tunes one pre-training per variant, scores EMA and raw weights, resumes
+    when re-run; benchmarks/motion_table.py turns the reports into one row per run and weights."""
+    import json
+    import shutil
+
+    from gendef_core import api
+    from gendef_core.artifacts.checkpoint import load_checkpoint
+
+    data = tmp_path / "data"
+    api.synth_dataset("clouds", data, num_videos=2, num_frames=10, resolution=16)
+    api.pretrain(data, tmp_path / "pre", api.resolve_train_config("pretrain", preset="tiny", steps=1))
+    gendef = shutil.which("gendef") or str(Path(sys.executable).parent / "gendef")
+    env = {**os.environ, "GENDEF": gendef, "PRESET": "tiny", "EVAL_VIDEOS": "2", "EVAL_FRAMES": "8", "JOBS": "2"}
+    args = ["bash", str(ROOT / "examples" / "motion_ablation.sh"), str(data), str(tmp_path / "pre"),
+            str(tmp_path / "abl"), "0.024", "concat"]
+    subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+    run = tmp_path / "abl" / "concat"
+    assert load_checkpoint(run).step == 2                           # 24 frames at 4 videos x 3 frames
+    assert load_checkpoint(run).config["discriminator"]["fuse"] == "concat"
+    for w in ("ema", "raw"):
+        assert json.loads((run / f"motion-{w}.json").read_text())["source"]["weights"] == w
+    before = (run / "motion-ema.json").read_text()
+    subprocess.run(args, env=env, capture_output=True, text=True, check=True)  # again: resumes, skips the evals
+    assert (run / "motion-ema.json").read_text() == before
+    table = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "motion_table.py"), str(tmp_path / "abl")],
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(table) == 2 + 2 and table[2].startswith("| concat | ema |") and table[3].startswith("| concat | raw |")
+    bad = subprocess.run([*args[:-1], "nonsense"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown variant nonsense" in bad.stderr
