@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 bad input (a GendefError: one line, no traceback unless
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
@@ -132,6 +133,17 @@ def main(argv: list[str] | None = None) -> None:
 
         err_console.print(f"[bold red]error:[/] {escape(cli_message(str(e), invoked_args()))}", soft_wrap=True)
         sys.exit(exit_code(e, invoked_args()))
+    except OSError as e:  # a full disk under a writer that is not an artifact's (a video encoder, a run log)
+        if os.environ.get("GENDEF_DEBUG") or e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        from rich.markup import escape
+
+        from gendef_cli.progress import err_console
+
+        where = f" writing {e.filename}" if e.filename else ""
+        message = f"no space left on the device{where} ({os.strerror(e.errno)}); free space there or write elsewhere"
+        err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         if os.environ.get("GENDEF_DEBUG"):
             raise

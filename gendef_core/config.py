@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from gendef_core.errors import ConfigError, OptionError
+from gendef_core.errors import ConfigError, GendefError, OptionError
 
 Variant = Literal["gendef", "direct"]
 DeformInit = Literal["zero", "xavier", "none"]
@@ -69,11 +70,7 @@ class ModelConfig:
         r = self.resolution
         if r < 16 or r > 1024 or r & (r - 1):
             raise OptionError(f"model.resolution must be a power of two in 16..1024, got {r}")
-        for name in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "deform_channel_base",
-                     "deform_channel_max", "motion_noise_dim", "motion_hidden_dim", "motion_freqs",
-                     "motion_distance", "motion_kernel", "feature_dim"):
-            if getattr(self, name) < 1:
-                raise OptionError(f"model.{name} must be positive, got {getattr(self, name)}")
+        _check_sizes("model", self, MODEL_SIZES)
         if self.motion_kernel % 2 == 0:
             raise OptionError(f"model.motion_kernel must be odd, got {self.motion_kernel}")
         bad = [m for m in self.mtm_resolutions if m < 4 or m > r or m & (m - 1)]
@@ -86,6 +83,23 @@ class ModelConfig:
         if self.feature_layer is not None and not 0 <= self.feature_layer <= num_layers:
             raise OptionError(f"model.feature_layer must be in 0..{num_layers} at {r} px ({num_layers} = the image), "
                               f"got {self.feature_layer}")
+
+
+MAX_WIDTH = 8192
+"""Largest latent size and channel count (the paper's are 512): a generous bound, so that a typo cannot ask
+for terabytes."""
+MODEL_SIZES = {"z_dim": MAX_WIDTH, "w_dim": MAX_WIDTH, "mapping_layers": 64, "channel_base": 1 << 20,
+               "channel_max": MAX_WIDTH, "deform_channel_base": 1 << 20, "deform_channel_max": MAX_WIDTH,
+               "motion_noise_dim": MAX_WIDTH, "motion_hidden_dim": MAX_WIDTH, "motion_freqs": 4096,
+               "motion_distance": 1 << 16, "motion_kernel": 255, "feature_dim": 4096}
+"""Upper bounds of the model's size settings (each must be in 1..bound)."""
+
+
+def _check_sizes(section: str, cfg: object, bounds: dict[str, int]) -> None:
+    for name, hi in bounds.items():
+        value = getattr(cfg, name)
+        if not 1 <= value <= hi:
+            raise OptionError(f"{section}.{name} must be in 1..{hi}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -158,6 +172,15 @@ class TrainConfig:
         self.model.validate()
         if self.batch_size < 1 or self.steps < 0 or self.num_frames < 2 or self.max_span < self.num_frames - 1:
             raise OptionError("batch_size >= 1, steps >= 0, num_frames >= 2 and max_span >= num_frames - 1 required")
+        for name, (lo, hi) in TRAIN_RANGES.items():
+            value = getattr(self, name)
+            if not lo <= value <= hi:
+                raise OptionError(f"{name} must be in {lo}..{hi}, got {value}")
+        floats = {"lr_g": self.lr_g, "lr_d": self.lr_d, "ema_kimg": self.ema_kimg, "ema_rampup": self.ema_rampup or 0,
+                  "loss.r1_gamma": self.loss.r1_gamma, "loss.reg_weight": self.loss.reg_weight}
+        bad = next((k for k, v in floats.items() if not math.isfinite(v)), None)
+        if bad is not None:
+            raise OptionError(f"{bad} must be a finite number, got {floats[bad]}")
         if self.freeze_canonical and self.model.variant == "direct":
             raise OptionError("`freeze_canonical`: the direct-frame baseline has no pre-trained canonical generator to "
                               "freeze")
@@ -174,6 +197,7 @@ class TrainConfig:
                 or disc.cmap_dim < 1:
             raise OptionError("discriminator.channel_base must be at least the resolution, and channel_max, "
                               "mbstd_group and cmap_dim at least 1")
+        _check_sizes("discriminator", disc, DISCRIMINATOR_SIZES)
         if not (self.lr_g > 0 and self.lr_d > 0):
             raise OptionError(f"lr_g and lr_d must be positive, got {self.lr_g} and {self.lr_d}")
         if not all(0 <= b < 1 for b in self.betas):
@@ -182,6 +206,7 @@ class TrainConfig:
             raise OptionError("ema_kimg (and ema_rampup, unless null) must be positive")
         if self.loss.r1_gamma < 0 or self.loss.reg_weight < 0:
             raise OptionError("loss.r1_gamma and loss.reg_weight must be non-negative")
+        check_memory(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -189,6 +214,89 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: object) -> TrainConfig:
         return _from_dict(cls, data, "")
+
+
+DISCRIMINATOR_SIZES = {"channel_base": 1 << 20, "channel_max": MAX_WIDTH, "mbstd_group": 1024, "cmap_dim": MAX_WIDTH}
+"""Upper bounds of the discriminator's size settings (each must be in 1..bound; channel_base also >= R)."""
+TRAIN_RANGES = {"batch_size": (1, 1 << 16), "steps": (0, 10**12), "num_frames": (2, 1024), "max_span": (1, 1 << 20),
+                "seed": (0, 2**63 - 1), "log_every": (1, 10**12), "snapshot_every": (0, 10**12),
+                "save_every": (1, 10**12), "keep_last": (1, 10**6)}
+"""Ranges of the training loop's integer settings."""
+MAX_MEMORY = 64 << 30
+"""Largest estimated memory (bytes) of the parameters, or of one batch's activations, a config may ask for."""
+
+
+def _synthesis_parameters(m: ModelConfig, channel_base: int, channel_max: int, extra: int = 0) -> int:
+    """Parameters of a StyleGAN2 synthesis network: per resolution 4..R its 3x3 modulated convs (1 at 4x4, 2
+    above; `extra` more input channels each, e.g. the canonical feature), their style affines and a ToRGB."""
+    total, prev = 0, 0
+    for k in range(2, m.resolution.bit_length()):
+        c = max(1, min(channel_base >> k, channel_max))
+        ins = [c] if k == 2 else [prev, c]
+        total += sum((i + extra) * (9 * c + m.w_dim) for i in ins) + c * (m.w_dim + 3) + 16 * c
+        prev = c
+    return total
+
+
+def parameter_estimate(cfg: TrainConfig) -> int:
+    """About how many parameters the networks of `cfg` have (generator and discriminator; within about 10 % of
+    the built models for the presets), from the config alone: cheap, before anything is built."""
+    m, d = cfg.model, cfg.discriminator
+    mapping = m.z_dim * m.w_dim + (m.mapping_layers - 1) * m.w_dim ** 2
+    total = mapping + _synthesis_parameters(m, m.channel_base, m.channel_max)
+    for k in range(2, m.resolution.bit_length()):  # D: two 3x3 convs per resolution
+        c = max(1, min(d.channel_base >> k, d.channel_max))
+        total += 2 * 9 * c * c
+    c4 = max(1, min(d.channel_base >> 2, d.channel_max))
+    total += 16 * c4 * c4  # D's epilogue FC
+    if cfg.stage == "finetune":  # G_d, motion mapping (2 convs), D's time conditioning (and concat fusion)
+        motion = m.motion_kernel * m.motion_hidden_dim * (m.motion_noise_dim + m.motion_hidden_dim) \
+            + 2 * m.motion_freqs * m.motion_hidden_dim
+        time_cond = 1024 * 256 + (cfg.num_frames - 1) * 300 * d.cmap_dim + 2 * d.cmap_dim ** 2 + c4 * d.cmap_dim
+        fr = max(1, min(d.channel_base // d.fuse_resolution, d.channel_max))
+        fuse = cfg.num_frames * fr * fr if d.fuse == "concat" else 0
+        total += motion + mapping + _synthesis_parameters(m, m.deform_channel_base, m.deform_channel_max,
+                                                          m.feature_dim) + time_cond + fuse
+    return total
+
+
+def activation_estimate(cfg: TrainConfig) -> int:
+    """A lower bound of the bytes one batch's generator activations take (float32 feature maps, forward only)."""
+    m = cfg.model
+    per_image = sum(2 * max(1, min(m.channel_base >> k, m.channel_max)) * 4**k  # 2 convs of C x r x r at r = 2^k
+                    for k in range(2, m.resolution.bit_length()))
+    frames = cfg.num_frames if cfg.stage == "finetune" else 1
+    return 4 * per_image * cfg.batch_size * frames
+
+
+def check_memory(cfg: TrainConfig) -> None:
+    """Refuse a config whose parameters (training keeps weights, gradients, two Adam moments and the EMA copy:
+    about 5 float32 copies) or whose activations for one batch would take more than `MAX_MEMORY`."""
+    params = parameter_estimate(cfg)
+    if 5 * 4 * params > MAX_MEMORY:
+        raise OptionError(f"this config asks for about {params / 1e9:.3g} billion parameters, "
+                          f"{5 * 4 * params / 2**30:,.0f} GiB to train (more than {MAX_MEMORY >> 30} GiB); lower the "
+                          f"model.*/discriminator.* widths (z_dim, w_dim, channel_max, ...)")
+    act = activation_estimate(cfg)
+    if act > MAX_MEMORY:
+        raise OptionError(f"batch_size {cfg.batch_size} needs at least {act / 2**30:,.0f} GiB of activations per "
+                          f"step at {cfg.model.resolution} px (more than {MAX_MEMORY >> 30} GiB); lower batch_size")
+
+
+def config_from_file(data: object, where: object, *, error: type[GendefError] = OptionError, fix: str = "",
+                     stage: Stage | None = None) -> TrainConfig:
+    """The `TrainConfig` of the config object `data` read from the file `where` (a ``--config`` file, a
+    checkpoint's config.json), checked (`TrainConfig.from_dict`, then `validate`, after setting `stage` if
+    given); errors are `error`s that name `where` and end with `fix`."""
+    tail = f"; {fix}" if fix else ""
+    try:
+        cfg = TrainConfig.from_dict(data)
+        if stage is not None:
+            cfg = replace(cfg, stage=stage)
+        cfg.validate()
+    except ConfigError as e:
+        raise error(f"{where}: {e}{tail}") from None
+    return cfg
 
 
 def _from_dict(cls: type, data: object, prefix: str) -> Any:
@@ -266,6 +374,8 @@ def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
+        except (ValueError, RecursionError):  # an integer of > 4300 digits, or nested too deeply
+            raise OptionError(f"`overrides` {key}: the value is too large or nested too deeply") from None
         node = data
         parts = key.split(".")
         for p in parts[:-1]:

@@ -7,6 +7,7 @@ from typing import TypedDict, cast
 
 from gendef_core.artifacts.clip import Clip, FlowVideoRecord, VideoRecord, load_clip, update_videos
 from gendef_core.artifacts.dataset import load_dataset_info, load_ground_truth
+from gendef_core.artifacts.paths import check_apart
 from gendef_core.clips import save_clip
 from gendef_core.errors import ArtifactError, ConfigError
 from gendef_core.events import Info, OnEvent, ignore
@@ -19,6 +20,7 @@ def dataset_clip(data: Path, out: Path, *, video: str = "0", flow: bool = False,
 
     `video` is a video name, or else an index into the dataset's sorted list of videos.
     """
+    check_apart(Path(out), {"data": data}, sealed=("data",))
     info = load_dataset_info(Path(data), check_files=False)
     if not info.ground_truth or not info.ground_truth.get("backward_map"):
         raise ArtifactError(f"{data} has no true backward map; only `gendef data synth --kind clouds` datasets do")
@@ -63,6 +65,10 @@ def render(clip: Path, *, video: bool = True, flow: bool = False, flow_max: floa
     # the clip changes unless they are; each video is written atomically, then the manifest records it.
     c = load_clip(path, require_videos=False)
     names = [name for name, wanted in (("video.mp4", video), ("flow.mp4", flow)) if wanted]
+    blocked = [str(path / name) for name in names if (path / name).is_dir() or (path / name).is_symlink()]
+    if blocked:
+        raise ArtifactError(f"{blocked[0]} is a directory or a link, not a video; move it out of the clip, then "
+                            f"render again")
     existing = [str(path / name) for name in names if (path / name).exists()]
     if existing and not overwrite:  # checked before any work
         raise ArtifactError(f"{' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "

@@ -340,14 +340,13 @@ def _fit_story(video: Path, root: Path, *, frames: int, size: int | None, qualit
                task: str, on_event: OnEvent) -> dict[str, Any]:
     """Fit the first `frames` frames of `video` (its first shot) as ROOT/fit and edit it on frame 0 (ROOT/edited,
     ROOT/scribble.png); with `full` also track frame-0 points, propagate a frame-0 mask and compute the flow."""
-    from PIL import Image
-
     from gendef_core.apps.edit import edit as edit_clip
     from gendef_core.apps.edit import segment
     from gendef_core.apps.fit import fit
     from gendef_core.apps.track import flow as clip_flow
     from gendef_core.apps.track import track
     from gendef_core.artifacts.clip import load_clip, read_clip_manifest
+    from gendef_core.artifacts.images import open_image
     from gendef_core.data.video_io import read_video
     from gendef_core.fit.source import probe_source
 
@@ -365,7 +364,8 @@ def _fit_story(video: Path, root: Path, *, frames: int, size: int | None, qualit
     h, w = m["height"], m["width"]
     edit = edit_clip(root / "fit", root / "edited", frame=0, scribble=draw_scribble(w, root / "scribble.png", h))
     on_event(Progress(task, 2, steps))
-    drawn = np.asarray(Image.open(root / "scribble.png"))[..., 3] > 0
+    with open_image(root / "scribble.png") as im:
+        drawn = np.asarray(im.convert("RGBA"))[..., 3] > 0
     visible = load_clip(root / "fit", verify=False).visibility
     carried = 1.0 if visible is None else float(visible[0].numpy()[drawn].mean())
     rep = m["fit"]

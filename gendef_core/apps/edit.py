@@ -18,6 +18,7 @@ from gendef_core.artifacts.clip import Clip, load_clip
 from gendef_core.artifacts.common import atomic_dir, prepare_output_dir, prepare_output_file
 from gendef_core.artifacts.edit_images import read_canonical_image, read_label_mask, read_overlay, write_label_png
 from gendef_core.artifacts.masks import MasksManifest, mask_name, write_masks_manifest
+from gendef_core.artifacts.paths import check_apart
 from gendef_core.clips import save_clip
 from gendef_core.edit import composite, edit_coverage, outside_fraction, propagate_labels
 from gendef_core.errors import ConfigError
@@ -126,6 +127,7 @@ def edit(clip: Path, out: Path | None = None, *, scribble: Path | None = None, c
         raise ConfigError("`frame` goes with `scribble` (an overlay drawn on that frame)")
     clip = Path(clip)
     out = Path(out) if out is not None else beside(clip, "-edited")
+    check_apart(out, {"clip": clip, "scribble": scribble, "canonical": canonical}, sealed=("clip",))
     prepare_output_dir(out, overwrite=overwrite, what="clip")
     c = load_clip(clip, require_videos=False)
     _check_frame(frame, c, clip)
@@ -189,6 +191,9 @@ def segment(clip: Path, mask: Path, *, frame: int | None = None, out: Path | Non
         raise ConfigError(f"`mode` must be bilinear or nearest, got {mode!r}")
     clip = Path(clip)
     out = Path(out) if out is not None else beside(clip, "-masks")
+    check_apart(out, {"clip": clip, "mask": mask}, sealed=("clip",))
+    if overlay is not None:
+        check_apart(Path(overlay), {"clip": clip, "mask": mask, "out": out}, out_name="overlay")
     prepare_output_dir(out, overwrite=overwrite, what="mask directory")
     if overlay is not None:
         prepare_output_file(Path(overlay), overwrite=overwrite)

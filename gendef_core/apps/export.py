@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gendef_core.artifacts.checkpoint import export_generator, load_checkpoint
+from gendef_core.artifacts.paths import check_apart
 from gendef_core.events import Info, OnEvent, ignore
 from gendef_core.models.bundled import resolve_ckpt
 
@@ -15,7 +16,12 @@ def export_model(run: Path | str, out: Path, *, overwrite: bool = False, on_even
     What `gendef sample --ckpt` needs and nothing else (no discriminator, raw weights or optimizer state);
     the bundled model is made this way (examples/bundled_model.sh).
     """
-    path = export_generator(resolve_ckpt(run, param="run")[0], Path(out), overwrite=overwrite)
+    source = resolve_ckpt(run, param="run")[0]
+    # Never in a run's checkpoints/ folder: the export would become the run's latest checkpoint.
+    folder = source.parent if source.parent.name == "checkpoints" else None
+    check_apart(Path(out), {"run": None if str(run).startswith("bundled") else run, "checkpoint": source,
+                            "run's checkpoints": folder}, sealed=("checkpoint", "run's checkpoints"))
+    path = export_generator(source, Path(out), overwrite=overwrite)
     ck = load_checkpoint(path, verify=False)
     size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
     on_event(Info(f"exported {', '.join(ck.networks)} of step {ck.step} from {run} ({size / 2**20:.1f} MiB)"))

@@ -26,7 +26,7 @@ from typing import Any, TypedDict
 import numpy as np
 
 from gendef_core.artifacts.clip import Clip, SourceVideo, read_clip_manifest
-from gendef_core.artifacts.common import prepare_output_dir, publish, write_json_atomic
+from gendef_core.artifacts.common import prepare_output_dir, publish, read_json, write_json_atomic
 from gendef_core.artifacts.shots import ShotEntry, shot_name, write_shots_index
 from gendef_core.artifacts.tensors import load_tensors, save_tensors
 from gendef_core.clips import save_clip
@@ -218,10 +218,9 @@ def _threads() -> int:
 def _prepare_work(work: Path, params: dict[str, Any], *, resume: bool, on_event: OnEvent) -> Path:
     record = work / "params.json"
     if work.exists():
-        same = False
         try:
-            same = json.loads(record.read_text()) == json.loads(json.dumps(params))
-        except (OSError, ValueError):
+            same = read_json(record, fix="") == json.loads(json.dumps(params))
+        except ArtifactError:  # missing or damaged: not the same fit
             same = False
         if resume and not same:
             raise ConfigError(f"the unfinished fit in {work} was started with other inputs or options; drop "

@@ -104,6 +104,11 @@ def _from_files(files: list[Path], n: int, t: int) -> tuple[Tensor, list[Tensor]
         v = read_video_file(f, t)
         if v is None:
             continue
+        if videos and v.shape != videos[0].shape:
+            from gendef_core.errors import DataError
+
+            raise DataError(f"motion: {f} is {v.shape[2]}x{v.shape[1]} px but the first fake video is "
+                            f"{videos[0].shape[2]}x{videos[0].shape[1]}; give videos of one size (the data's)")
         videos.append(v)
         if f.is_dir():
             offsets.append(load_clip(f, verify=False, require_videos=False).offsets[:t])

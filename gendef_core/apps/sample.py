@@ -7,6 +7,8 @@ from pathlib import Path
 
 from gendef_core.artifacts.clip import Clip, load_clip
 from gendef_core.artifacts.common import atomic_dir, prepare_output_dir
+from gendef_core.artifacts.paths import check_apart
+from gendef_core.artifacts.schema import MAX_SEED, MIN_SEED
 from gendef_core.clips import save_clip
 from gendef_core.data.video_io import to_fraction
 from gendef_core.errors import ConfigError
@@ -51,11 +53,15 @@ def sample(out: Path, *, ckpt: Path | str | None = None, num: int = 1, frames: i
     _check(frames, batch_size, truncation, flow_max)
     if num < 1:
         raise ConfigError(f"`num` must be >= 1, got {num}")
+    if not MIN_SEED <= seed <= MAX_SEED - (num - 1):
+        raise ConfigError(f"`seed` must be in {MIN_SEED}..{MAX_SEED - (num - 1)} (seeds of torch's generator), "
+                          f"got {seed}")
     try:
         rate = to_fraction(fps)
     except ValueError as e:
         raise ConfigError(f"`fps`: {e}") from None
     out = Path(out)
+    check_apart(out, {"ckpt": None if ckpt is None else str(ckpt)}, sealed=("ckpt",))
     prepare_output_dir(out, overwrite=overwrite, what="clip" if num == 1 else "clips")
     model, checkpoint, shown = _model(ckpt, device)
     weights = weights_id(model.generator)
@@ -101,11 +107,15 @@ def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Pat
     if "z_c" not in c.latents:
         raise ConfigError(f"{clip} has no latents (it was not sampled from a model); only sampled clips can be "
                           f"resampled")
+    if motion_seed is not None and not MIN_SEED <= motion_seed <= MAX_SEED:
+        raise ConfigError(f"`motion_seed` must be in {MIN_SEED}..{MAX_SEED} (seeds of torch's generator), got "
+                          f"{motion_seed}")
     n = frames if frames is not None else c.num_frames
     truncation = float(c.sampling.get("truncation_psi", 1.0))
     _check(n, batch_size, truncation, flow_max)
     if ckpt is None and c.checkpoint is None:
         raise ConfigError(f"{clip} does not record its checkpoint; pass `ckpt`")
+    check_apart(Path(out), {"clip": clip, "ckpt": None if ckpt is None else str(ckpt)}, sealed=("clip", "ckpt"))
     prepare_output_dir(Path(out), overwrite=overwrite, what="clip")
     model, checkpoint, shown = _model(ckpt if ckpt is not None else c.checkpoint, device)
     if model.config.model.resolution != c.height:
@@ -119,6 +129,8 @@ def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Pat
         on_event(Warning(f"{clip} was sampled from weights {c.sampling['weights']}, {shown} has {weights}: "
                          f"the canonical image is kept, the new motion comes from different weights"))
     m = c.seed + 1 if motion_seed is None and c.seed is not None else (motion_seed or 0)
+    if m > MAX_SEED:
+        raise ConfigError(f"{clip} has the largest seed, {MAX_SEED}; there is no next one: pass `motion_seed`")
     lat = draw_latents(model, m, n)
     latents = {"z_c": c.latents["z_c"], "z_d": lat["z_d"], "motion_noise": lat["motion_noise"]}
     _, offsets = clip_tensors(model, latents, n, truncation_psi=truncation, chunk=batch_size,  # canonical kept

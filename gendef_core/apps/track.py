@@ -8,6 +8,7 @@ from gendef_core.apps.edit import beside
 from gendef_core.artifacts.clip import load_clip
 from gendef_core.artifacts.common import atomic_dir, prepare_output_dir, prepare_output_file
 from gendef_core.artifacts.flow import FLOW_VIDEO, FlowManifest, write_flow
+from gendef_core.artifacts.paths import check_apart
 from gendef_core.artifacts.tracks import (
     EXPORT_FORMATS,
     TracksDocument,
@@ -46,6 +47,10 @@ def track(clip: Path, points: Path, *, out: Path | None = None, overlay: Path | 
         raise ConfigError(f"`tolerance` must be positive, got {tolerance}")
     targets = {fmt: Path(npz) if npz is not None else Path(out).with_name(f"{Path(out).stem}.{fmt}.npz")  # type: ignore[arg-type]
                for fmt in formats}
+    written = {"out": out, "overlay": overlay, **{f"npz ({fmt})": p for fmt, p in targets.items()}}
+    for name, path in written.items():
+        if path is not None:
+            check_apart(Path(path), {"clip": clip, "points": points}, out_name=name.split(" ")[0])
     for path in [*targets.values(), *(p for p in (overlay, out) if p is not None)]:
         prepare_output_file(Path(path), overwrite=overwrite)
     c = load_clip(Path(clip), require_videos=False)
@@ -97,6 +102,7 @@ def flow(clip: Path, out: Path | None = None, *, flow_max: float | None = None, 
         raise ConfigError(f"`flow_max` must be a positive number of pixels, got {flow_max}")
     clip = Path(clip)
     out = Path(out) if out is not None else beside(clip, "-flow")
+    check_apart(out, {"clip": clip}, sealed=("clip",))
     prepare_output_dir(out, overwrite=overwrite, what="flow directory")
     c = load_clip(clip, require_videos=False)
     if c.num_frames < 2:

@@ -5,8 +5,10 @@ This module only knows tensors and JSON; the training code decides which network
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,15 +18,30 @@ from torch import Tensor
 
 from gendef_core.artifacts.common import (
     JsonObject,
+    artifact_path,
     atomic_dir,
     file_record,
     header,
     read_manifest,
-    require,
     verify_files,
     write_json_atomic,
 )
 from gendef_core.artifacts.runconfig import read_run_config, write_run_config
+from gendef_core.artifacts.schema import (
+    FILE_RECORD,
+    HEADER,
+    HEADER_OPTIONAL,
+    SHA256,
+    Invalid,
+    integer,
+    list_of,
+    mapping,
+    number,
+    obj,
+    plain_name,
+    string,
+    validate,
+)
 from gendef_core.artifacts.tensors import load_tensors, save_tensors
 from gendef_core.errors import ArtifactError
 
@@ -34,6 +51,26 @@ CHECKPOINTS_DIR = "checkpoints"
 _NAME_RE = re.compile(r"^step-(\d{8,})$")
 _NET_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _FIX = "point at a run directory or a checkpoint made by `gendef pretrain` or `gendef finetune`"
+
+
+def _network_name(v: object, at: str) -> None:
+    if not (isinstance(v, str) and _NET_RE.fullmatch(v)):
+        raise Invalid(at, f"a network name ({_NET_RE.pattern})", v)
+
+
+CHECKPOINT_MANIFEST = obj({
+    **HEADER,
+    "step": integer(0),
+    "networks": mapping(_network_name, obj({"bytes": integer(0), "sha256": SHA256, "num_tensors": integer(0)}),
+                        min_len=1),
+}, {
+    **HEADER_OPTIONAL,
+    "files": mapping(plain_name(), FILE_RECORD),
+    "metadata": obj({}, {"kimg": number(0), "num_processes": integer(1), "weight_checksums": list_of(number()),
+                         "exported_checkpoint": string(), "exported_step": integer(0),
+                         "pretrained_checkpoint": string()}),
+})
+"""The fields of a checkpoint's manifest.json (FORMATS.md, "Checkpoint")."""
 
 
 @dataclass(frozen=True)
@@ -50,11 +87,11 @@ class CheckpointInfo:
         if name not in self.networks:
             raise ArtifactError(f"{self.path}: has no network {name!r} (has {', '.join(self.networks)})")
         verify_files(self.path, {f"{name}.safetensors": self.records[name]}, fix=_FIX)
-        return load_tensors(self.path / f"{name}.safetensors", fix=_FIX)
+        return load_tensors(artifact_path(self.path, f"{name}.safetensors", fix=_FIX), fix=_FIX)
 
     @property
     def train_state(self) -> Path | None:
-        p = self.path / "train_state"
+        p = artifact_path(self.path, "train_state", fix=_FIX)
         return p if p.is_dir() else None
 
 
@@ -83,6 +120,7 @@ def save_checkpoint(path: Path, *, step: int, config: Mapping[str, Any],
             shutil.move(str(train_state), tmp / "train_state")
         write_json_atomic(tmp / "manifest.json", {**header(CHECKPOINT_FORMAT, CHECKPOINT_VERSION),
                                                   "step": step, "networks": records,
+                                                  "files": {"config.json": file_record(tmp / "config.json")},
                                                   "metadata": dict(metadata or {})})
     return Path(path)
 
@@ -101,7 +139,11 @@ def prune_checkpoints(run: Path, keep: int) -> list[Path]:
     keep = max(keep, 1)
     old = list_checkpoints(run)[:-keep]
     for p in old:
-        shutil.rmtree(p)
+        # Rename first (atomic), then delete: a kill in between leaves a hidden .step-N.deleting-* that the
+        # next start of the run removes, never a visible, half-deleted checkpoint.
+        doomed = p.with_name(f".{p.name}.deleting-{uuid.uuid4().hex[:8]}")
+        os.replace(p, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
     return old
 
 
@@ -124,14 +166,15 @@ def load_checkpoint(path: Path, *, verify: bool = True) -> CheckpointInfo:
     m = read_manifest(path, fmt=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, what="checkpoint",
                       fix=_FIX, migrations={})
     where = path / "manifest.json"
-    step = require(m, "step", int, where)
-    nets = require(m, "networks", dict, where)
-    if not nets:
+    if m.get("networks") == {}:
         raise ArtifactError(f"{where}: lists no networks")
+    validate(m, CHECKPOINT_MANIFEST, where, fix=_FIX)
+    nets = m["networks"]
     if verify:
         verify_files(path, {f"{n}.safetensors": rec for n, rec in nets.items()}, fix=_FIX)
-    config = read_run_config(path / "config.json", fix=_FIX)
-    return CheckpointInfo(path, step, config, tuple(sorted(nets)), m.get("metadata") or {}, nets)
+    config = read_run_config(artifact_path(path, "config.json", fix=_FIX), fix=_FIX)
+    verify_files(path, m.get("files", {}), fix=_FIX)  # config.json (checkpoints of gendef >= 0.8); small files
+    return CheckpointInfo(path, m["step"], config, tuple(sorted(nets)), m.get("metadata", {}), nets)
 
 
 class CheckpointSummary(TypedDict):

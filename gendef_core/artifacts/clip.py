@@ -12,15 +12,33 @@ import torch
 from torch import Tensor
 
 from gendef_core.artifacts.common import (
+    artifact_path,
     file_record,
     fps_from_json,
     fps_to_json,
     header,
     read_json,
     read_manifest,
-    require,
     verify_files,
     write_json_atomic,
+)
+from gendef_core.artifacts.schema import (
+    FILE_RECORD,
+    FPS,
+    HEADER,
+    HEADER_OPTIONAL,
+    MAX_SEED,
+    MIN_SEED,
+    SHA256,
+    integer,
+    list_of,
+    mapping,
+    nullable,
+    number,
+    obj,
+    plain_name,
+    string,
+    validate,
 )
 from gendef_core.artifacts.tensors import expect_tensor, load_tensors, save_tensors
 from gendef_core.errors import ArtifactError
@@ -177,11 +195,35 @@ def migrate_v1_to_v2(m: dict[str, Any]) -> dict[str, Any]:
             "origin": [0, 0], "convention": CONVENTION_V2}
 
 
-def _positive_int(m: Mapping[str, Any], key: str, where: Path) -> int:
-    value = require(m, key, int, where)
-    if isinstance(value, bool) or value < 1:
-        raise ArtifactError(f"{where}: {key} must be a positive integer, got {value!r}; {_FIX}")
-    return int(value)
+MAX_SIDE = 1 << 16
+"""Largest frame or canonical side (pixels) a clip manifest may state."""
+MAX_CLIP_FRAMES = 10_000_000
+"""Most frames a clip manifest may state (the tensors are checked against the manifest as they load)."""
+_SIDE = integer(1, MAX_SIDE)
+_TENSOR_NAME = string(r"[A-Za-z_][A-Za-z0-9_.]*", what="a tensor name", max_len=200)
+
+CLIP_MANIFEST = obj({
+    **HEADER,
+    "height": _SIDE, "width": _SIDE, "canonical_height": _SIDE, "canonical_width": _SIDE,
+    "num_frames": integer(1, MAX_CLIP_FRAMES),
+    "origin": list_of(integer(0, MAX_SIDE), length=2),
+    "fps": FPS,
+    "files": mapping(plain_name(), FILE_RECORD),
+    "videos": mapping(plain_name(), obj({"num_frames": integer(1, MAX_CLIP_FRAMES)}, {"flow_max": number(0)})),
+}, {
+    **HEADER_OPTIONAL,
+    "seed": nullable(integer(MIN_SEED, MAX_SEED)),
+    "checkpoint": nullable(string()),
+    "source": string(),
+    "convention": string(),
+    "latents": list_of(_TENSOR_NAME),
+    "sampling": obj({}, {"truncation_psi": number(0, 1), "motion_seed": integer(MIN_SEED, MAX_SEED),
+                         "weights": string(r"[0-9a-f]{16}", what="a weights id (16 hex digits)")}),
+    "fit": obj({}),
+    "source_video": obj({"file": plain_name(), "num_frames": integer(1, MAX_CLIP_FRAMES), "from": string(),
+                         "bytes": integer(0), "sha256": SHA256}),
+})
+"""The fields of a clip's manifest.json (FORMATS.md, "Clip"), as of the current version (after migration)."""
 
 
 def read_clip_manifest(path: Path) -> dict[str, Any]:
@@ -191,22 +233,28 @@ def read_clip_manifest(path: Path) -> dict[str, Any]:
                       fix="point at a clip directory made by `gendef sample` or `gendef fit`",
                       migrations={1: migrate_v1_to_v2})
     where = path / "manifest.json"
-    for key in ("height", "width", "num_frames", "canonical_height", "canonical_width"):
-        _positive_int(m, key, where)
-    origin = require(m, "origin", list, where)
-    if len(origin) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in origin):
-        raise ArtifactError(f"{where}: origin must be [x, y] integer canonical pixels, got {origin!r}; {_FIX}")
+    validate(m, CLIP_MANIFEST, where, fix=_FIX)
+    origin = m["origin"]
     try:
         check_origin((m["height"], m["width"]), (m["canonical_height"], m["canonical_width"]), (origin[0], origin[1]))
     except ValueError as e:
         raise ArtifactError(f"{where}: origin: {e}; {_FIX}") from None
-    fps_from_json(m, where)
-    require(m, "files", dict, where)
-    require(m, "videos", dict, where)
-    for key in ("sampling", "fit", "source_video"):
-        if not isinstance(m.get(key, {}), dict):
-            raise ArtifactError(f"{where}: {key} must be an object, got {m[key]!r}; {_FIX}")
     return m
+
+
+def _check_latents(path: Path, m: Mapping[str, Any], latents: Mapping[str, Tensor]) -> None:
+    """The latents tensors are the ones the manifest names; the documented ones are float32 and finite, z_c
+    and z_d ``[z_dim]``, motion_noise ``[L, noise_dim]`` (their sizes are the checkpoint's: `resample`
+    checks them against it)."""
+    where = path / "latents.safetensors"
+    named = m.get("latents")
+    if named is not None and sorted(named) != sorted(latents):
+        raise ArtifactError(f"{path / 'manifest.json'}: latents names {sorted(named)} but {where.name} holds "
+                            f"{sorted(latents)}")
+    shapes: dict[str, tuple[int | None, ...]] = {"z_c": (None,), "z_d": (None,), "motion_noise": (None, None)}
+    for name, shape in shapes.items():
+        if name in latents:
+            expect_tensor(latents, name, where, dtype=torch.float32, shape=shape)
 
 
 def load_clip(path: Path, *, verify: bool = True, require_videos: bool = True) -> Clip:
@@ -224,18 +272,26 @@ def load_clip(path: Path, *, verify: bool = True, require_videos: bool = True) -
     if verify:
         verify_files(path, files, fix=_FIX)
     for name in m["videos"] if require_videos else ():
-        if not (path / name).is_file():
+        if not artifact_path(path, name, fix=_FIX).is_file():
             how = " --flow" if name == "flow.mp4" else ""
             raise ArtifactError(f"{path / name} is missing; run `gendef render {path}{how}` to rebuild it")
-    canonical = load_tensors(path / "canonical.safetensors", fix=_FIX).get("canonical")
-    offsets = load_tensors(path / "deform.safetensors", fix=_FIX).get("offsets")
+
+    def tensors(name: str) -> dict[str, Tensor]:
+        return load_tensors(artifact_path(path, name, fix=_FIX), fix=_FIX)
+
+    canonical = tensors("canonical.safetensors").get("canonical")
+    offsets = tensors("deform.safetensors").get("offsets")
     if canonical is None or offsets is None:
         missing = "canonical" if canonical is None else "offsets"
         raise ArtifactError(f"{path}: tensor {missing!r} is missing; {_FIX}")
-    latents = load_tensors(path / "latents.safetensors", fix=_FIX) if "latents.safetensors" in files else {}
+    latents = tensors("latents.safetensors") if "latents.safetensors" in files else {}
+    try:
+        _check_latents(path, m, latents)
+    except ArtifactError as e:
+        raise ArtifactError(f"{e}; {_FIX}") from None
     visibility = None
     if "visibility.safetensors" in files:
-        visibility = load_tensors(path / "visibility.safetensors", fix=_FIX).get("visible")
+        visibility = tensors("visibility.safetensors").get("visible")
         if visibility is None:
             raise ArtifactError(f"{path / 'visibility.safetensors'}: tensor 'visible' is missing; {_FIX}")
     clip = Clip(canonical=canonical, offsets=offsets, fps=fps_from_json(m, path / "manifest.json"), seed=m.get("seed"),
@@ -258,6 +314,6 @@ def update_videos(path: Path, videos: Mapping[str, Any]) -> None:
     """Record re-rendered derived videos in a clip's manifest (atomic manifest rewrite)."""
     m = read_clip_manifest(path)  # validates (any version)
     # the manifest as stored, so an older clip keeps its version (older gendefs can still read it)
-    raw = read_json(Path(path) / "manifest.json", fix=_FIX)
+    raw = read_json(artifact_path(Path(path), "manifest.json", fix=_FIX), fix=_FIX)
     raw["videos"] = {**m["videos"], **videos}
     write_json_atomic(Path(path) / "manifest.json", raw)

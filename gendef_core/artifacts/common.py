@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
+import math
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from fractions import Fraction
@@ -14,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ForwardRef, TypeAlias, TypedDict
 
 from gendef_core import __version__
-from gendef_core.errors import ArtifactError
+from gendef_core.artifacts.schema import FPS, PLAIN_NAME, Invalid, is_plain_name, show
+from gendef_core.errors import ArtifactError, GendefError
 
 MANIFEST = "manifest.json"
 
@@ -47,8 +51,40 @@ def _temp_sibling(path: Path, tag: str) -> Path:
     return path.with_name(f".{path.name}.{tag}-{uuid.uuid4().hex[:8]}")
 
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+"""The errors of a full disk (or an exhausted quota)."""
+
+
+def _size(path: Path) -> int:
+    try:
+        if path.is_file():
+            return path.stat().st_size
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    except OSError:
+        return 0
+
+
+class DiskFull(ArtifactError):
+    """A full disk while writing an artifact (`disk_full`); an enclosing `atomic_dir` re-words it for its own,
+    final output path, so the message never names a hidden temporary file."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def disk_full(error: OSError | DiskFull, path: Path, *, written: Path | None = None) -> DiskFull:
+    """The one-line error for a full disk while writing `path`: what could not be written, how much had been
+    written when the space ran out (the least the output needs), and the fix."""
+    code = error.code if isinstance(error, DiskFull) else (error.errno or errno.ENOSPC)
+    done = _size(written) if written is not None else 0
+    need = f"; it needs more than the {done / 2**20:.1f} MiB written when the disk filled up" if done else ""
+    return DiskFull(f"no space left on the device to write {path} ({os.strerror(code)}){need}; nothing was left "
+                    f"half-written; free space there or write elsewhere", code)
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
-    """Write a file so that readers see either the old content or all of the new."""
+    """Write a file so that readers see either the old content or all of the new (a full disk: `disk_full`)."""
     path = Path(path)
     tmp = _temp_sibling(path, "partial")
     try:
@@ -57,6 +93,10 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno in DISK_FULL:
+            raise disk_full(e, path) from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -74,18 +114,33 @@ def atomic_file(path: Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno in DISK_FULL:
+            raise disk_full(e, path, written=tmp) from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def prepare_output_dir(path: Path, *, overwrite: bool, what: str) -> None:
-    """Refuse to replace an existing `path` unless `overwrite` (checked before any work starts)."""
+    """Refuse to replace an existing `path` unless `overwrite` (checked before any work starts), and a `path`
+    under a file (``FILE/out``: its folder could never be made)."""
     path = Path(path)
+    _check_parents(path)
     if path.exists() and not path.is_dir():
         raise ArtifactError(f"{path} exists and is not a directory; choose another output path")
     if path.exists() and not overwrite and any(path.iterdir()):
         raise ArtifactError(f"{path} already exists; choose another output path or pass `overwrite` "
                             f"to replace the {what}")
+
+
+def _check_parents(path: Path) -> None:
+    for parent in Path(path).absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ArtifactError(f"{path}: {parent} is a file, not a folder, so nothing can be written under it; "
+                                    f"choose another output path")
+            return
 
 
 def prepare_output_file(path: Path, *, overwrite: bool) -> Path:
@@ -117,7 +172,13 @@ def atomic_dir(path: Path, *, overwrite: bool = False, what: str = "artifact") -
     tmp.mkdir()
     try:
         yield tmp
-        _swap_in(tmp, path)
+        _swap_in(tmp, path, overwrite=overwrite, what=what)
+    except DiskFull as e:  # from a writer inside: name this output, not the temporary file
+        raise disk_full(e, path, written=tmp) from None
+    except OSError as e:
+        if e.errno in DISK_FULL:
+            raise disk_full(e, path, written=tmp) from None
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -128,19 +189,32 @@ def publish(built: Path, path: Path, *, overwrite: bool = False) -> Path:
     path = Path(path)
     prepare_output_dir(path, overwrite=overwrite, what="output")
     path.parent.mkdir(parents=True, exist_ok=True)
-    _swap_in(Path(built), path)
+    _swap_in(Path(built), path, overwrite=overwrite, what="output")
     return path
 
 
-def _swap_in(built: Path, path: Path) -> None:
-    """Rename `built` to `path`; an existing `path` is moved aside first and deleted after."""
-    if path.exists():
+def _swap_in(built: Path, path: Path, *, overwrite: bool, what: str) -> None:
+    """Rename `built` to `path`. With `overwrite` an existing `path` is moved aside first and deleted after.
+    Without it the target must still be absent: if another process created it while this one worked (two
+    writers on one output), nothing is replaced and the error says so (a rename onto a non-empty directory
+    fails, so the check cannot be raced)."""
+    if overwrite and path.exists():
         old = _temp_sibling(path, "old")
         os.replace(path, old)
         os.replace(built, path)
         shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(built, path)
+        return
+    raced = ArtifactError(f"{path} appeared while this command was writing it (another command writing the same "
+                          f"output?); it was left as it is and this {what} was not written; give another output "
+                          f"path, or `overwrite` to replace it")
+    if os.path.lexists(path) and not (path.is_dir() and not path.is_symlink() and not any(path.iterdir())):
+        raise raced
+    try:
+        os.rename(built, path)  # onto nothing or an empty directory; never onto content
+    except OSError as e:
+        if e.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+            raise raced from None
+        raise
 
 
 def header(fmt: str, version: int) -> Header:
@@ -148,14 +222,86 @@ def header(fmt: str, version: int) -> Header:
     return {"format": fmt, "format_version": version, "gendef_version": __version__}
 
 
-def read_json(path: Path, *, fix: str) -> Any:
-    """Parse a JSON file, turning any failure into a one-line ArtifactError that says `fix`."""
+MAX_JSON_BYTES = 1 << 30
+"""No gendef JSON file is larger (1 GiB); a larger one is refused before it is parsed."""
+
+
+class _NotJson(Exception):
+    """NaN, Infinity or a number too large for a float: Python's json accepts them, JSON does not."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson(f"the number {text[:30]} is too large for a float")
+    return value
+
+
+def read_json(path: Path, *, fix: str, error: type[GendefError] = ArtifactError, allow_nan: bool = False) -> Any:
+    """Parse a JSON file: the one JSON reader of gendef (manifests, config files, points, tracks, state).
+
+    Every failure is one line, `error` (ArtifactError; a DataError or ConfigError for the files a user
+    gives), naming `path` and ending with `fix`: a missing, unreadable or over-large file, a directory,
+    bytes that are not UTF-8, invalid JSON, NaN / Infinity (not JSON) and numbers that overflow a float,
+    integers of more than `sys.get_int_max_str_digits()` digits, and nesting deeper than Python can parse.
+    With `allow_nan` NaN, Infinity and overflowing numbers are read as floats instead (for a reader that
+    refuses non-finite values itself, with a message about the value). Parsing checks no field: that is the
+    format's schema (`gendef_core.artifacts.schema`).
+    """
+    path = Path(path)
     try:
-        return json.loads(Path(path).read_text())
+        with open(path, "rb") as f:
+            data = f.read(MAX_JSON_BYTES + 1)
     except FileNotFoundError:
-        raise ArtifactError(f"{path} is missing; {fix}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ArtifactError(f"{path} is not valid JSON ({e}); {fix}") from None
+        raise error(f"{path} is missing; {fix}") from None
+    except IsADirectoryError:
+        raise error(f"{path} is a directory, not a JSON file; {fix}") from None
+    except OSError as e:
+        raise error(f"{path} cannot be read ({e.strerror or e}); {fix}") from None
+    if len(data) > MAX_JSON_BYTES:
+        raise error(f"{path} is larger than {MAX_JSON_BYTES >> 30} GiB, more than any gendef JSON file; {fix}")
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is allowed (editors write one)
+    except UnicodeDecodeError as e:
+        raise error(f"{path} is not valid JSON (not UTF-8 text: byte 0x{data[e.start]:02x} at offset {e.start}); "
+                    f"{fix}") from None
+    try:
+        if allow_nan:
+            return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as e:
+        raise error(f"{path} is not valid JSON ({e}); {fix}") from None
+    except _NotJson as e:
+        raise error(f"{path} is not valid JSON ({e}); {fix}") from None
+    except RecursionError:
+        raise error(f"{path} is not valid JSON (nested too deeply to parse); {fix}") from None
+    except ValueError:  # int(): "Exceeds the limit (4300 digits) for integer string conversion"
+        raise error(f"{path} is not valid JSON (an integer has more than {sys.get_int_max_str_digits()} digits); "
+                    f"{fix}") from None
+
+
+def artifact_path(directory: Path, *names: str, fix: str) -> Path:
+    """``directory / names[0] / names[1] …``: the one way to a file inside an artifact, checked before
+    anything is opened or hashed (FORMATS.md, "Names and links").
+
+    Each name (as read from a manifest, or gendef's own layout) must be a plain file name
+    (`schema.is_plain_name`: no separator, not "." or "..", not hidden), and no entry on the way below
+    `directory` may be a symbolic link (it could point outside the artifact). `directory` itself may be
+    a link. Returns the path, which need not exist (the caller says what is missing).
+    """
+    p = Path(directory)
+    for name in names:
+        if not is_plain_name(name):
+            raise ArtifactError(f"{p}: the name {show(name)} is not {PLAIN_NAME}; {fix}")
+        p = p / name
+        if p.is_symlink():
+            raise ArtifactError(f"{p} is a symbolic link; gendef follows no link inside an artifact (it could "
+                                f"point outside it): replace it with the file it points to")
+    return p
 
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
@@ -201,7 +347,7 @@ def read_manifest(directory: Path, *, fmt: str, version: int, what: str, fix: st
         raise ArtifactError(f"{directory} does not exist; {fix}")
     if not directory.is_dir():
         raise ArtifactError(f"{directory} is not a directory; a {what} is a directory with a {MANIFEST}")
-    manifest_path = directory / MANIFEST
+    manifest_path = artifact_path(directory, MANIFEST, fix=fix)
     if not manifest_path.is_file():
         raise ArtifactError(f"{directory} has no {MANIFEST}, so it is not a {what}; {fix}")
     return check_header(read_json(manifest_path, fix=fix), manifest_path, fmt=fmt, version=version, what=what,
@@ -210,7 +356,7 @@ def read_manifest(directory: Path, *, fmt: str, version: int, what: str, fix: st
 
 def read_format(directory: Path) -> str:
     """The `format` named by ``directory/manifest.json`` (e.g. to dispatch on it), without checking the rest."""
-    where = Path(directory) / MANIFEST
+    where = artifact_path(Path(directory), MANIFEST, fix="re-create the artifact")
     manifest = read_json(where, fix="re-create the artifact")
     if not isinstance(manifest, dict):
         raise ArtifactError(f"{where} is not a gendef manifest (a JSON object with a 'format' field); "
@@ -227,10 +373,13 @@ def fps_to_json(fps: Fraction) -> list[int]:
 
 
 def fps_from_json(doc: Mapping[str, Any], where: Path, key: str = "fps") -> Fraction:
-    """The frame rate ``doc[key]`` written by `fps_to_json`, refusing anything but two positive integers."""
+    """The frame rate ``doc[key]`` written by `fps_to_json`, refusing anything but two positive integers
+    of at most `schema.MAX_FPS` frames per second."""
     value = require(doc, key, list, where)
-    if len(value) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in value):
-        raise ArtifactError(f"{where}: {key} must be [numerator, denominator] > 0, got {value!r}")
+    try:
+        FPS(value, key)
+    except Invalid as e:
+        raise ArtifactError(f"{where}: {e.message()}") from None
     return Fraction(*value)
 
 
@@ -257,9 +406,10 @@ def file_record(path: Path) -> FileRecord:
 
 
 def verify_files(directory: Path, records: Mapping[str, Any], *, fix: str) -> None:
-    """Check every file listed in a manifest exists with its recorded size and sha256."""
+    """Check every file listed in a manifest exists with its recorded size and sha256 (names and links
+    checked first: `artifact_path`)."""
     for name, rec in records.items():
-        p = Path(directory) / name
+        p = artifact_path(directory, name, fix=fix)
         if not p.is_file():
             raise ArtifactError(f"{p} is missing; {fix}")
         size = p.stat().st_size

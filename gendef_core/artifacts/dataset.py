@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +14,29 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gendef_core.artifacts.common import fps_from_json, fps_to_json, header, read_manifest, require, write_json_atomic
+from gendef_core.artifacts.common import (
+    artifact_path,
+    fps_from_json,
+    fps_to_json,
+    header,
+    read_manifest,
+    write_json_atomic,
+)
+from gendef_core.artifacts.images import open_image
+from gendef_core.artifacts.schema import (
+    FPS,
+    HEADER,
+    HEADER_OPTIONAL,
+    boolean,
+    described,
+    integer,
+    list_of,
+    nullable,
+    obj,
+    plain_name,
+    string,
+    validate,
+)
 from gendef_core.artifacts.tensors import expect_tensor, load_tensors, save_tensors
 from gendef_core.errors import ArtifactError
 
@@ -101,63 +124,84 @@ def write_dataset_manifest(root: Path, *, resolution: int, fps: Fraction, videos
     })
 
 
+MAX_VIDEO_FRAMES = 100_000_000
+"""Most frames a dataset manifest may state for one video."""
+
+DATASET_MANIFEST = obj({
+    **HEADER,
+    "resolution": integer(2),  # bounded by the frames: read_video_frames checks one before allocating
+    "fps": FPS,
+    "num_videos": integer(1),
+    "num_frames": integer(1),
+    "videos": list_of(described(obj({"name": plain_name(), "num_frames": integer(1, MAX_VIDEO_FRAMES)}),
+                                "{'name': str, 'num_frames': int >= 1}")),
+    "source": obj({}, {"kind": string(), "path": nullable(string())}),
+}, {
+    **HEADER_OPTIONAL,
+    "skipped": list_of(obj({"name": string(), "reason": string()})),
+    "min_frames": integer(1),
+    "ground_truth": nullable(obj({"kind": string(), "backward_map": boolean()})),
+})
+"""The fields of a dataset's manifest.json (FORMATS.md, "Dataset")."""
+
+
 def load_dataset_info(path: Path, *, check_files: bool = True) -> DatasetInfo:
-    """Read and validate a dataset's manifest; with `check_files`, also that every frame file exists."""
+    """Read and validate a dataset's manifest; with `check_files`, also that every frame file exists (and
+    none is a symbolic link: FORMATS.md, "Names and links")."""
     path = Path(path)
     m = read_manifest(path, fmt=DATASET_FORMAT, version=DATASET_VERSION, what="dataset",
                       fix="point at a directory made by `gendef data prepare` or `gendef data synth`",
                       migrations={})
     where = path / "manifest.json"
-    res = require(m, "resolution", int, where)
-    if res < 2:
-        raise ArtifactError(f"{where}: resolution must be at least 2, got {res}")
-    fps = fps_from_json(m, where)
-    raw_videos = require(m, "videos", list, where)
-    videos = []
-    for i, v in enumerate(raw_videos):
-        if not (isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("num_frames"), int)
-                and v["num_frames"] >= 1 and "/" not in v["name"] and v["name"] not in ("", ".", "..")):
-            raise ArtifactError(f"{where}: videos[{i}] must be {{'name': str, 'num_frames': int >= 1}}")
-        videos.append(VideoEntry(v["name"], v["num_frames"]))
-    if not videos:
+    if isinstance(m.get("videos"), list) and not m["videos"]:
         raise ArtifactError(f"{where}: the dataset has no videos; {_FIX}")
-    if require(m, "num_videos", int, where) != len(videos):
+    validate(m, DATASET_MANIFEST, where, fix=_FIX)
+    videos = [VideoEntry(v["name"], v["num_frames"]) for v in m["videos"]]
+    names = [v.name for v in videos]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise ArtifactError(f"{where}: the video {twice!r} is listed twice; {_FIX}")
+    if m["num_videos"] != len(videos):
         raise ArtifactError(f"{where}: num_videos is {m['num_videos']} but {len(videos)} videos are listed")
-    gt = m.get("ground_truth")
-    info = DatasetInfo(path=path, resolution=res, fps=fps, videos=tuple(videos),
-                       source=require(m, "source", dict, where),
-                       min_frames=int(m.get("min_frames", 1)),
-                       skipped=tuple(m.get("skipped") or ()), ground_truth=gt if isinstance(gt, dict) else None)
+    info = DatasetInfo(path=path, resolution=m["resolution"], fps=fps_from_json(m, where), videos=tuple(videos),
+                       source=m["source"], min_frames=m.get("min_frames", 1), skipped=tuple(m.get("skipped") or ()),
+                       ground_truth=m.get("ground_truth"))
     if check_files:
         for v in info.videos:
-            d = info.video_dir(v.name)
+            d = artifact_path(path, "videos", v.name, fix=_FIX)
             if not d.is_dir():
                 raise ArtifactError(f"{d} is missing; the dataset is incomplete, {_FIX}")
-            names = sorted(p.name for p in d.iterdir() if _FRAME_RE.match(p.name))
-            if names != [FRAME_NAME.format(i) for i in range(v.num_frames)]:
-                raise ArtifactError(f"{d} has {len(names)} frame files, the manifest lists {v.num_frames} "
+            with os.scandir(d) as entries:
+                frames = sorted((e for e in entries if _FRAME_RE.match(e.name)), key=lambda e: e.name)
+            link = next((e for e in frames if e.is_symlink()), None)
+            if link is not None:
+                artifact_path(d, link.name, fix=_FIX)  # raises: the frame is a link
+            if [e.name for e in frames] != [FRAME_NAME.format(i) for i in range(v.num_frames)]:
+                raise ArtifactError(f"{d} has {len(frames)} frame files, the manifest lists {v.num_frames} "
                                     f"(000000.png … consecutive); {_FIX}")
+    if m["num_frames"] != info.num_frames:
+        raise ArtifactError(f"{where}: num_frames is {m['num_frames']} but the videos listed have {info.num_frames}; "
+                            f"{_FIX}")
     return info
 
 
 def read_video_frames(info: DatasetInfo, name: str) -> np.ndarray:
     """Decode one video of the dataset: ``uint8 [T, R, R, 3]``, checking every frame's size."""
-    from PIL import Image, UnidentifiedImageError
-
     entry = next((v for v in info.videos if v.name == name), None)
     if entry is None:
         raise ArtifactError(f"{info.path}: no video named {name!r}")
-    out = np.empty((entry.num_frames, info.resolution, info.resolution, 3), dtype=np.uint8)
+    folder = artifact_path(info.path, "videos", name, fix=_FIX)
+    out = None  # allocated once the first frame has shown the resolution is real
     for i in range(entry.num_frames):
-        p = info.frame_path(name, i)
-        try:
-            with Image.open(p) as im:
-                if im.size != (info.resolution, info.resolution):
-                    raise ArtifactError(f"{p} is {im.size[0]}x{im.size[1]}, but the dataset's resolution is "
-                                        f"{info.resolution}; {_FIX}")
-                out[i] = np.asarray(im.convert("RGB"))
-        except (UnidentifiedImageError, OSError) as e:
-            raise ArtifactError(f"{p} is not a readable image ({e}); {_FIX}") from None
+        p = artifact_path(folder, FRAME_NAME.format(i), fix=_FIX)
+        with open_image(p, error=ArtifactError, fix=_FIX) as im:
+            if im.size != (info.resolution, info.resolution):
+                raise ArtifactError(f"{p} is {im.size[0]}x{im.size[1]}, but the dataset's resolution is "
+                                    f"{info.resolution}; {_FIX}")
+            if out is None:
+                out = np.empty((entry.num_frames, info.resolution, info.resolution, 3), dtype=np.uint8)
+            out[i] = np.asarray(im.convert("RGB"))
+    assert out is not None  # entry.num_frames >= 1
     return out
 
 
@@ -178,7 +222,7 @@ def load_ground_truth(info: DatasetInfo, name: str) -> GroundTruth:
     entry = next((v for v in info.videos if v.name == name), None)
     if entry is None:
         raise ArtifactError(f"{info.path}: no video named {name!r}")
-    p = info.path / "groundtruth" / f"{name}.safetensors"
+    p = artifact_path(info.path, "groundtruth", f"{name}.safetensors", fix=_FIX)
     t = load_tensors(p, fix=_FIX)
     n_frames, r = entry.num_frames, info.resolution
     q = expect_tensor(t, "query_points", p, dtype=torch.float32, shape=(None, 2))

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from gendef_core.artifacts.common import atomic_file
+from gendef_core.artifacts.images import open_image
 from gendef_core.errors import DataError
 
 if TYPE_CHECKING:
@@ -64,16 +65,9 @@ def overlay_from_uint8(rgba: Tensor | np.ndarray) -> Tensor:
 def _open(path: Path, mode: str | None = None) -> PILImage.Image:
     """Open and decode an image (converted to `mode` if given), turning a missing or unreadable file into a
     `DataError`."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return im.convert(mode) if mode is not None else im.copy()
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist") from None
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise DataError(f"{path} is not a readable image ({e})") from None
+    with open_image(path, fix="re-save it as a PNG") as im:
+        im.load()
+        return im.convert(mode) if mode is not None else im.copy()
 
 
 def _resize_to(path: Path, actual: tuple[int, ...], expected: tuple[int, int] | None, resize: bool,

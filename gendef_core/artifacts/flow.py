@@ -9,7 +9,29 @@ from pathlib import Path
 from torch import Tensor
 
 from gendef_core.artifacts.clip import VideoRecord
-from gendef_core.artifacts.common import FileRecord, Header, file_record, fps_to_json, header, write_json_atomic
+from gendef_core.artifacts.common import (
+    FileRecord,
+    Header,
+    file_record,
+    fps_to_json,
+    header,
+    read_manifest,
+    verify_files,
+    write_json_atomic,
+)
+from gendef_core.artifacts.schema import (
+    FILE_RECORD,
+    FPS,
+    HEADER,
+    HEADER_OPTIONAL,
+    integer,
+    mapping,
+    number,
+    obj,
+    plain_name,
+    string,
+    validate,
+)
 from gendef_core.artifacts.tensors import save_tensors
 
 FLOW_FORMAT = "gendef.flow"
@@ -56,3 +78,26 @@ def write_flow(directory: Path, *, clip: str, flow: Tensor, valid: Tensor, fps: 
                 "videos": dict(videos)}
     write_json_atomic(directory / "manifest.json", manifest)
     return manifest
+
+
+_SIDE = integer(1, 1 << 16)
+FLOW_MANIFEST = obj({
+    **HEADER,
+    "clip": string(), "num_frames": integer(1), "height": _SIDE, "width": _SIDE, "fps": FPS, "convention": string(),
+    "flow_max": number(0), "valid_fraction": number(0, 1), "mean_magnitude": number(0),
+    "files": mapping(plain_name(), FILE_RECORD, min_len=1),
+    "videos": mapping(plain_name(), obj({"num_frames": integer(1)})),
+}, HEADER_OPTIONAL)
+"""The fields of a flow artifact's manifest.json (FORMATS.md, "Flow")."""
+
+
+def read_flow_manifest(directory: Path, *, verify: bool = True) -> FlowManifest:
+    """The validated manifest of a flow artifact; `verify` checks its files' sizes and sha256."""
+    directory = Path(directory)
+    fix = "re-create it with `gendef flow`"
+    m = read_manifest(directory, fmt=FLOW_FORMAT, version=FLOW_VERSION, what="flow artifact",
+                      fix="point at a directory written by `gendef flow`")
+    validate(m, FLOW_MANIFEST, directory / "manifest.json", fix=fix)
+    if verify:
+        verify_files(directory, m["files"], fix=fix)
+    return m  # type: ignore[return-value]  # validated against FlowManifest's fields just above

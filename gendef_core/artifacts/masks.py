@@ -11,7 +11,22 @@ from pathlib import Path
 
 from torch import Tensor
 
-from gendef_core.artifacts.common import Header, header, write_json_atomic
+from gendef_core.artifacts.common import Header, artifact_path, header, read_manifest, write_json_atomic
+from gendef_core.artifacts.schema import (
+    HEADER,
+    HEADER_OPTIONAL,
+    array,
+    integer,
+    list_of,
+    mapping,
+    nullable,
+    number,
+    obj,
+    one_of,
+    string,
+    validate,
+)
+from gendef_core.errors import ArtifactError
 
 MASKS_FORMAT = "gendef.masks"
 MASKS_VERSION = 1
@@ -49,3 +64,25 @@ def write_masks_manifest(directory: Path, *, clip: str, mask: str, frame: int | 
                 "convention": MASKS_CONVENTION, "area": area}
     write_json_atomic(Path(directory) / "manifest.json", manifest)
     return manifest
+
+
+_FIX = "re-create it with `gendef segment`"
+_SIDE = integer(1, 1 << 16)
+
+
+def read_masks_manifest(directory: Path) -> MasksManifest:
+    """The validated manifest of a masks directory (every field, and one label PNG per frame present)."""
+    directory = Path(directory)
+    m = read_manifest(directory, fmt=MASKS_FORMAT, version=MASKS_VERSION, what="masks directory",
+                      fix="point at a directory written by `gendef segment`")
+    where = directory / "manifest.json"
+    t = validate(m, obj({"num_frames": integer(1, 10_000_000)}), where, fix=_FIX)["num_frames"]
+    validate(m, obj({**HEADER, "clip": string(), "mask": string(), "frame": nullable(integer(0, t - 1)),
+                     "mode": one_of("bilinear", "nearest"), "num_frames": integer(1), "height": _SIDE, "width": _SIDE,
+                     "labels": list_of(integer(0, 254)), "convention": string(),
+                     "area": mapping(string(r"\d{1,3}", what="an object id"), array((t,), number(0, 1)))},
+                    HEADER_OPTIONAL), where, fix=_FIX)
+    for i in range(t):
+        if not artifact_path(directory, mask_name(i), fix=_FIX).is_file():
+            raise ArtifactError(f"{directory / mask_name(i)} is missing; {_FIX}")
+    return m  # type: ignore[return-value]  # validated against MasksManifest's fields just above

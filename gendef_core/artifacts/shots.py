@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gendef_core.artifacts.common import header, read_manifest, require, write_json_atomic
+from gendef_core.artifacts.common import artifact_path, header, read_manifest, write_json_atomic
+from gendef_core.artifacts.schema import (
+    HEADER,
+    HEADER_OPTIONAL,
+    integer,
+    list_of,
+    nullable,
+    number,
+    obj,
+    plain_name,
+    string,
+    validate,
+)
 from gendef_core.errors import ArtifactError
 
 SHOTS_FORMAT = "gendef.shots"
@@ -38,22 +50,28 @@ def write_shots_index(directory: Path, *, source: str, start: int, shots: Sequen
     return write_json_atomic(Path(directory) / "manifest.json", m)
 
 
+SHOTS_INDEX = obj({
+    **HEADER,
+    "shots": list_of(obj({"name": plain_name(), "start": integer(0), "end": integer(1)},
+                         {"num_frames": integer(1), "psnr_mean_db": nullable(number())})),
+}, {**HEADER_OPTIONAL, "source": string(), "start": integer(0), "cuts": list_of(integer(0))})
+"""The fields of a shots folder's manifest.json (FORMATS.md, "Shots")."""
+_FIX = "re-run `gendef fit`"
+
+
 def read_shots_index(directory: Path) -> list[ShotEntry]:
     """The shots of a `gendef fit` output folder, validated (each shot's clip must exist)."""
     directory = Path(directory)
     m = read_manifest(directory, fmt=SHOTS_FORMAT, version=SHOTS_VERSION, what="shots folder",
                       fix="point at a folder written by `gendef fit` for a video with scene cuts")
     where = directory / "manifest.json"
+    validate(m, SHOTS_INDEX, where, fix=_FIX)
     out = []
-    for s in require(m, "shots", list, where):
-        name = s.get("name") if isinstance(s, dict) else None
-        if not isinstance(name, str) or "/" in name or "\\" in name or name in ("", ".", ".."):
-            raise ArtifactError(f"{where}: every shot needs a plain 'name'; re-run `gendef fit`")
-        start, end = s.get("start"), s.get("end")
-        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
-            raise ArtifactError(f"{where}: shot {s['name']} has no valid [start, end); re-run `gendef fit`")
-        if not (directory / s["name"]).is_dir():
-            raise ArtifactError(f"{directory / s['name']} is missing; re-run `gendef fit`")
+    for s in m["shots"]:
+        if not s["start"] < s["end"]:
+            raise ArtifactError(f"{where}: shot {s['name']} has no valid [start, end); {_FIX}")
+        if not artifact_path(directory, s["name"], fix=_FIX).is_dir():
+            raise ArtifactError(f"{directory / s['name']} is missing; {_FIX}")
         psnr = s.get("psnr_mean_db")
-        out.append(ShotEntry(s["name"], start, end, float(psnr) if isinstance(psnr, int | float) else None))
+        out.append(ShotEntry(s["name"], s["start"], s["end"], None if psnr is None else float(psnr)))
     return out

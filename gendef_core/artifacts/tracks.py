@@ -27,6 +27,22 @@ import torch
 from torch import Tensor
 
 from gendef_core.artifacts.common import Header, atomic_file, check_header, header, read_json, write_json_atomic
+from gendef_core.artifacts.schema import (
+    HEADER,
+    HEADER_OPTIONAL,
+    MAX_INT,
+    Check,
+    array,
+    boolean,
+    integer,
+    nullable,
+    number,
+    obj,
+    one_of,
+    show,
+    string,
+    validate,
+)
 from gendef_core.errors import DataError
 
 TRACKS_FORMAT = "gendef.tracks"
@@ -43,6 +59,10 @@ class Queries:
     points: Tensor      # float64 [N, 2]
 
 
+def _repr(value: object) -> str:
+    return show(value) if isinstance(value, list | dict) else repr(value)  # containers by their size only
+
+
 def read_points(path: Path, *, size: tuple[int, int], num_frames: int,
                 canonical_size: tuple[int, int] | None = None) -> Queries:
     """Read and validate a points file for a clip of `num_frames` frames of ``size = (H, W)``.
@@ -51,12 +71,9 @@ def read_points(path: Path, *, size: tuple[int, int], num_frames: int,
     frame points within the frame.
     """
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist; give a JSON list of [x, y] pixel points ({_EXAMPLE})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(f"{path} is not valid JSON ({e}); give {_EXAMPLE}") from None
+    if not path.exists():
+        raise DataError(f"{path} does not exist; give a JSON list of [x, y] pixel points ({_EXAMPLE})")
+    doc = read_json(path, fix=f"give {_EXAMPLE}", error=DataError, allow_nan=True)  # NaN: refused below, by point
     space, frame = "canonical", None
     if isinstance(doc, dict):
         unknown = set(doc) - {"space", "frame", "points"}
@@ -65,12 +82,12 @@ def read_points(path: Path, *, size: tuple[int, int], num_frames: int,
                             f"{' (unknown: ' + ', '.join(sorted(unknown)) + ')' if unknown else ''}; {_EXAMPLE}")
         space = doc.get("space", "canonical")
         if space not in ("canonical", "frame"):
-            raise DataError(f"{path}: space must be \"canonical\" or \"frame\", got {space!r}")
+            raise DataError(f"{path}: space must be \"canonical\" or \"frame\", got {_repr(space)}")
         if space == "frame":
             frame = doc.get("frame")
             if not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame < num_frames:
                 raise DataError(f"{path}: frame must be an integer in 0..{num_frames - 1} for \"frame\" points, "
-                                f"got {frame!r}")
+                                f"got {_repr(frame)}")
         elif "frame" in doc:
             raise DataError(f"{path}: \"frame\" is only meaningful with \"space\": \"frame\"")
         doc = doc["points"]
@@ -79,12 +96,14 @@ def read_points(path: Path, *, size: tuple[int, int], num_frames: int,
     h, w = size if space == "frame" or canonical_size is None else canonical_size
     for i, p in enumerate(doc):
         if (not isinstance(p, list) or len(p) != 2
-                or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in p)):
-            raise DataError(f"{path}: point {i} is {json.dumps(p)}, not an [x, y] pair of finite numbers; {_EXAMPLE}")
+                or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                           and (isinstance(v, int) or math.isfinite(v)) for v in p)):
+            shown = json.dumps(p) if not isinstance(p, list | dict) or len(p) <= 4 else show(p)
+            raise DataError(f"{path}: point {i} is {shown}, not an [x, y] pair of finite numbers; {_EXAMPLE}")
         if not (0 <= p[0] <= w - 1 and 0 <= p[1] <= h - 1):
             where = "canonical image" if space == "canonical" else f"frame {frame}"
-            raise DataError(f"{path}: point {i} ({p[0]}, {p[1]}) is outside the {where} ({w}x{h}: x in [0, {w - 1}], "
-                            f"y in [0, {h - 1}])")
+            raise DataError(f"{path}: point {i} ({show(p[0])}, {show(p[1])}) is outside the {where} ({w}x{h}: "
+                            f"x in [0, {w - 1}], y in [0, {h - 1}])")
     return Queries(space, frame, torch.tensor(doc, dtype=torch.float64))
 
 
@@ -168,8 +187,30 @@ def write_tracks(path: Path, document: TracksDocument) -> Path:
     return write_json_atomic(Path(path), document)
 
 
+_MAX_SIDE = 1 << 16
+
+
+def tracks_schema(num_frames: int, num_points: int) -> Check:
+    """The fields of a `gendef.tracks` document of T = `num_frames` frames and N = `num_points` points
+    (FORMATS.md, "Tracks")."""
+    t, n = num_frames, num_points
+    return obj({
+        **HEADER,
+        "clip": string(), "num_frames": integer(1, MAX_INT), "num_points": integer(1, MAX_INT),
+        "height": integer(1, _MAX_SIDE), "width": integer(1, _MAX_SIDE), "convention": string(),
+        "space": one_of("canonical", "frame"), "query_frame": nullable(integer(0, max(t - 1, 0))),
+        "queries": array((n, 2), number()), "canonical_points": array((n, 2), number()),
+        "tolerance": number(0),
+        "tracks": array((t, n, 2), number()), "visible": array((t, n), boolean()), "residual": array((t, n), number(0)),
+    }, HEADER_OPTIONAL)
+
+
 def read_tracks(path: Path) -> dict[str, Any]:
-    """A `gendef.tracks` document, header checked (format, version); its fields are checked by the reader."""
+    """A `gendef.tracks` document, validated: header (format, version) and every field (`tracks_schema`)."""
     fix = "make one with `gendef track --out tracks.json`"
-    return check_header(read_json(Path(path), fix=fix), Path(path), fmt=TRACKS_FORMAT, version=TRACKS_VERSION,
-                        what="tracks", hint=fix)
+    path = Path(path)
+    doc = check_header(read_json(path, fix=fix), path, fmt=TRACKS_FORMAT, version=TRACKS_VERSION, what="tracks",
+                       hint=fix)
+    sizes = validate(doc, obj({"num_frames": integer(1, MAX_INT), "num_points": integer(1, MAX_INT)}), path, fix=fix)
+    validate(doc, tracks_schema(sizes["num_frames"], sizes["num_points"]), path, fix=fix)
+    return doc

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from gendef_core.artifacts.common import atomic_file
-from gendef_core.errors import DataError
+from gendef_core.artifacts.images import open_image
 
 
 def to_uint8(images: Tensor) -> Tensor:
@@ -28,19 +28,13 @@ def from_uint8(images: Tensor | np.ndarray) -> Tensor:
 
 
 def read_image(path: Path, *, mode: str = "RGB") -> np.ndarray:
-    """Read an image file as ``uint8 [H, W, C]`` (RGB, RGBA) or ``[H, W]`` (L, P), or fail clearly."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if mode != "P" or im.mode != "P":
-                im = im.convert(mode)
-            return np.asarray(im).copy()
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist") from None
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise DataError(f"{path} is not a readable image ({e})") from None
+    """Read an image file as ``uint8 [H, W, C]`` (RGB, RGBA) or ``[H, W]`` (L, P), or fail clearly: a
+    one-line DataError (`gendef_core.artifacts.images.open_image`) that says to re-save or remove it."""
+    with open_image(path, fix="re-save or remove it") as im:
+        im.load()
+        if mode != "P" or im.mode != "P":
+            im = im.convert(mode)
+        return np.asarray(im).copy()
 
 
 def write_png(path: Path, image: np.ndarray | Tensor) -> Path:

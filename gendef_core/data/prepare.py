@@ -16,6 +16,7 @@ import numpy as np
 
 from gendef_core.artifacts.common import atomic_dir, prepare_output_dir
 from gendef_core.artifacts.dataset import VideoEntry, safe_video_name, write_dataset_manifest, write_video_frames
+from gendef_core.artifacts.paths import check_apart
 from gendef_core.data.images import center_crop_resize, read_image
 from gendef_core.data.video_io import VIDEO_EXTENSIONS, iter_frames, probe_video, to_fraction
 from gendef_core.errors import ConfigError, DataError
@@ -70,17 +71,33 @@ def _hidden(p: Path, root: Path) -> bool:
     return any(part.startswith(".") or part == "__MACOSX" for part in p.relative_to(root).parts)
 
 
+def is_gendef_artifact(folder: Path) -> bool:
+    """True for a directory that is a gendef artifact (a dataset, clip, checkpoint, masks or flow directory...):
+    its manifest.json names a ``gendef.*`` format. Read cheaply (the first 4 KiB), never parsed."""
+    manifest = Path(folder) / "manifest.json"
+    try:
+        with open(manifest, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return b'"format": "gendef.' in head or b'"format":"gendef.' in head
+
+
 def discover_sources(root: Path, *, name: str | None = None, exclude: Path | None = None) -> list[Source]:
     """Video files anywhere under `root`, and every folder that directly holds image files.
 
     `name` names frames lying directly in `root` (default: root's name); `exclude` is a directory
-    to ignore (the output, when it lies inside the source).
+    to ignore (the output, when it lies inside the source). gendef artifacts found inside the source
+    (an earlier dataset, clips with their video.mp4, a run...) are skipped with everything under them:
+    they are outputs, not source videos.
     """
     root = Path(root)
     sources: list[Source] = []
-    skip = exclude.resolve() if exclude is not None else None
+    skip = [exclude.resolve()] if exclude is not None else []
+    skip += [m.parent.resolve() for m in root.rglob("manifest.json")
+             if m.parent != root and is_gendef_artifact(m.parent)]
     dirs = [root, *sorted((p for p in root.rglob("*") if p.is_dir() and not _hidden(p, root)
-                            and (skip is None or not p.resolve().is_relative_to(skip))),
+                            and not any(p.resolve().is_relative_to(s) for s in skip)),
                            key=lambda p: _natural_key(str(p)))]
     for d in dirs:
         files = sorted((f for f in d.iterdir() if f.is_file() and not f.name.startswith(".")),
@@ -143,6 +160,9 @@ def prepare_dataset(src: Path, out: Path, *, resolution: int, fps: float | str |
             raise ConfigError(f"`fps`: {e}") from None
     if not src.exists():
         raise DataError(f"{src} does not exist; give a folder or .zip of videos or frame folders")
+    check_apart(out, {"src": src})  # --overwrite must never delete the source (out inside src is excluded below)
+    if is_gendef_artifact(src):
+        raise DataError(f"{src} is a gendef artifact, not a folder of source videos; give the folder of your videos")
     prepare_output_dir(out, overwrite=overwrite, what="dataset")
     with tempfile.TemporaryDirectory(prefix="gendef-zip-") as tmp:
         root = src

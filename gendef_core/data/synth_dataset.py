@@ -15,6 +15,34 @@ from gendef_core.data.video_io import to_fraction
 from gendef_core.errors import ConfigError
 from gendef_core.events import Info, OnEvent, Progress, ignore
 
+MAX_VIDEOS, MAX_FRAMES = 1_000_000, 1_000_000
+MAX_MEMORY = 16 << 30
+"""Largest estimated memory (bytes) of one video being made; its frames and ground truth are built whole."""
+MAX_DISK = 1 << 40
+"""Largest estimated size (bytes, before PNG compression) of a dataset."""
+
+
+def _check_size(kind: str, num_videos: int, num_frames: int, resolution: int, grid: int) -> None:
+    """Refuse sizes that cannot be meant (before anything is allocated or written), with the estimate."""
+    if not 1 <= num_videos <= MAX_VIDEOS:
+        raise ConfigError(f"`num_videos` must be in 1..{MAX_VIDEOS}, got {num_videos}")
+    if not 2 <= num_frames <= MAX_FRAMES:
+        raise ConfigError(f"`num_frames` must be in 2..{MAX_FRAMES}, got {num_frames}")
+    if not 1 <= grid <= resolution:
+        raise ConfigError(f"`grid` must be in 1..{resolution} (at most one query point per pixel of a row), got {grid}")
+    pixels, points = resolution * resolution, grid * grid
+    # per frame: RGB as uint8 and float32, the clouds' offsets, and float64 tracks with their Newton terms
+    memory = num_frames * (pixels * (3 + 12 + (8 if kind == "clouds" else 0)) + points * 64)
+    if memory > MAX_MEMORY:
+        raise ConfigError(f"one video of {num_frames} frames at {resolution}x{resolution} with a {grid}x{grid} grid "
+                          f"needs about {memory / 2**30:,.1f} GiB of memory (more than {MAX_MEMORY >> 30}); use fewer "
+                          f"`num_frames`, a smaller `grid` or `resolution`")
+    disk = num_videos * num_frames * (pixels * (3 + (8 if kind == "clouds" else 0)) + points * 9)
+    if disk > MAX_DISK:
+        raise ConfigError(f"{num_videos} videos of {num_frames} frames at {resolution}x{resolution} take up to "
+                          f"{disk / 2**30:,.0f} GiB on disk (more than {MAX_DISK >> 30}); use fewer `num_videos` or "
+                          f"`num_frames`")
+
 
 def synth_dataset(kind: str, out: Path, *, num_videos: int, num_frames: int, resolution: int, seed: int = 0,
                   fps: float | str = 25, grid: int = 8, motion: float = 1.0, overwrite: bool = False,
@@ -32,6 +60,9 @@ def synth_dataset(kind: str, out: Path, *, num_videos: int, num_frames: int, res
     check_resolution(resolution, minimum=16)
     if num_videos < 1 or num_frames < 2 or grid < 1:
         raise ConfigError("`num_videos` must be >= 1, `num_frames` >= 2 and `grid` >= 1")
+    _check_size(kind, num_videos, num_frames, resolution, grid)
+    if not 0 <= seed <= 2**63 - 1:
+        raise ConfigError(f"`seed` must be in 0..{2**63 - 1}, got {seed}")
     if not (math.isfinite(motion) and 0 <= motion <= MAX_MOTION):
         raise ConfigError(f"`motion` must be in 0..{MAX_MOTION:g} (a speed factor; 1 is the default), got {motion}")
     try:

@@ -271,27 +271,23 @@ _SWAPPING_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that rotate by 90 deg
 
 def _image_size(path: Path) -> tuple[int, int]:
     """(W, H) of an image as displayed, from its header only."""
-    from PIL import Image, UnidentifiedImageError
+    from gendef_core.artifacts.images import open_image
 
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-            orientation = im.getexif().get(0x0112, 1)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise DataError(f"{path} is not a readable image ({_one_line(e)}); re-save or remove it") from None
+    with open_image(path, fix="re-save or remove it") as im:
+        w, h = im.size
+        orientation = im.getexif().get(0x0112, 1)
     return (h, w) if orientation in _SWAPPING_ORIENTATIONS else (w, h)
 
 
 def _read_image(path: Path) -> np.ndarray:
     """``uint8 [H, W, 3]`` RGB, EXIF orientation applied."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps
 
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise DataError(f"{path} is not a readable image ({_one_line(e)}); re-save or remove it") from None
+    from gendef_core.artifacts.images import open_image
+
+    with open_image(path, fix="re-save or remove it") as im:
+        im.load()
+        return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
 
 
 def _probe_folder(path: Path, fps: Fraction | None) -> SourceInfo:

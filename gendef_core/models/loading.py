@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from gendef_core.artifacts.checkpoint import CheckpointInfo, load_checkpoint
-from gendef_core.config import TrainConfig
+from gendef_core.artifacts.tensors import all_finite
+from gendef_core.config import TrainConfig, config_from_file
 from gendef_core.devices import pick_device
 from gendef_core.errors import ArtifactError, ConfigError, GendefError
 from gendef_core.models.generator import VideoGenerator, build_generator
@@ -32,11 +33,34 @@ class LoadedGenerator:
     checkpoint: CheckpointInfo
 
 
+def checkpoint_config(info: CheckpointInfo) -> TrainConfig:
+    """The checked `TrainConfig` of a checkpoint (`config_from_file`: keys, types, ranges, size bounds and the
+    memory estimate, before anything is built); errors name its config.json."""
+    return config_from_file(dict(info.config), info.path / "config.json", error=ArtifactError,
+                            fix=f"the checkpoint is damaged or not made by gendef; {REBUILD}")
+
+
+def check_weights(module: nn.Module, state: Mapping[str, torch.Tensor], where: str, *,
+                  error: type[GendefError] = ArtifactError) -> None:
+    """Refuse stored tensors of another dtype than the module's (torch would cast them without a word) and
+    non-finite weights (training from them fails later with a misleading message)."""
+    own = module.state_dict()
+    for key, t in state.items():
+        mine = own.get(key)
+        if mine is not None and t.dtype != mine.dtype:
+            raise error(f"{where}: tensor {key!r} is {t.dtype}, the model's is {mine.dtype}; gendef stores "
+                        f"{mine.dtype} weights, so this file was altered or not made by gendef: {REBUILD}")
+        if t.is_floating_point() and not all_finite(t):
+            raise error(f"{where}: tensor {key!r} contains NaN or inf: the checkpoint has non-finite weights "
+                        f"(its training diverged); use an earlier checkpoint of that run")
+
+
 def fit_weights(module: nn.Module, state: Mapping[str, torch.Tensor], where: str, *, fix: str,
                 error: type[GendefError] = ArtifactError, may_lack: Callable[[str], bool] = lambda key: False) -> None:
     """Load `state` into `module`, refusing (one line naming `where` and `fix`) weights that do not fit:
-    a missing or unexpected name, or a shape that differs. Names for which `may_lack` is true may be
-    missing (they keep their initial values)."""
+    a missing or unexpected name, or a shape that differs; and (`check_weights`) another dtype or non-finite
+    values. Names for which `may_lack` is true may be missing (they keep their initial values)."""
+    check_weights(module, state, where, error=error)
     try:
         missing, unexpected = module.load_state_dict(dict(state), strict=False)
     except RuntimeError as e:  # shape mismatch: torch lists them, the last line names one
@@ -63,7 +87,7 @@ def load_generator(checkpoint: Path, *, ema: bool = True, device: str | torch.de
     `ema`: the EMA weights (what sampling and evaluation use), else the raw training weights.
     """
     info = load_checkpoint(Path(checkpoint), verify=False)  # each loaded file is verified once, as it is read
-    cfg = TrainConfig.from_dict(dict(info.config))
+    cfg = checkpoint_config(info)
     if cfg.stage != "finetune":
         raise ConfigError(f"{info.path} is a pre-training checkpoint (an image model); use a `gendef finetune` run")
     gen = build_generator(cfg.model, "finetune")

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from gendef_core.artifacts.checkpoint import list_checkpoints, load_checkpoint
 from gendef_core.artifacts.runconfig import read_run_config
-from gendef_core.config import Stage, TrainConfig, apply_overrides, check_resume, inherit_pretraining
+from gendef_core.config import (
+    TRAIN_RANGES,
+    Stage,
+    TrainConfig,
+    apply_overrides,
+    check_resume,
+    config_from_file,
+    inherit_pretraining,
+)
 from gendef_core.config import preset as preset_config
 from gendef_core.errors import ArtifactError, ConfigError
+from gendef_core.models.loading import checkpoint_config
 
 
 @dataclass(frozen=True)
@@ -66,15 +76,14 @@ def resolve_train_config(stage: Stage, *, preset: str = "small", init: Path | No
         found = list_checkpoints(Path(resume_run))
         if not found:
             raise ArtifactError(f"{resume_run} has no checkpoint to resume from; drop `resume_run` to start a new run")
-        saved = TrainConfig.from_dict(dict(load_checkpoint(found[-1], verify=False).config))
+        saved = checkpoint_config(load_checkpoint(found[-1], verify=False))
         if saved.stage != stage:
             raise ConfigError(f"{resume_run} is a {saved.stage} run; resume it with `gendef {saved.stage} --resume`")
         cfg = _set_length(apply_overrides(saved, sets + list(overrides or [])), steps, kimg)
         check_resume(saved, cfg, resume_run)
         return cfg
     if config_file is not None:
-        cfg = TrainConfig.from_dict(read_run_config(Path(config_file), allow_headerless=True))
-        cfg = dataclasses.replace(cfg, stage=stage)
+        cfg = config_from_file(read_run_config(Path(config_file), allow_headerless=True), config_file, stage=stage)
     else:
         cfg = preset_config(preset, stage)
     if stage == "finetune" and (init is None) == (not from_scratch):
@@ -84,16 +93,22 @@ def resolve_train_config(stage: Stage, *, preset: str = "small", init: Path | No
         cfg = dataclasses.replace(cfg, init_from=None)
     if init is not None:
         ck = load_checkpoint(Path(init), verify=False)
-        cfg = inherit_pretraining(cfg, TrainConfig.from_dict(dict(ck.config)), str(ck.path.resolve()))
+        cfg = inherit_pretraining(cfg, checkpoint_config(ck), str(ck.path.resolve()))
     return _set_length(apply_overrides(cfg, sets + list(overrides or [])), steps, kimg)
 
 
 def _set_length(cfg: TrainConfig, steps: int | None, kimg: float | None) -> TrainConfig:
+    lo, hi = TRAIN_RANGES["steps"]
     if steps is not None:
+        if not lo <= steps <= hi:
+            raise ConfigError(f"`steps` must be in {lo}..{hi}, got {steps}")
         return dataclasses.replace(cfg, steps=steps)
     if kimg is not None:
         # kimg counts images (frames) over all processes; accelerate launch sets WORLD_SIZE.
         frames = cfg.num_frames if cfg.stage == "finetune" else 1
         per_step = cfg.batch_size * int(os.environ.get("WORLD_SIZE", "1")) * frames
+        if not (math.isfinite(kimg) and 0 <= kimg * 1000 / per_step <= hi):
+            raise ConfigError(f"`kimg` must be in 0..{hi * per_step / 1000:g} (at most {hi} steps of {per_step} "
+                              f"images), got {kimg}")
         return dataclasses.replace(cfg, steps=max(1, round(kimg * 1000 / per_step)))
     return cfg

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from gendef_core.errors import ArtifactError, ConfigError, TrainingError
 from gendef_core.events import Info, OnEvent, Progress, Warning, ignore
 from gendef_core.models.discriminator import build_discriminator
 from gendef_core.models.generator import CanonicalGenerator, VideoGenerator, build_generator
-from gendef_core.models.loading import load_into
+from gendef_core.models.loading import checkpoint_config, load_into
 from gendef_core.training.ema import ema_beta, update_ema
 from gendef_core.training.snapshots import write_snapshot
 from gendef_core.training.steps import Phases
@@ -133,7 +134,7 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
     main = acc.is_main_process
     emit = on_event if main else ignore
     out = Path(out)
-    start_ckpt = _check_run_dir(cfg, out, resume=resume)  # on every process; nothing is written until
+    candidates = _check_run_dir(cfg, out, resume=resume)  # on every process; nothing is written until
                                                            # data, models, --init and resume state all load
 
     busy = oversubscription()
@@ -145,7 +146,7 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
     g = build_generator(cfg.model, cfg.stage).to(acc.device)
     d = build_discriminator(cfg).to(acc.device)
     g_ema = copy.deepcopy(g).eval().requires_grad_(False)
-    if start_ckpt is None and cfg.init_from and isinstance(g, VideoGenerator) and isinstance(g_ema, VideoGenerator):
+    if not candidates and cfg.init_from and isinstance(g, VideoGenerator) and isinstance(g_ema, VideoGenerator):
         _init_from_pretraining(cfg, g, g_ema, d)
 
     c = cfg.loss.r1_every / (cfg.loss.r1_every + 1)  # lazy-regularisation correction of lr and betas
@@ -156,8 +157,8 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = False, on_e
     opt_g = torch.optim.Adam(g_params, lr=cfg.lr_g, betas=cfg.betas, eps=1e-8)
     opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d * c, betas=(cfg.betas[0] ** c, cfg.betas[1] ** c), eps=1e-8)
     step, images_seen = 0, 0
-    if start_ckpt is not None:
-        step, images_seen = _resume(start_ckpt, g, g_ema, d, opt_g, opt_d)
+    if candidates:
+        start_ckpt, step, images_seen = _resume_latest_good(candidates, g, g_ema, d, opt_g, opt_d, emit)
         emit(Info(f"resuming {start_ckpt.name} (step {step})"))
     acc.wait_for_everyone()
     if main:
@@ -245,14 +246,25 @@ def _save(acc: Any, cfg: TrainConfig, out: Path, step: int, images_seen: int, g:
 _RUN_FILES = {"config.json", "events.jsonl", "snapshots"}
 
 
-def _check_run_dir(cfg: TrainConfig, out: Path, *, resume: bool) -> Path | None:
-    """Check the run directory without writing; returns the checkpoint to resume from (None: a new run)."""
+def _check_run_dir(cfg: TrainConfig, out: Path, *, resume: bool) -> list[Path]:
+    """Check the run directory without writing; returns the checkpoints to resume from, newest first (the
+    newest that loads is used: `_resume_latest_good`), or [] for a new run."""
     existing = list_checkpoints(out)
     if resume:
         if not existing:
             raise ArtifactError(f"{out} has no checkpoint to resume from; drop `resume` to start a new run")
-        check_resume(TrainConfig.from_dict(dict(load_checkpoint(existing[-1], verify=False).config)), cfg, out)
-        return existing[-1]
+        saved, first_error = None, None
+        for ck in reversed(existing):  # the config of the newest checkpoint whose config can be read
+            try:
+                saved = checkpoint_config(load_checkpoint(ck, verify=False))
+                break
+            except ArtifactError as e:
+                first_error = first_error or e
+        if saved is None:
+            assert first_error is not None
+            raise first_error
+        check_resume(saved, cfg, out)
+        return existing[::-1]
     if out.exists() and not out.is_dir():
         raise ArtifactError(f"{out} exists and is not a directory; choose another `out`")
     if existing:
@@ -260,12 +272,45 @@ def _check_run_dir(cfg: TrainConfig, out: Path, *, resume: bool) -> Path | None:
     leftovers = [p.name for p in out.iterdir() if not p.name.startswith(".")] if out.exists() else []
     if set(leftovers) - _RUN_FILES:
         raise ArtifactError(f"{out} already exists and is not a gendef run; choose another `out`")
-    return None  # absent, empty, or an attempt that never reached a checkpoint: (re)start it
+    return []  # absent, empty, or an attempt that never reached a checkpoint: (re)start it
+
+
+def _resume_latest_good(candidates: list[Path], g: CanonicalGenerator | VideoGenerator,
+                        g_ema: CanonicalGenerator | VideoGenerator, d: nn.Module, opt_g: torch.optim.Optimizer,
+                        opt_d: torch.optim.Optimizer, emit: OnEvent) -> tuple[Path, int, int]:
+    """Resume from the newest of `candidates` (newest first) that loads whole; a damaged one (a kill or a full
+    disk while it was written, a corrupted file) is skipped with a warning naming it. Every attempt loads
+    every network and optimizer state, so a failed one leaves nothing behind."""
+    first_error: ArtifactError | None = None
+    for ck in candidates:
+        try:
+            step, seen = _resume(ck, g, g_ema, d, opt_g, opt_d)
+        except ArtifactError as e:
+            first_error = first_error or e
+            emit(Warning(f"{ck} cannot be resumed ({e}); falling back to the checkpoint before it"))
+            continue
+        return ck, step, seen
+    assert first_error is not None
+    raise first_error
+
+
+_LEFTOVERS = (".train-state-", ".step-")
+"""Hidden names a killed run leaves behind: optimizer states being written (RUN/.train-state-*) and
+checkpoint builds, replaced or pruned checkpoints (RUN/checkpoints/.step-N.partial-*, .old-*, .deleting-*)."""
 
 
 def _start_run_dir(cfg: TrainConfig, out: Path, step: int) -> None:
-    """Write RUN/config.json and drop log records past `step` (from an attempt after the last checkpoint)."""
+    """Write RUN/config.json, drop log records past `step` (from an attempt after the last checkpoint) and
+    delete the hidden partial files an interrupted attempt left (`_LEFTOVERS`)."""
     out.mkdir(parents=True, exist_ok=True)
+    for folder in (out, out / CHECKPOINTS_DIR):
+        for p in (folder.iterdir() if folder.is_dir() else []):
+            if not p.name.startswith(_LEFTOVERS):
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink()
     write_run_config(out / "config.json", cfg.to_dict())
     truncate_events(out, step)
 

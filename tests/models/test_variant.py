@@ -135,7 +135,7 @@ def test_a_new_variant_needs_one_value_one_class_one_arm(shift_variant: None, tm
     # also gets the track statistics and warping error, as GenDeF's does
     report = api.evaluate(data, ckpt=exported, metrics=("motion",), motion_videos=2, motion_frames=6, cache=False,
                           device="cpu")
-    assert report["source"] == {"ckpt": str(exported), "variant": "shift"}
+    assert report["source"] == {"ckpt": str(exported), "variant": "shift", "weights": "ema"}
     assert list(report["metrics"]) == ["motion"] and set(report["seconds"]) == {"motion"}
     motion = cast(api.MotionReport, report["metrics"]["motion"])
     assert (motion["num_videos"], motion["num_frames"]) == (2, 6)
