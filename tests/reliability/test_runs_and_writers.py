@@ -132,3 +132,24 @@ def test_two_data_synth_on_one_out_through_the_cli(run_cli, tmp_path: Path, monk
     assert "--overwrite" in r.stderr and "Traceback" not in r.stderr
     assert json.loads((out / "manifest.json").read_text())["source"]["synth_kind"] == "clouds"  # intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "other"]
+
+
+def test_a_kill_during_pruning_leaves_no_visible_half_checkpoint(run_cli, data: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pruning renames a checkpoint aside before deleting it: a kill between the two (simulated: the delete
+    never happens) leaves only whole, listed checkpoints and a hidden leftover the next start removes."""
+    from gendef_core.artifacts import checkpoint
+
+    run = tmp_path / "run"
+    monkeypatch.setattr(checkpoint.shutil, "rmtree", lambda *a, **k: None)   # killed before the delete
+    assert run_cli("pretrain", "--data", data, "--out", run, "--preset", "tiny", "--steps", "4", "--set",
+                   "save_every=1", "--set", "keep_last=2", "-q").exit_code == 0
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    visible = [n for n in names if not n.startswith(".")]
+    assert visible == ["step-00000003", "step-00000004"]                        # whole ones only
+    assert len(names) == 4 and all(".deleting-" in n for n in names if n.startswith("."))
+    for name in visible:
+        load_checkpoint(run / "checkpoints" / name)                               # each verifies
+    monkeypatch.undo()
+    assert _pretrain(run_cli, data, run, 5, "--resume").exit_code == 0
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
