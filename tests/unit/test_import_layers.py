@@ -138,3 +138,42 @@ def test_the_checks_see_lazy_relative_and_type_checking_imports() -> None:
                                          "gendef_core.edit"]
     assert _node("gendef_core.__version__") == "gendef_core"
     assert _cycles({("a", "b"): [], ("b", "c"): [], ("c", "a"): [], ("c", "d"): []}) == [["a", "b", "c"]]
+
+
+def _module_exists(name: str) -> bool:
+    path = ROOT.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def _module_edges() -> dict[tuple[str, str], list[str]]:
+    """(module, module) -> where, for every import between two modules of gendef_core (``from x import y``
+    counts as an import of module x.y when y is a module, else of x)."""
+    edges: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for path in sorted((ROOT / PACKAGE).rglob("*.py")):
+        src = _module_name(path)
+        source = path.read_text()
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.ImportFrom | ast.Import):
+                continue
+            names = []
+            for module, _ in _imports(ast.unparse(node), src, is_package=path.name == "__init__.py"):
+                names.append(module)
+            if isinstance(node, ast.ImportFrom):
+                base = names[0] if names else ""
+                names = [f"{base}.{a.name}" if _module_exists(f"{base}.{a.name}") else base for a in node.names]
+            for dst in names:
+                if dst.split(".")[0] == PACKAGE and dst != src and _module_exists(dst):
+                    edges[(src, dst)].append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return edges
+
+
+def test_no_import_cycle_between_modules() -> None:
+    """Not even inside a package (issue 13: data.synth <-> data.synth_pan was one, behind a lazy import)."""
+    edges = _module_edges()
+    assert ("gendef_core.data.synth", "gendef_core.data.synth_pan") in edges       # the graph sees imports
+    report = []
+    for component in _cycles(edges):
+        report.append(" <-> ".join(component))
+        report += [f"  {a} -> {b}: {', '.join(where)}" for (a, b), where in sorted(edges.items())
+                   if a in component and b in component]
+    assert not report, "module import cycles:\n" + "\n".join(report)
