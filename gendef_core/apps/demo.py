@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from gendef_core.artifacts.common import prepare_output_dir, write_bytes_atomic
+from gendef_core.artifacts.paths import check_apart
 from gendef_core.artifacts.tracks import write_points
 from gendef_core.errors import ConfigError, DataError
 from gendef_core.events import Info, OnEvent, Progress, ignore
@@ -252,6 +253,7 @@ def demo(out: Path, *, ckpt: Path | str | None = None, num: int = 4, frames: int
         raise DataError(f"`video` {video} does not exist; give a video file or a folder of frames")
     if video is not None and out.resolve() in (Path(video).resolve(), *Path(video).resolve().parents):
         raise ConfigError(f"`out` {out} contains the video {video}, and the demo replaces it; give another `out`")
+    check_apart(out, {"video": video, "ckpt": ckpt}, sealed=("ckpt",))  # the demo deletes `out` first
     prepare_output_dir(out, overwrite=overwrite, what="demo")
     if out.exists():
         shutil.rmtree(out)

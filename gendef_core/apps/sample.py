@@ -61,7 +61,7 @@ def sample(out: Path, *, ckpt: Path | str | None = None, num: int = 1, frames: i
     except ValueError as e:
         raise ConfigError(f"`fps`: {e}") from None
     out = Path(out)
-    check_apart(out, {"ckpt": None if ckpt is None else str(ckpt)}, sealed=("ckpt",))
+    check_apart(out, {"ckpt": ckpt}, sealed=("ckpt",))
     prepare_output_dir(out, overwrite=overwrite, what="clip" if num == 1 else "clips")
     model, checkpoint, shown = _model(ckpt, device)
     weights = weights_id(model.generator)
@@ -115,7 +115,8 @@ def resample(clip: Path, out: Path, *, motion_seed: int | None = None, ckpt: Pat
     _check(n, batch_size, truncation, flow_max)
     if ckpt is None and c.checkpoint is None:
         raise ConfigError(f"{clip} does not record its checkpoint; pass `ckpt`")
-    check_apart(Path(out), {"clip": clip, "ckpt": None if ckpt is None else str(ckpt)}, sealed=("clip", "ckpt"))
+    check_apart(Path(out), {"clip": clip, "ckpt": ckpt if ckpt is not None else c.checkpoint},
+                sealed=("clip", "ckpt"))
     prepare_output_dir(Path(out), overwrite=overwrite, what="clip")
     model, checkpoint, shown = _model(ckpt if ckpt is not None else c.checkpoint, device)
     if model.config.model.resolution != c.height:

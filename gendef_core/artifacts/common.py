@@ -47,7 +47,9 @@ class FileRecord(TypedDict):
 
 
 def _temp_sibling(path: Path, tag: str) -> Path:
-    # Hidden, unique and in the same directory, so the final rename is atomic (same filesystem).
+    # Hidden, unique and in the same directory, so the final rename is atomic (same filesystem). Absolute
+    # first: `--out .` has no name of its own.
+    path = Path(os.path.abspath(path))
     return path.with_name(f".{path.name}.{tag}-{uuid.uuid4().hex[:8]}")
 
 
@@ -78,7 +80,8 @@ def disk_full(error: OSError | DiskFull, path: Path, *, written: Path | None = N
     written when the space ran out (the least the output needs), and the fix."""
     code = error.code if isinstance(error, DiskFull) else (error.errno or errno.ENOSPC)
     done = _size(written) if written is not None else 0
-    need = f"; it needs more than the {done / 2**20:.1f} MiB written when the disk filled up" if done else ""
+    amount = f"{done / 2**20:.1f} MiB" if done >= 2**20 // 10 else f"{max(done // 1024, 1)} KiB"
+    need = f"; it needs more than the {amount} written when the disk filled up" if done else ""
     return DiskFull(f"no space left on the device to write {path} ({os.strerror(code)}){need}; nothing was left "
                     f"half-written; free space there or write elsewhere", code)
 
@@ -110,6 +113,7 @@ def write_json_atomic(path: Path, obj: Any) -> Path:
 def atomic_file(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling path to write; on success it is renamed to `path`."""
     path = Path(path)
+    path = Path(os.path.abspath(path))
     tmp = path.with_name(f".{path.stem}.partial-{uuid.uuid4().hex[:8]}{path.suffix}")
     try:
         yield tmp
@@ -127,6 +131,10 @@ def prepare_output_dir(path: Path, *, overwrite: bool, what: str) -> None:
     under a file (``FILE/out``: its folder could never be made)."""
     path = Path(path)
     _check_parents(path)
+    here = Path.cwd()
+    if Path(os.path.abspath(path)) in (here, *here.parents):
+        raise ArtifactError(f"{path} is the current folder (or contains it): an output folder is built beside its "
+                            f"place and renamed into it; give a new folder name, e.g. {path}/out")
     if path.exists() and not path.is_dir():
         raise ArtifactError(f"{path} exists and is not a directory; choose another output path")
     if path.exists() and not overwrite and any(path.iterdir()):

@@ -6,15 +6,22 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from gendef_core.artifacts.common import write_bytes_atomic
+from gendef_core.artifacts.common import DISK_FULL, disk_full, write_bytes_atomic
 
 EVENTS = "events.jsonl"
 
 
 def append_event(run: Path, record: Mapping[str, object]) -> None:
-    """Append one record (a line) to ``run/events.jsonl``."""
-    with open(Path(run) / EVENTS, "a") as f:
-        f.write(json.dumps(dict(record)) + "\n")
+    """Append one record (a line) to ``run/events.jsonl`` (a full disk: one error naming the log; a torn last
+    line is dropped when the run starts again, `truncate_events`)."""
+    path = Path(run) / EVENTS
+    try:
+        with open(path, "a") as f:
+            f.write(json.dumps(dict(record)) + "\n")
+    except OSError as e:
+        if e.errno in DISK_FULL:
+            raise disk_full(e, path) from None
+        raise
 
 
 def _record(line: str) -> dict[str, object] | None:

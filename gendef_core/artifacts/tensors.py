@@ -24,10 +24,24 @@ def save_tensors(path: Path, tensors: Mapping[str, Tensor], metadata: Mapping[st
         # mode a new file gets here (umask, default ACLs), learnt by creating `tmp` ourselves first.
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         mode = stat.S_IMODE(os.stat(tmp).st_mode)
-        save_file(data, str(tmp), metadata=dict(metadata) if metadata else None)
+        try:
+            save_file(data, str(tmp), metadata=dict(metadata) if metadata else None)
+        except Exception as e:  # safetensors' own error type (not an OSError) carries the OS error in its text
+            code = _os_error_code(str(e))
+            if code is None:
+                raise
+            raise OSError(code, os.strerror(code), str(path)) from None
         _sort_header(tmp)
         os.chmod(tmp, mode)
     return Path(path)
+
+
+def _os_error_code(message: str) -> int | None:
+    """The errno in a safetensors error message ("... No space left on device (os error 28)"), if any."""
+    import re
+
+    m = re.search(r"\(os error (\d+)\)|Os \{ code: (\d+)", message)
+    return int(m[1] or m[2]) if m else None
 
 
 def _sort_header(path: Path) -> None:

@@ -101,14 +101,20 @@ class VideoWriter:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         try:
-            if exc_type is None:
-                if self._stream is None:
-                    raise ValueError(f"no frames were written to {self.path}")
-                for packet in self._stream.encode():  # flush: without it the last frames are lost
-                    self._container.mux(packet)
-        finally:
-            if self._container is not None:
-                self._container.close()
+            try:
+                if exc_type is None:
+                    if self._stream is None:
+                        raise ValueError(f"no frames were written to {self.path}")
+                    for packet in self._stream.encode():  # flush: without it the last frames are lost
+                        self._container.mux(packet)
+            finally:
+                if self._container is not None:
+                    self._container.close()
+        except BaseException as e:  # flushing or closing failed (a full disk): the partial file goes, and
+            if exc is None:         # the error is reported for this video, not its temporary file
+                exc_type, exc, tb = type(e), e, e.__traceback__
+            self._ctx.__exit__(exc_type, exc, tb)
+            raise
         if exc_type is None:
             self._ctx.__exit__(None, None, None)  # rename into place
         else:

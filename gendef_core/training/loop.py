@@ -30,6 +30,7 @@ from gendef_core.artifacts.checkpoint import (
     prune_checkpoints,
     save_checkpoint,
 )
+from gendef_core.artifacts.common import DiskFull, disk_full
 from gendef_core.artifacts.runconfig import write_run_config
 from gendef_core.artifacts.runlog import append_event, truncate_events
 from gendef_core.artifacts.train_state import load_train_state, save_train_state
@@ -229,18 +230,28 @@ def _save(acc: Any, cfg: TrainConfig, out: Path, step: int, images_seen: int, g:
         raise TrainingError(f"processes diverged at step {step} (weight checksums {sums.tolist()}); "
                             f"this is a bug, please report it")
     if acc.is_main_process:
-        with tempfile.TemporaryDirectory(dir=out, prefix=".train-state-") as tmp:
-            state = save_train_state(Path(tmp) / "train_state", {"optimizer_g": opt_g, "optimizer_d": opt_d},
-                                     {"step": step, "images_seen": images_seen})
-            save_checkpoint(path, step=step, config=cfg.to_dict(), networks=_networks(g, g_ema, d),
-                            # No wall-clock numbers here (they would make two identical runs write different
-                            # files): timings go to the run's log, events.jsonl (time_s, images_per_s).
-                            metadata={"kimg": images_seen / 1000, "num_processes": acc.num_processes,
-                                      "weight_checksums": sums[:, 0].tolist()},
-                            train_state=state, overwrite=True)
-        prune_checkpoints(out, cfg.keep_last)
+        try:
+            _write_checkpoint(cfg, out, path, step, images_seen, sums, acc.num_processes, g, g_ema, d, opt_g, opt_d)
+        except DiskFull as e:  # name the checkpoint, not the temporary files it was being built in
+            raise disk_full(e, path) from None
     acc.wait_for_everyone()
     return path
+
+
+def _write_checkpoint(cfg: TrainConfig, out: Path, path: Path, step: int, images_seen: int, sums: torch.Tensor,
+                      num_processes: int, g: CanonicalGenerator | VideoGenerator,
+                      g_ema: CanonicalGenerator | VideoGenerator, d: nn.Module, opt_g: Any, opt_d: Any) -> None:
+    """Write checkpoint `path` (networks, config, optimizer state) and prune the old ones (main process)."""
+    with tempfile.TemporaryDirectory(dir=out, prefix=".train-state-") as tmp:
+        state = save_train_state(Path(tmp) / "train_state", {"optimizer_g": opt_g, "optimizer_d": opt_d},
+                                 {"step": step, "images_seen": images_seen})
+        save_checkpoint(path, step=step, config=cfg.to_dict(), networks=_networks(g, g_ema, d),
+                        # No wall-clock numbers here (they would make two identical runs write different
+                        # files): timings go to the run's log, events.jsonl (time_s, images_per_s).
+                        metadata={"kimg": images_seen / 1000, "num_processes": num_processes,
+                                  "weight_checksums": sums[:, 0].tolist()},
+                        train_state=state, overwrite=True)
+    prune_checkpoints(out, cfg.keep_last)
 
 
 _RUN_FILES = {"config.json", "events.jsonl", "snapshots"}
@@ -287,16 +298,18 @@ def _resume_latest_good(candidates: list[Path], g: CanonicalGenerator | VideoGen
             step, seen = _resume(ck, g, g_ema, d, opt_g, opt_d)
         except ArtifactError as e:
             first_error = first_error or e
-            emit(Warning(f"{ck} cannot be resumed ({e}); falling back to the checkpoint before it"))
+            problem = str(e).split("; ", 1)[0]  # the damage, without the loader's advice
+            emit(Warning(f"{ck} cannot be resumed ({problem}); falling back to the checkpoint before it"))
             continue
         return ck, step, seen
     assert first_error is not None
     raise first_error
 
 
-_LEFTOVERS = (".train-state-", ".step-")
-"""Hidden names a killed run leaves behind: optimizer states being written (RUN/.train-state-*) and
-checkpoint builds, replaced or pruned checkpoints (RUN/checkpoints/.step-N.partial-*, .old-*, .deleting-*)."""
+_LEFTOVERS = (".train-state-", ".step-", ".config.json.", ".events.jsonl.")
+"""Hidden names a killed run leaves behind: optimizer states being written (RUN/.train-state-*), checkpoint
+builds, replaced or pruned checkpoints (RUN/checkpoints/.step-N.partial-*, .old-*, .deleting-*) and partial
+rewrites of RUN/config.json and RUN/events.jsonl."""
 
 
 def _start_run_dir(cfg: TrainConfig, out: Path, step: int) -> None:

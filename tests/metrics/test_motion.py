@@ -88,9 +88,9 @@ def test_jitter_in_place_has_speed_but_no_net_displacement() -> None:
     speed = track_motion_stats(jitter, visible)["track_speed"]
     d = displacement_stats(jitter, visible)
     assert set(d) == {"disp_1", "disp_4", "disp_16", "disp_clip", "moved_1px", "disp_moving"}
-    assert speed > 0.25                                        # a speed statistic calls this motion ...
-    assert speed * 31 > 7                                      # ... 'moving' 7 px over the clip ...
-    for key in ("disp_1", "disp_4", "disp_16", "disp_clip"):   # ... net displacement does not grow with the lag
+    assert speed > 0.25                       # a speed statistic calls this motion: 'moving' 7.75 px in 31 frames;
+    assert d["disp_1"] < 0.45                 # net displacement does not grow with the lag
+    for key in ("disp_4", "disp_16", "disp_clip"):
         assert d[key] == pytest.approx(d["disp_1"], rel=0.15) and d[key] < 0.45
     assert d["moved_1px"] == 0.0 and math.isnan(d["disp_moving"])
 

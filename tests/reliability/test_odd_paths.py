@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from gendef_core import api
 from tests.cli.test_apps_bad_input import assert_error, tree
@@ -16,6 +17,20 @@ def test_an_output_under_a_file_is_one_error(run_cli, tmp_path: Path) -> None:
                 "--frames", "2", "--resolution", "16")
     assert_error(r, f"{tmp_path / 'f'} is a file, not a folder", "choose another output path")
     assert (tmp_path / "f").read_text() == "a file"
+
+
+def test_an_output_given_as_dot_is_one_error(run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--out .`: an output folder is built beside its place and renamed into it, which the current folder
+    cannot be (it was a traceback); one line says what to give instead."""
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    r = run_cli("data", "synth", "--kind", "clouds", "--out", ".", "--num-videos", "1", "--frames", "2",
+                "--resolution", "16")
+    assert_error(r, "is the current folder", "give a new folder name")
+    assert list((tmp_path / "here").iterdir()) == []
+    r = run_cli("data", "synth", "--kind", "clouds", "--out", "d", "--num-videos", "1", "--frames", "2",
+                "--resolution", "16", "-q")
+    assert r.exit_code == 0 and (tmp_path / "here" / "d" / "manifest.json").is_file()
 
 
 def test_render_refuses_a_folder_where_the_video_goes(run_cli, tiny_ckpt: Path, tmp_path: Path) -> None:

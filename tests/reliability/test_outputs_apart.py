@@ -29,6 +29,7 @@ def world(tiny_ckpt: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     labels = np.zeros((16, 16), np.uint8)
     labels[4:10, 4:10] = 1
     write_label_png(root / "mask.png", labels)
+    shutil.copytree(tiny_ckpt, root / "bundledck")                    # a checkpoint whose name starts "bundled"
     (root / "videos").mkdir()
     shutil.copytree(root / "clip", root / "videos" / "old-clip")     # an earlier output inside a source folder
     from gendef_core.data.video_io import write_video
@@ -61,14 +62,28 @@ CASES = {
                                "--overwrite"], "is the input"),
     "export into the run's checkpoints": (["export", "{w}/run", "--out", "{w}/run/checkpoints/step-99999999",
                                            "--overwrite"], "is inside the input"),
+    # found by review: a name starting "bundled", the demo's model, a clip's own files, a run's checkpoints
+    "sample over a checkpoint named bundled...": (["sample", "--ckpt", "{w}/bundledck", "--out", "{w}/bundledck",
+                                                   "--overwrite"], "is the input --ckpt"),
+    "demo around its model": (["demo", "--ckpt", "{w}/run", "--out", "{w}", "--overwrite"], "contains the input"),
+    "track over the clip's manifest": (["track", "{w}/clip", "--points", "{w}/points.json", "--out",
+                                        "{w}/clip/manifest.json", "--overwrite"], "is inside the input"),
+    "track overlay over the clip's video": (["track", "{w}/clip", "--points", "{w}/points.json", "--overlay",
+                                             "{w}/clip/video.mp4", "--overwrite"], "is inside the input"),
+    "sample among a run's checkpoints": (["sample", "--ckpt", "{ck}", "--out", "{ck}9", "--overwrite"],
+                                         "inside the checkpoints folder"),
+    "resample over the checkpoint its clip records": (["resample", "{w}/clip", "--out", "{ck}", "--overwrite"],
+                                                      "is the input --ckpt"),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_an_output_over_or_around_an_input_is_refused(run_cli, world: Path, case: str) -> None:
     args, phrase = CASES[case]
+    from gendef_core.artifacts.checkpoint import list_checkpoints
+
     before = tree(world)
-    r = run_cli(*[a.format(w=world) for a in args])
+    r = run_cli(*[a.format(w=world, ck=list_checkpoints(world / "run")[-1]) for a in args])
     line = assert_error(r, phrase, code=2)
     assert "choose" in line
     assert tree(world) == before                                     # nothing written, nothing deleted
