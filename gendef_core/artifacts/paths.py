@@ -25,10 +25,11 @@ def _real(path: Path) -> Path:
 
 
 def check_apart(out: Path, inputs: Mapping[str, Path | str | None], *, out_name: str = "out",
-                sealed: Collection[str] = ()) -> None:
+                sealed: Collection[str] = (), inside_ok: Collection[str] = ()) -> None:
     """Refuse `out` if it is or contains one of `inputs` (parameter name -> path; None and the bundled
-    model's "bundled:..." names are skipped), or lies inside an input named in `sealed`. Messages name the
-    parameters in backticks."""
+    model's "bundled:..." names are skipped), or lies inside an input named in `sealed`, or replaces something
+    inside an input (unless the input is named in `inside_ok`: `data prepare` leaves its output out of its
+    source). Messages name the parameters in backticks."""
     target = _real(out)
     for name, given in inputs.items():
         if given is None or (isinstance(given, str) and (given == "bundled" or given.startswith("bundled:"))):
@@ -41,7 +42,7 @@ def check_apart(out: Path, inputs: Mapping[str, Path | str | None], *, out_name:
             raise ConfigError(f"`{out_name}` {out} contains the input `{name}` {given}; replacing it would delete the "
                               f"input; choose another `{out_name}`")
         inside = source in target.parents and source.is_dir()
-        if inside and (name in sealed or os.path.lexists(target)):
+        if inside and (name in sealed or (os.path.lexists(target) and name not in inside_ok)):
             raise ConfigError(f"`{out_name}` {out} is inside the input `{name}` {given}; writing there would change "
                               f"that input; choose an `{out_name}` outside it")
         runs = source.parent if source.parent.name == "checkpoints" else None  # RUN/checkpoints/step-N given

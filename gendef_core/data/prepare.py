@@ -160,7 +160,7 @@ def prepare_dataset(src: Path, out: Path, *, resolution: int, fps: float | str |
             raise ConfigError(f"`fps`: {e}") from None
     if not src.exists():
         raise DataError(f"{src} does not exist; give a folder or .zip of videos or frame folders")
-    check_apart(out, {"src": src})  # --overwrite must never delete the source (out inside src is excluded below)
+    check_apart(out, {"src": src}, inside_ok=("src",))  # never delete the source; out inside it is skipped below
     if is_gendef_artifact(src):
         raise DataError(f"{src} is a gendef artifact, not a folder of source videos; give the folder of your videos")
     prepare_output_dir(out, overwrite=overwrite, what="dataset")

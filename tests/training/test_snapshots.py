@@ -31,4 +31,8 @@ def test_snapshot_cells_are_the_samples_of_seeds_0_to_3(tmp_path: Path) -> None:
         assert np.array_equal(row[:, :r], to_uint8(clip.canonical).numpy())
         frames = warp(clip.canonical[None], clip.offsets[None, shown])[0]
         for k in range(4):
-            assert np.array_equal(row[:, (1 + k) * r:(2 + k) * r], to_uint8(frames[k]).numpy()), (i, k)
+            # The snapshot runs G_d on the four videos in one batch, sampling one video at a time: the offsets
+            # agree to float round-off, which can move a pixel that sits on a rounding boundary by one level
+            # (seen on 3 of 16 x 16 x 4 x 4 x 3 values). Anything else (another seed, frame or weights) moves many.
+            diff = np.abs(row[:, (1 + k) * r:(2 + k) * r].astype(int) - to_uint8(frames[k]).numpy().astype(int))
+            assert diff.max() <= 1 and (diff > 0).mean() < 0.01, (i, k, diff.max(), (diff > 0).mean())
