@@ -72,9 +72,9 @@ def track(clip: Path, points: Path, *, out: Path | None = None, overlay: Path | 
     if overlay is not None:  # the likeliest step to fail (or be interrupted) goes first; the JSON goes last
         render_tracks_video(c, result.tracks, result.visible, Path(overlay), on_event=on_event)
     for fmt, target in targets.items():
-        write_export(target, fmt, tracks=result.tracks, visible=result.visible, frames=frames)
+        write_export(target, fmt, tracks=result.tracks, visible=result.visible, frames=frames, replace=overwrite)
     if out is not None:
-        write_tracks(Path(out), doc)
+        write_tracks(Path(out), doc, replace=overwrite)  # never onto a file another command wrote meanwhile
     on_event(Info(f"{q.points.shape[0]} points through {c.num_frames} frames: "
                   f"{float(result.visible.float().mean()) * 100:.1f}% visible"))
     return doc

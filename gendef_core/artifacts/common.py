@@ -86,8 +86,31 @@ def disk_full(error: OSError | DiskFull, path: Path, *, written: Path | None = N
                     f"half-written; free space there or write elsewhere", code)
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> Path:
-    """Write a file so that readers see either the old content or all of the new (a full disk: `disk_full`)."""
+def _place(tmp: Path, path: Path, *, replace: bool) -> None:
+    """Rename a finished temporary file to `path`. With `replace=False` an existing `path` is never replaced,
+    even one that another process created meanwhile (a hard link fails if the name exists)."""
+    if replace:
+        os.replace(tmp, path)
+        return
+    raced = ArtifactError(f"{path} appeared while this command was writing it (another command writing the same "
+                          f"output?); it was left as it is; give another output path, or `overwrite` to replace it")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise raced from None
+    except OSError as e:  # a filesystem without hard links: check, then rename (a narrower window, not none)
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        if os.path.lexists(path):
+            raise raced from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
+
+
+def write_bytes_atomic(path: Path, data: bytes, *, replace: bool = True) -> Path:
+    """Write a file so that readers see either the old content or all of the new (a full disk: `disk_full`);
+    with `replace=False` an existing file (one that appeared while writing, too) is never replaced."""
     path = Path(path)
     tmp = _temp_sibling(path, "partial")
     try:
@@ -95,7 +118,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _place(tmp, path, replace=replace)
     except OSError as e:
         if e.errno in DISK_FULL:
             raise disk_full(e, path) from None
@@ -105,19 +128,19 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     return path
 
 
-def write_json_atomic(path: Path, obj: Any) -> Path:
-    return write_bytes_atomic(path, (json.dumps(obj, indent=2) + "\n").encode())
+def write_json_atomic(path: Path, obj: Any, *, replace: bool = True) -> Path:
+    return write_bytes_atomic(path, (json.dumps(obj, indent=2) + "\n").encode(), replace=replace)
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[Path]:
-    """Yield a temporary sibling path to write; on success it is renamed to `path`."""
-    path = Path(path)
+def atomic_file(path: Path, *, replace: bool = True) -> Iterator[Path]:
+    """Yield a temporary sibling path to write; on success it is renamed to `path` (never onto an existing
+    file with `replace=False`)."""
     path = Path(os.path.abspath(path))
     tmp = path.with_name(f".{path.stem}.partial-{uuid.uuid4().hex[:8]}{path.suffix}")
     try:
         yield tmp
-        os.replace(tmp, path)
+        _place(tmp, path, replace=replace)
     except OSError as e:
         if e.errno in DISK_FULL:
             raise disk_full(e, path, written=tmp) from None

@@ -154,7 +154,8 @@ def query_frames(queries: Queries, visible: Tensor) -> Tensor:
     return torch.where(visible.any(dim=0), first, torch.zeros_like(first))
 
 
-def write_export(path: Path, fmt: str, *, tracks: Tensor, visible: Tensor, frames: Tensor) -> Path:
+def write_export(path: Path, fmt: str, *, tracks: Tensor, visible: Tensor, frames: Tensor,
+                 replace: bool = True) -> Path:
     """Write tracks in the TAP-Vid or CoTracker layout (NPZ, atomically).
 
     tapvid: query_points [N, 3] (t, y, x), tracks [N, T, 2] (x, y), occluded [N, T] bool.
@@ -172,7 +173,7 @@ def write_export(path: Path, fmt: str, *, tracks: Tensor, visible: Tensor, frame
     else:
         arrays = {"queries": np.stack([t0, q[:, 0], q[:, 1]], -1)[None], "pred_tracks": pos[None],
                   "pred_visibility": vis[None]}
-    with atomic_file(Path(path)) as tmp, open(tmp, "wb") as f:
+    with atomic_file(Path(path), replace=replace) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
     return Path(path)
 
@@ -183,8 +184,8 @@ def write_points(path: Path, points: list[list[float]], *, frame: int | None = N
     return write_json_atomic(Path(path), doc)
 
 
-def write_tracks(path: Path, document: TracksDocument) -> Path:
-    return write_json_atomic(Path(path), document)
+def write_tracks(path: Path, document: TracksDocument, *, replace: bool = True) -> Path:
+    return write_json_atomic(Path(path), document, replace=replace)
 
 
 _MAX_SIDE = 1 << 16

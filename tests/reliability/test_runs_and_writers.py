@@ -153,3 +153,28 @@ def test_a_kill_during_pruning_leaves_no_visible_half_checkpoint(run_cli, data: 
     monkeypatch.undo()
     assert _pretrain(run_cli, data, run, 5, "--resume").exit_code == 0
     assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
+
+
+def test_a_second_writer_on_one_file_does_not_replace_the_first(run_cli, tiny_ckpt: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """`track --out T.json` while another command publishes T.json: it fails and says so (a file output is
+    placed with a hard link, which never replaces); with --overwrite it replaces, as asked."""
+    from gendef_core.apps import track as track_app
+
+    clip = api.sample(tmp_path / "clip", ckpt=tiny_ckpt, frames=3)[0]
+    (tmp_path / "p.json").write_text(json.dumps([[2.0, 2.0]]))
+    out = tmp_path / "t.json"
+    real = track_app.write_tracks
+
+    def racing(path, doc, **kw):
+        out.write_text("the other command's tracks")
+        return real(path, doc, **kw)
+
+    monkeypatch.setattr(track_app, "write_tracks", racing)
+    r = run_cli("track", clip, "--points", tmp_path / "p.json", "--out", out)
+    assert r.exit_code == 1 and r.stderr.count("error:") == 1, r.stderr
+    assert "appeared while this command was writing it" in r.stderr and "--overwrite" in r.stderr
+    assert out.read_text() == "the other command's tracks"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]     # no partial left
+    r = run_cli("track", clip, "--points", tmp_path / "p.json", "--out", out, "--overwrite")
+    assert r.exit_code == 0 and json.loads(out.read_text())["format"] == "gendef.tracks"
