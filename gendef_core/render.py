@@ -100,11 +100,12 @@ def draw_tracks(frame: torch.Tensor, tracks: torch.Tensor, visible: torch.Tensor
 
 @torch.inference_mode()
 def render_tracks_video(clip: Clip, tracks: torch.Tensor, visible: torch.Tensor, path: Path, *, trail: int = 8,
-                        scale: int | None = None, crf: int = 18, on_event: OnEvent = ignore) -> dict[str, Any]:
+                        scale: int | None = None, crf: int = 18, replace: bool = True,
+                        on_event: OnEvent = ignore) -> dict[str, Any]:
     """Write the clip's frames with point tracks drawn on them (`draw_tracks`), upscaled by `scale`
     (default: to at least 256 px), tracks ``[T, N, 2]`` frame pixels, visible ``[T, N]``."""
     s = scale or overlay_scale(clip.height, clip.width)
-    with VideoWriter(path, clip.fps, crf=crf) as writer:
+    with VideoWriter(path, clip.fps, crf=crf, replace=replace) as writer:
         for chunk in warp_chunks(clip.canonical, clip.offsets, chunk=CHUNK, origin=clip.origin):
             for frame in to_uint8(chunk):
                 writer.write(draw_tracks(frame, tracks, visible, writer.frames_written, scale=s, trail=trail))
@@ -113,11 +114,12 @@ def render_tracks_video(clip: Clip, tracks: torch.Tensor, visible: torch.Tensor,
 
 
 @torch.inference_mode()
-def render_labels_video(clip: Clip, labels: torch.Tensor, path: Path, *, crf: int = 18) -> dict[str, Any]:
+def render_labels_video(clip: Clip, labels: torch.Tensor, path: Path, *, crf: int = 18,
+                        replace: bool = True) -> dict[str, Any]:
     """Write the clip's frames with per-frame label maps ``int [T, H, W]`` blended in (`edit.blend_labels`)."""
     from gendef_core.edit import blend_labels
 
-    with VideoWriter(path, clip.fps, crf=crf) as writer:
+    with VideoWriter(path, clip.fps, crf=crf, replace=replace) as writer:
         for chunk in warp_chunks(clip.canonical, clip.offsets, chunk=CHUNK, origin=clip.origin):
             t0 = writer.frames_written
             writer.write(blend_labels(to_uint8(chunk), labels[t0:t0 + chunk.shape[0]]))

@@ -217,7 +217,7 @@ def segment(clip: Path, mask: Path, *, frame: int | None = None, out: Path | Non
                              f"canonical pixel that frame {frame} shows; they appear in no frame"))
     frames = propagate_labels(labels, c.offsets, mode=mode, origin=c.origin)  # type: ignore[arg-type]
     if overlay is not None:  # first: if it fails, nothing else has been written
-        render_labels_video(c, frames, Path(overlay))
+        render_labels_video(c, frames, Path(overlay), replace=overwrite)
     try:
         with atomic_dir(out, overwrite=overwrite, what="mask directory") as tmp:
             for t in range(c.num_frames):

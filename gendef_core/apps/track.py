@@ -70,7 +70,7 @@ def track(clip: Path, points: Path, *, out: Path | None = None, overlay: Path | 
                           size=(c.height, c.width))
     frames = query_frames(q, result.visible)
     if overlay is not None:  # the likeliest step to fail (or be interrupted) goes first; the JSON goes last
-        render_tracks_video(c, result.tracks, result.visible, Path(overlay), on_event=on_event)
+        render_tracks_video(c, result.tracks, result.visible, Path(overlay), replace=overwrite, on_event=on_event)
     for fmt, target in targets.items():
         write_export(target, fmt, tracks=result.tracks, visible=result.visible, frames=frames, replace=overwrite)
     if out is not None:

@@ -154,6 +154,7 @@ def prepare_output_dir(path: Path, *, overwrite: bool, what: str) -> None:
     under a file (``FILE/out``: its folder could never be made)."""
     path = Path(path)
     _check_parents(path)
+    _no_link(path)
     here = Path.cwd()
     if Path(os.path.abspath(path)) in (here, *here.parents):
         raise ArtifactError(f"{path} is the current folder (or contains it): an output folder is built beside its "
@@ -163,6 +164,12 @@ def prepare_output_dir(path: Path, *, overwrite: bool, what: str) -> None:
     if path.exists() and not overwrite and any(path.iterdir()):
         raise ArtifactError(f"{path} already exists; choose another output path or pass `overwrite` "
                             f"to replace the {what}")
+
+
+def _no_link(path: Path) -> None:
+    """An output is a real path: replacing a symbolic link's target (or a dangling one) is never what was meant."""
+    if Path(path).is_symlink():
+        raise ArtifactError(f"{path} is a symbolic link; give the path it points to (or a new one) as the output")
 
 
 def _check_parents(path: Path) -> None:
@@ -178,6 +185,7 @@ def prepare_output_file(path: Path, *, overwrite: bool) -> Path:
     """Check a single-file output before any work starts: not a directory, not an existing file unless
     `overwrite`; creates its parent directory."""
     path = Path(path)
+    _no_link(path)
     if path.is_dir():
         raise ArtifactError(f"{path} is a directory; give a file path")
     if path.exists() and not overwrite:

@@ -52,12 +52,12 @@ class VideoWriter:
     ...     for chunk in chunks: w.write(chunk)
     """
 
-    def __init__(self, path: Path, fps: Fraction | int | float | str, *, crf: int = 18) -> None:
+    def __init__(self, path: Path, fps: Fraction | int | float | str, *, crf: int = 18, replace: bool = True) -> None:
         self.path = Path(path)
         self.fps = to_fraction(fps)
         self.crf = crf
         self.frames_written = 0
-        self._ctx = atomic_file(self.path)
+        self._ctx = atomic_file(self.path, replace=replace)  # replace=False: never onto a file made meanwhile
         self._container: Any = None  # av's OutputContainer once entered
         self._stream: Any = None  # its video stream once the first frame fixed the size
 

@@ -178,3 +178,35 @@ def test_a_second_writer_on_one_file_does_not_replace_the_first(run_cli, tiny_ck
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]     # no partial left
     r = run_cli("track", clip, "--points", tmp_path / "p.json", "--out", out, "--overwrite")
     assert r.exit_code == 0 and json.loads(out.read_text())["format"] == "gendef.tracks"
+
+
+def test_an_overlay_that_appears_meanwhile_is_not_replaced(run_cli, tiny_ckpt: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from gendef_core.data import video_io
+
+    clip = api.sample(tmp_path / "clip", ckpt=tiny_ckpt, frames=3)[0]
+    (tmp_path / "p.json").write_text(json.dumps([[2.0, 2.0]]))
+    overlay = tmp_path / "o.mp4"
+    real_exit = video_io.VideoWriter.__exit__
+
+    def racing_exit(self, *exc):
+        overlay.write_bytes(b"the other command's video")
+        return real_exit(self, *exc)
+
+    monkeypatch.setattr(video_io.VideoWriter, "__exit__", racing_exit)
+    r = run_cli("track", clip, "--points", tmp_path / "p.json", "--overlay", overlay)
+    assert r.exit_code == 1 and "appeared while this command was writing it" in r.stderr, r.stderr
+    assert overlay.read_bytes() == b"the other command's video"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_an_output_that_is_a_symbolic_link_is_refused(run_cli, tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    for out in ("link", "dangling"):
+        r = run_cli("data", "synth", "--kind", "clouds", "--out", tmp_path / out, "--num-videos", "1", "--frames",
+                    "2", "--resolution", "16", "--overwrite")
+        assert r.exit_code == 1 and r.stderr.count("error:") == 1 and "is a symbolic link" in r.stderr, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling", "link", "real"]
+    assert list((tmp_path / "real").iterdir()) == []
