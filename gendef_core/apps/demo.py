@@ -139,16 +139,14 @@ def draw_flow_legend(path: Path, size: int = 65, flow_max: float = FLOW_MAX_PX) 
 def movement(clip: Path) -> MovementNumbers:
     """How far the content of a clip moves: net displacement (px) of an 8 x 8 grid of canonical points,
     tracked through the clip's deformation (`gendef_core.metrics.motion.displacement_stats`)."""
+    from gendef_core.apps.motion_eval import grid_points as motion_grid
     from gendef_core.artifacts.clip import load_clip
     from gendef_core.metrics.motion import displacement_stats
     from gendef_core.track import track_canonical_points
 
     c = load_clip(Path(clip), require_videos=False)
-    hc, wc = c.canonical_size
-    ys, xs = torch.meshgrid(torch.linspace(0.1 * (hc - 1), 0.9 * (hc - 1), 8, dtype=torch.float64),
-                            torch.linspace(0.1 * (wc - 1), 0.9 * (wc - 1), 8, dtype=torch.float64), indexing="ij")
-    tr = track_canonical_points(c.offsets, torch.stack([xs.reshape(-1), ys.reshape(-1)], -1),
-                                canonical_size=c.canonical_size, origin=c.origin, visibility=c.visibility)
+    tr = track_canonical_points(c.offsets, motion_grid(*c.canonical_size), canonical_size=c.canonical_size,
+                                origin=c.origin, visibility=c.visibility)
     d = {k: v for k, v in displacement_stats(tr.tracks, tr.visible).items() if math.isfinite(v)}  # JSON: no NaN
     return {"num_frames": c.num_frames, "disp_16": d.get("disp_16"), "disp_clip": d.get("disp_clip"),
             "moved_1px": d.get("moved_1px")}

@@ -44,7 +44,9 @@ if TYPE_CHECKING:
 GRID = 8
 
 
-def _grid_points(h: int, w: int) -> Tensor:
+def grid_points(h: int, w: int) -> Tensor:
+    """The `GRID` x `GRID` points (x, y) from 10 % to 90 % of an h x w image, float64: what the motion metric
+    (and the demo's movement line) tracks."""
     ys, xs = torch.meshgrid(torch.linspace(0.1 * (h - 1), 0.9 * (h - 1), GRID, dtype=torch.float64),
                             torch.linspace(0.1 * (w - 1), 0.9 * (w - 1), GRID, dtype=torch.float64), indexing="ij")
     return torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)
@@ -53,23 +55,26 @@ def _grid_points(h: int, w: int) -> Tensor:
 Tracks = tuple[Tensor, Tensor]  # [T, N, 2] px and visible [T, N], the points of many videos side by side
 
 
-def _deformation_tracks(videos: Tensor, offsets: list[Tensor]) -> tuple[Tracks, float]:
-    """Tracks of canonical grid points through each video's deformation, and the mean warping error."""
+def _deformation_tracks(videos: Tensor, offsets: list[Tensor]) -> Tracks:
+    """Tracks of canonical grid points through each video's deformation."""
     h, w = videos.shape[2:4]
-    tracks, visible, errors = [], [], []
+    found = [track_canonical_points(off, grid_points(h, w)) for off in offsets]
+    return torch.cat([tr.tracks for tr in found], dim=1), torch.cat([tr.visible for tr in found], dim=1)
+
+
+def _warp_error(videos: Tensor, offsets: list[Tensor]) -> float:
+    """Mean warping error of videos ``uint8 [N, T, H, W, 3]`` along their deformations' optical flow."""
+    errors = []
     for v, off in zip(videos, offsets, strict=True):
-        tr = track_canonical_points(off, _grid_points(h, w))
-        tracks.append(tr.tracks)
-        visible.append(tr.visible)
         flow, valid = optical_flow(off)
         errors.append(warping_error(from_uint8(v).permute(0, 3, 1, 2), flow, valid))
-    return (torch.cat(tracks, dim=1), torch.cat(visible, dim=1)), float(np.nanmean(errors))
+    return float(np.nanmean(errors))
 
 
 def _flow_tracks(videos: Tensor) -> Tracks:
     """Optical-flow tracks of a grid of first-frame points in every video ``uint8 [N, T, H, W, 3]``."""
     h, w = videos.shape[2:4]
-    found = [flow_tracks(v, _grid_points(h, w).float()) for v in videos]
+    found = [flow_tracks(v, grid_points(h, w).float()) for v in videos]
     return torch.cat([f[0] for f in found], dim=1), torch.cat([f[1] for f in found], dim=1)
 
 
@@ -161,7 +166,7 @@ def motion_report(frames: Any, *, gen: VideoGenerator | None, z_dim: int, files:
         real |= track_motion_stats(*real_tracks)
         gt_offsets = [gt.offsets[s:s + num_frames] for gt, s in windows if gt.offsets is not None]
         if len(gt_offsets) == len(windows):  # every video has its ground-truth deformation
-            real["warp_error"] = _deformation_tracks(real_videos, gt_offsets)[1]
+            real["warp_error"] = _warp_error(real_videos, gt_offsets)
     if gen is not None:
         fake_videos, offsets = _generated(gen, z_dim, len(clips.videos), num_frames, seed, device)
     else:
@@ -170,10 +175,10 @@ def motion_report(frames: Any, *, gen: VideoGenerator | None, z_dim: int, files:
     fake_flow = _flow_tracks(fake_videos)
     fake_tracks, fake_tracker = fake_flow, "optical flow"
     if offsets is not None:
-        fake_tracks, warp_err = _deformation_tracks(fake_videos, offsets)
+        fake_tracks = _deformation_tracks(fake_videos, offsets)
         fake_tracker = "deformation"
         fake |= track_motion_stats(*fake_tracks)
-        fake["warp_error"] = warp_err
+        fake["warp_error"] = _warp_error(fake_videos, offsets)
     samples: dict[str, tuple[Tensor, Tensor]] = {}
     for prefix, (r, f) in {"": (real_tracks, fake_tracks), "flow_": (real_flow, fake_flow)}.items():
         (r_stats, r_samples), (f_stats, f_samples) = _net(r, prefix), _net(f, prefix)
@@ -189,4 +194,4 @@ def motion_report(frames: Any, *, gen: VideoGenerator | None, z_dim: int, files:
             "trackers": {"real": real_tracker, "fake": fake_tracker}}
 
 
-__all__ = ["MotionReport", "motion_report"]
+__all__ = ["MotionReport", "grid_points", "motion_report"]
