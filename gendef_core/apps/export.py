@@ -17,10 +17,8 @@ def export_model(run: Path | str, out: Path, *, overwrite: bool = False, on_even
     the bundled model is made this way (examples/bundled_model.sh).
     """
     source = resolve_ckpt(run, param="run")[0]
-    # Never in a run's checkpoints/ folder: the export would become the run's latest checkpoint.
-    folder = source.parent if source.parent.name == "checkpoints" else None
-    check_apart(Path(out), {"run": None if str(run).startswith("bundled") else run, "checkpoint": source,
-                            "run's checkpoints": folder}, sealed=("checkpoint", "run's checkpoints"))
+    # Never in a run's checkpoints/ folder (check_apart): the export would become the run's latest checkpoint.
+    check_apart(Path(out), {"run": run, "checkpoint": source}, sealed=("checkpoint",))
     path = export_generator(source, Path(out), overwrite=overwrite)
     ck = load_checkpoint(path, verify=False)
     size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())

@@ -86,14 +86,34 @@ def disk_full(error: OSError | DiskFull, path: Path, *, written: Path | None = N
                     f"half-written; free space there or write elsewhere", code)
 
 
+def _appeared(path: Path, what: str) -> ArtifactError:
+    """The error of a second writer: `path` was created by someone else while this command wrote it."""
+    return ArtifactError(f"{path} appeared while this command was writing it (another command writing the same "
+                         f"output?); it was left as it is and this {what} was not written; give another output "
+                         f"path, or `overwrite` to replace it")
+
+
+@contextlib.contextmanager
+def naming_full_disk(path: Path, written: Path | None = None) -> Iterator[None]:
+    """Turn a full disk inside the body (an `OSError`, or the `DiskFull` of a writer nested inside) into the one
+    `disk_full` error for `path`, the output the user asked for, never its temporary files."""
+    try:
+        yield
+    except DiskFull as e:
+        raise disk_full(e, path, written=written) from None
+    except OSError as e:
+        if e.errno in DISK_FULL:
+            raise disk_full(e, path, written=written) from None
+        raise
+
+
 def _place(tmp: Path, path: Path, *, replace: bool) -> None:
     """Rename a finished temporary file to `path`. With `replace=False` an existing `path` is never replaced,
     even one that another process created meanwhile (a hard link fails if the name exists)."""
     if replace:
         os.replace(tmp, path)
         return
-    raced = ArtifactError(f"{path} appeared while this command was writing it (another command writing the same "
-                          f"output?); it was left as it is; give another output path, or `overwrite` to replace it")
+    raced = _appeared(path, "file")
     try:
         os.link(tmp, path)
     except FileExistsError:
@@ -114,15 +134,12 @@ def write_bytes_atomic(path: Path, data: bytes, *, replace: bool = True) -> Path
     path = Path(path)
     tmp = _temp_sibling(path, "partial")
     try:
-        with open(tmp, "wb") as f:
+        with naming_full_disk(path), open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        _place(tmp, path, replace=replace)
-    except OSError as e:
-        if e.errno in DISK_FULL:
-            raise disk_full(e, path) from None
-        raise
+        with naming_full_disk(path):
+            _place(tmp, path, replace=replace)
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -139,12 +156,9 @@ def atomic_file(path: Path, *, replace: bool = True) -> Iterator[Path]:
     path = Path(os.path.abspath(path))
     tmp = path.with_name(f".{path.stem}.partial-{uuid.uuid4().hex[:8]}{path.suffix}")
     try:
-        yield tmp
-        _place(tmp, path, replace=replace)
-    except OSError as e:
-        if e.errno in DISK_FULL:
-            raise disk_full(e, path, written=tmp) from None
-        raise
+        with naming_full_disk(path, written=tmp):
+            yield tmp
+            _place(tmp, path, replace=replace)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -210,14 +224,9 @@ def atomic_dir(path: Path, *, overwrite: bool = False, what: str = "artifact") -
     tmp = _temp_sibling(path, "partial")
     tmp.mkdir()
     try:
-        yield tmp
-        _swap_in(tmp, path, overwrite=overwrite, what=what)
-    except DiskFull as e:  # from a writer inside: name this output, not the temporary file
-        raise disk_full(e, path, written=tmp) from None
-    except OSError as e:
-        if e.errno in DISK_FULL:
-            raise disk_full(e, path, written=tmp) from None
-        raise
+        with naming_full_disk(path, written=tmp):  # also a writer's inside: name this output
+            yield tmp
+            _swap_in(tmp, path, overwrite=overwrite, what=what)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -243,9 +252,7 @@ def _swap_in(built: Path, path: Path, *, overwrite: bool, what: str) -> None:
         os.replace(built, path)
         shutil.rmtree(old, ignore_errors=True)
         return
-    raced = ArtifactError(f"{path} appeared while this command was writing it (another command writing the same "
-                          f"output?); it was left as it is and this {what} was not written; give another output "
-                          f"path, or `overwrite` to replace it")
+    raced = _appeared(path, what)
     if os.path.lexists(path) and not (path.is_dir() and not path.is_symlink() and not any(path.iterdir())):
         raise raced
     try:

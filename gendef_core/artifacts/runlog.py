@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from gendef_core.artifacts.common import DISK_FULL, disk_full, write_bytes_atomic
+from gendef_core.artifacts.common import naming_full_disk, write_bytes_atomic
 
 EVENTS = "events.jsonl"
 
@@ -15,13 +15,8 @@ def append_event(run: Path, record: Mapping[str, object]) -> None:
     """Append one record (a line) to ``run/events.jsonl`` (a full disk: one error naming the log; a torn last
     line is dropped when the run starts again, `truncate_events`)."""
     path = Path(run) / EVENTS
-    try:
-        with open(path, "a") as f:
-            f.write(json.dumps(dict(record)) + "\n")
-    except OSError as e:
-        if e.errno in DISK_FULL:
-            raise disk_full(e, path) from None
-        raise
+    with naming_full_disk(path), open(path, "a") as f:
+        f.write(json.dumps(dict(record)) + "\n")
 
 
 def _record(line: str) -> dict[str, object] | None:

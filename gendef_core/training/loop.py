@@ -30,7 +30,7 @@ from gendef_core.artifacts.checkpoint import (
     prune_checkpoints,
     save_checkpoint,
 )
-from gendef_core.artifacts.common import DiskFull, disk_full
+from gendef_core.artifacts.common import naming_full_disk
 from gendef_core.artifacts.runconfig import write_run_config
 from gendef_core.artifacts.runlog import append_event, truncate_events
 from gendef_core.artifacts.train_state import load_train_state, save_train_state
@@ -230,10 +230,8 @@ def _save(acc: Any, cfg: TrainConfig, out: Path, step: int, images_seen: int, g:
         raise TrainingError(f"processes diverged at step {step} (weight checksums {sums.tolist()}); "
                             f"this is a bug, please report it")
     if acc.is_main_process:
-        try:
+        with naming_full_disk(path):  # name the checkpoint, not the temporary files it was being built in
             _write_checkpoint(cfg, out, path, step, images_seen, sums, acc.num_processes, g, g_ema, d, opt_g, opt_d)
-        except DiskFull as e:  # name the checkpoint, not the temporary files it was being built in
-            raise disk_full(e, path) from None
     acc.wait_for_everyone()
     return path
 
