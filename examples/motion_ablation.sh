@@ -27,6 +27,10 @@ declare -A SETS=(
   [span16]="--set max_span=16"
   [r1low]="--set loss.r1_gamma=0.05"
   [xavier]="--set model.deform_init=xavier"
+  [dev]="--set discriminator.deviation_input=true"
+  [sky]="--set model.motion_min_period=256 --set model.motion_distance=256"
+  [skydev]="--set model.motion_min_period=256 --set model.motion_distance=256 --set discriminator.deviation_input=true"
+  [ema05]="--set ema_kimg=0.5"
 )
 variants=("$@")
 [ ${#variants[@]} -gt 0 ] || variants=(default concat noreg span16 r1low xavier)

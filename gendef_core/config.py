@@ -54,6 +54,9 @@ class ModelConfig:
     """Frames between motion noise vectors (StyleGAN-V's motion_z_distance = min_period_len)."""
     motion_kernel: int = 11
     """Kernel of the 1-D motion mapping convs (StyleGAN-V: 11)."""
+    motion_min_period: float = 16.0
+    """Shortest period (frames) of the motion codes' positional encoding (StyleGAN-V's min_period_len, 16; its
+    README uses 256 for SkyTimelapse); the longest is 1024. Shorter periods let the motion change faster."""
     canonical_feature: bool = True
     """Feed the canonical feature f_c to every deformation-generator layer (the Table 2 `w/o f_c` ablation is False)."""
     feature_layer: int | None = None
@@ -71,6 +74,8 @@ class ModelConfig:
         if r < 16 or r > 1024 or r & (r - 1):
             raise OptionError(f"model.resolution must be a power of two in 16..1024, got {r}")
         _check_sizes("model", self, MODEL_SIZES)
+        if not (math.isfinite(self.motion_min_period) and 1 <= self.motion_min_period <= 1024):
+            raise OptionError(f"model.motion_min_period must be in 1..1024 frames, got {self.motion_min_period}")
         if self.motion_kernel % 2 == 0:
             raise OptionError(f"model.motion_kernel must be odd, got {self.motion_kernel}")
         bad = [m for m in self.mtm_resolutions if m < 4 or m > r or m & (m - 1)]
@@ -118,6 +123,10 @@ class DiscriminatorConfig:
     """How the frames' features are fused at `fuse_resolution` in fine-tuning: `mean` (GenDeF's `tmean`), or
     `concat` = the mean plus a zero-initialised 1x1 conv over the concatenated deviations from it (StyleGAN-V's
     concatenation, started as the mean so the pre-trained D still fits)."""
+    deviation_input: bool = False
+    """Fine-tuning: the first layer also sees each frame's difference from its clip's mean frame, through a zero-
+    initialised 1x1 conv (`from_deviation`, so the pre-trained D still fits). A still clip's differences are
+    zero, so the D can tell motion from stillness from its first layer on (issue 14, docs/MOTION.md)."""
 
 
 @dataclass(frozen=True)

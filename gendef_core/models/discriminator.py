@@ -15,6 +15,11 @@ are ``mean_k x_k + conv1x1(concat_k (x_k - mean))``, the 1x1 conv (`fuse_mix.*`,
 initialised, so the fine-tuned D starts as exactly the pre-trained mean-fused D, yet can learn features of
 how the frames differ (a mean over frames is blind to their order, and nearly blind to motion).
 
+`deviation_input=True` (issue 14) gives the first layer a second input, each frame minus its clip's mean
+frame, through a zero-initialised 1x1 conv (`from_deviation.*`) added before the activation: again exactly
+the pre-trained D at the start, and a still clip (all differences zero) always gets the logits the D without it
+would give, so whatever it learns there is about motion.
+
 Why "unconditional logit plus projection" (our choice; StyleGAN-V has only the projection
 `<out(h), cmap>`): with a separate FC -> 1 the pre-trained image D keeps a meaningful logit, and every
 time-conditioning parameter lives in the `time_cond` submodule, so a K = 1 state dict loads into a
@@ -53,11 +58,13 @@ class _EqConv2d(nn.Module):
         self.lrelu = lrelu
         self.down = down
 
-    def forward(self, x: Tensor, gain: float = 1.0) -> Tensor:
-        """x [N, C_in, H, W] -> [N, C_out, H', W'] (H' = H/2 when down)."""
+    def forward(self, x: Tensor, gain: float = 1.0, add: Tensor | None = None) -> Tensor:
+        """x [N, C_in, H, W] -> [N, C_out, H', W'] (H' = H/2 when down); `add` is added before the activation."""
         if self.down:
             x = F.avg_pool2d(x, 2)  # pooling first: the conv then runs at the lower resolution
         x = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.padding)
+        if add is not None:
+            x = x + add
         if self.lrelu:
             return F.leaky_relu(x, 0.2) * (LRELU_GAIN * gain)
         return x * gain if gain != 1.0 else x
@@ -187,7 +194,7 @@ class Discriminator(nn.Module):
     def __init__(self, *, resolution: int, channels: Mapping[int, int], fuse_resolution: int = 16,
                  time_conditioning: bool = True, temporal_shift: bool = False, mbstd_group: int = 4,
                  cmap_dim: int = 128, num_frames: int = 3, max_time_diff: int = 1024,
-                 fuse: str = "mean") -> None:
+                 fuse: str = "mean", deviation_input: bool = False) -> None:
         super().__init__()
         log2 = int(math.log2(resolution)) if resolution >= 4 else 0
         if resolution < 4 or 2 ** log2 != resolution:
@@ -209,6 +216,10 @@ class Discriminator(nn.Module):
         self.mbstd_group = mbstd_group
 
         self.from_rgb = _EqConv2d(3, self.channels[resolution], 1)
+        self.from_deviation: _EqConv2d | None = None
+        if deviation_input:
+            self.from_deviation = _EqConv2d(3, self.channels[resolution], 1, bias=False, lrelu=False)
+            nn.init.zeros_(self.from_deviation.weight)  # starts as the image D's first layer
         self.blocks = nn.ModuleDict({
             f"b{r}": _DBlock(self.channels[r], self.channels[r // 2]) for r in self.resolutions[:-1]
         })
@@ -249,7 +260,11 @@ class Discriminator(nn.Module):
         if times is not None and times.shape != (b, k):
             raise ValueError(f"times must be [B={b}, K={k}], got {list(times.shape)}")
 
-        x = self.from_rgb(frames.reshape(b * k, *frames.shape[2:]))       # [B*K, C_R, R, R]
+        flat = frames.reshape(b * k, *frames.shape[2:])
+        add = None
+        if self.from_deviation is not None and k > 1:  # each frame's difference from the clip's mean frame
+            add = self.from_deviation((frames - frames.mean(dim=1, keepdim=True)).reshape(flat.shape))
+        x = self.from_rgb(flat, add=add)                                   # [B*K, C_R, R, R]
         for res in self.resolutions[:-1]:
             if res == self.fuse_resolution:
                 x = self._fuse(x, b, k)                                    # [B, C, res, res]
@@ -291,4 +306,5 @@ def build_discriminator(cfg: TrainConfig) -> Discriminator:
                          channels=channels_for(cfg.model.resolution, d.channel_base, d.channel_max),
                          fuse_resolution=d.fuse_resolution, time_conditioning=video,
                          temporal_shift=video and d.temporal_shift, mbstd_group=d.mbstd_group, cmap_dim=d.cmap_dim,
-                         num_frames=cfg.num_frames, fuse=d.fuse if video else "mean")
+                         num_frames=cfg.num_frames, fuse=d.fuse if video else "mean",
+                         deviation_input=video and d.deviation_input)

@@ -42,7 +42,8 @@ class Content:
 def motion_mapping(cfg: ModelConfig) -> MotionMapping:
     """The StyleGAN-V motion mapping of a model config (shared by GenDeF and the baseline)."""
     return MotionMapping(noise_dim=cfg.motion_noise_dim, hidden_dim=cfg.motion_hidden_dim, num_freqs=cfg.motion_freqs,
-                         distance=cfg.motion_distance, kernel_size=cfg.motion_kernel)
+                         distance=cfg.motion_distance, kernel_size=cfg.motion_kernel,
+                         min_period=cfg.motion_min_period)
 
 
 class CanonicalGenerator(nn.Module):

@@ -356,7 +356,7 @@ def _init_from_pretraining(cfg: TrainConfig, g: VideoGenerator, g_ema: VideoGene
             load_into(ck, {name: m}, fix=fix, error=ConfigError, may_lack=new_mtm)
     fix = f"use the same preset and discriminator.* settings as the pre-training in {ck.path}"
     load_into(ck, {"discriminator": d}, fix=fix, error=ConfigError,
-              may_lack=lambda key: key.startswith(("time_cond", "fuse_mix")))  # the video-only parts
+              may_lack=lambda key: key.startswith(("time_cond", "fuse_mix", "from_deviation")))  # the video-only parts
 
 
 def _resume(ckpt: Path, g: CanonicalGenerator | VideoGenerator, g_ema: CanonicalGenerator | VideoGenerator,

@@ -221,3 +221,22 @@ def test_concat_fusion_starts_as_the_mean_and_learns_frame_order(fuse_res: int) 
         concat_d(_frames(2, 2))
     with pytest.raises(ValueError, match="fuse must be"):
         _d(fuse="max")
+
+
+def test_deviation_input_starts_as_the_image_d_and_then_sees_stillness() -> None:
+    """`deviation_input` (issue 14): the first layer also sees each frame minus its clip's mean frame, through a
+    zero-initialised 1x1 conv. At init the image D's weights give the same logits bit for bit (only
+    `from_deviation.*` missing); once the conv is non-zero, moving clips score differently while still clips
+    (all differences zero) keep exactly the logits of the D without it."""
+    image_d = _d(seed=0, time_conditioning=False)
+    dev_d = _d(seed=3, time_conditioning=False, deviation_input=True)
+    result = dev_d.load_state_dict(image_d.state_dict(), strict=False)
+    assert result.unexpected_keys == [] and result.missing_keys == ["from_deviation.weight"]
+    moving = _frames(4, 3)
+    still = moving[:, :1].repeat(1, 3, 1, 1, 1)
+    with torch.no_grad():
+        assert torch.equal(dev_d(moving), image_d(moving))
+        dev_d.from_deviation.weight.normal_()  # type: ignore[union-attr]
+        assert float((dev_d(moving) - image_d(moving)).abs().min()) > 1e-4
+        torch.testing.assert_close(dev_d(still), image_d(still), rtol=0, atol=1e-6)
+        assert torch.equal(dev_d(moving[:, :1]), image_d(moving[:, :1]))      # K = 1 (pre-training): no deviation

@@ -156,3 +156,31 @@ def test_errors() -> None:
         m(torch.tensor([1.0, 2.0]), noise)
     with pytest.raises(ValueError, match="min_period"):
         MotionMapping(noise_dim=4, hidden_dim=4, num_freqs=2, min_period=64, max_period=16)
+
+
+def test_model_config_sets_the_shortest_period_and_longer_periods_change_slower() -> None:
+    """`model.motion_min_period` (issue 14) reaches the motion mapping: its shortest period is the setting, and
+    with the StyleGAN-V SkyTimelapse setting (256 frames, knots 256 apart) the codes change far less from frame
+    to frame than with the default 16 (same weights: the periods are buffers, not parameters)."""
+    from gendef_core.config import ModelConfig
+    from gendef_core.errors import OptionError
+    from gendef_core.models.generator import motion_mapping
+
+    fast_cfg = ModelConfig(motion_noise_dim=16, motion_hidden_dim=24, motion_freqs=8)
+    slow_cfg = ModelConfig(motion_noise_dim=16, motion_hidden_dim=24, motion_freqs=8, motion_min_period=256.0,
+                           motion_distance=256)
+    torch.manual_seed(0)
+    fast = motion_mapping(fast_cfg)
+    torch.manual_seed(0)
+    slow = motion_mapping(slow_cfg)
+    assert float(2 * torch.pi / fast.freqs.max()) == pytest.approx(16.0)
+    assert float(2 * torch.pi / slow.freqs.max()) == pytest.approx(256.0)
+    times = torch.arange(64.0)[None].repeat(4, 1)
+    step = {}
+    for name, m in (("fast", fast), ("slow", slow)):
+        m.requires_grad_(False)
+        u = m(times, m.sample_noise(4, 63.0, generator=torch.Generator().manual_seed(1)))
+        step[name] = float((u[:, 1:] - u[:, :-1]).norm(dim=-1).mean() / u.norm(dim=-1).mean())
+    assert step["slow"] < step["fast"] / 4
+    with pytest.raises(OptionError, match="motion_min_period"):
+        ModelConfig(motion_min_period=0.5).validate()
