@@ -14,6 +14,8 @@ as JSON on stdout:
 - `grad_static`, `grad_temporal`: RMS of the generator loss gradient with respect to the offsets, split
   into the part shared by a clip's frames (a static warp) and the frames' deviations from it (motion),
   per offset element; `temporal_fraction` = grad_temporal / (grad_static + grad_temporal).
+- with `discriminator.motion_branch`, the branch's own logits (`branch_real`, `branch_real_frozen`,
+  `branch_sensitivity`, `branch_fake`); the gradient is then that of both generator losses.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ def probe(run: Path, data: Path, *, clips: int = 64, seed: int = 0, ema: bool = 
         out["real_reversed"] = d(real.flip(1), times).mean().item()
         out["motion_sensitivity"] = (lr - lf).mean().item()
         out["frac_real_above_frozen"] = (lr > lf).float().mean().item()
+        if d.motion_branch is not None:
+            mr, mf = d.motion_logits(real, times), d.motion_logits(frozen, times)
+            out["branch_real"], out["branch_real_frozen"] = mr.mean().item(), mf.mean().item()
+            out["branch_sensitivity"] = (mr - mf).mean().item()
     z_c = torch.randn(clips, cfg.model.z_dim, generator=gen)
     z_d = torch.randn(clips, cfg.model.z_dim, generator=gen)
     t = fake_times(clips, int(frames.lengths.max()), cfg.num_frames, cfg.max_span, gen)
@@ -64,7 +70,12 @@ def probe(run: Path, data: Path, *, clips: int = 64, seed: int = 0, ema: bool = 
     from gendef_core.warp import warp
     fake = warp(content.canonical, offsets)
     logits = d(fake, t)
-    losses.g_adv_loss(logits).backward()
+    g_loss = losses.g_adv_loss(logits)
+    if d.motion_branch is not None:
+        branch = d.motion_logits(fake, t)
+        g_loss = g_loss + losses.g_adv_loss(branch)
+        out["branch_fake"] = branch.mean().item()
+    g_loss.backward()
     grad = offsets.grad
     assert grad is not None
     static = grad.mean(dim=1, keepdim=True)

@@ -66,6 +66,9 @@ class ModelConfig:
     """f_c is projected (1x1 conv) to this many channels before being concatenated (upstream: 64)."""
     deform_init: DeformInit = "zero"
     """Last ToOut of G_d: `zero` (paper), `xavier`, or `none` = no multiplier, StyleGAN-V default init (Table A1)."""
+    anchor_first_frame: bool = False
+    """Offsets relative to time 0: G_d(z_d, u_t) - G_d(z_d, u_0), so frame 0 is the canonical exactly and G_d can
+    only move it, not re-shape it with a static warp (issue 14, docs/MOTION.md). False = the paper's G_d(z_d, u_t)."""
     mtm_resolutions: tuple[int, ...] = ()
     """Resolutions whose (non-upsampling) convs use MTM deformable convs, in both generators. Empty = off."""
 
@@ -127,6 +130,10 @@ class DiscriminatorConfig:
     """Fine-tuning: the first layer also sees each frame's difference from its clip's mean frame, through a zero-
     initialised 1x1 conv (`from_deviation`, so the pre-trained D still fits). A still clip's differences are
     zero, so the D can tell motion from stillness from its first layer on (issue 14, docs/MOTION.md)."""
+    motion_branch: bool = False
+    """Fine-tuning: a second, content-free discriminator on the differences between consecutive sampled frames and
+    their time differences (`motion_branch.*`), with its own logistic loss (and R1); G is trained against both.
+    Beyond the paper (MoCoGAN/DIGAN-style separate motion discriminator; issue 14, docs/MOTION.md)."""
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,39 @@ class TimeConditioning(nn.Module):
         return (self.proj(h) * self.cmap(times)).sum(dim=1) / math.sqrt(self.cmap_dim)
 
 
+class MotionBranch(nn.Module):
+    """A content-free second discriminator (issue 14): it sees only the differences between consecutive sampled
+    frames and their time differences, so a still clip is all zeros to it, and it has its own logistic loss,
+    so it keeps learning about motion after the main D has separated real from fake by content.
+
+        frames [B, K, 3, R, R], times [B, K] -> differences x_{k+1} - x_k [B, K-1, 3, R, R] and maps of
+        (t_{k+1} - t_k) / 32 [B, K-1, 1, R, R], stacked to 4 (K-1) channels -> 1x1 conv, 3x3 conv + 2x2 pool
+        per halving down to 4x4, FC, FC -> logit [B]
+    """
+
+    def __init__(self, *, resolution: int, num_frames: int, channels: Mapping[int, int]) -> None:
+        super().__init__()
+        self.num_frames = num_frames
+        self.resolutions = [2 ** i for i in range(int(math.log2(resolution)), 1, -1)]   # R, ..., 4
+        c = {r: int(channels[r]) for r in self.resolutions}
+        self.from_diff = _EqConv2d(4 * (num_frames - 1), c[resolution], 1)
+        self.convs = nn.ModuleList([_EqConv2d(c[r], c[r // 2], 3, down=True) for r in self.resolutions[:-1]])
+        self.fc = EqualLinear(c[4] * 16, c[4], activation="lrelu")
+        self.out = EqualLinear(c[4], 1)
+
+    def forward(self, frames: Tensor, times: Tensor) -> Tensor:
+        k = frames.shape[1]
+        if k != self.num_frames:
+            raise ValueError(f"the motion branch sees {self.num_frames} frames per clip, got K={k}")
+        diffs = frames[:, 1:] - frames[:, :-1]                                   # [B, K-1, 3, R, R]
+        dt = ((times[:, 1:] - times[:, :-1]).float() / 32).to(frames.dtype)       # [B, K-1]
+        maps = dt[:, :, None, None, None].expand(-1, -1, 1, *frames.shape[3:])
+        x = self.from_diff(torch.cat([diffs, maps], dim=2).flatten(1, 2))
+        for conv in self.convs:
+            x = conv(x)
+        return self.out(self.fc(x.flatten(1))).squeeze(1)
+
+
 class Discriminator(nn.Module):
     """StyleGAN-V-style video discriminator over K sampled frames per video (an image D when K = 1).
 
@@ -194,7 +227,7 @@ class Discriminator(nn.Module):
     def __init__(self, *, resolution: int, channels: Mapping[int, int], fuse_resolution: int = 16,
                  time_conditioning: bool = True, temporal_shift: bool = False, mbstd_group: int = 4,
                  cmap_dim: int = 128, num_frames: int = 3, max_time_diff: int = 1024,
-                 fuse: str = "mean", deviation_input: bool = False) -> None:
+                 fuse: str = "mean", deviation_input: bool = False, motion_branch: bool = False) -> None:
         super().__init__()
         log2 = int(math.log2(resolution)) if resolution >= 4 else 0
         if resolution < 4 or 2 ** log2 != resolution:
@@ -237,6 +270,16 @@ class Discriminator(nn.Module):
             self.fuse_mix = _EqConv2d(num_frames * c, c, 1, bias=False, lrelu=False)
             nn.init.zeros_(self.fuse_mix.weight)  # starts as the mean fusion
         self.num_frames = num_frames
+        self.motion_branch: MotionBranch | None = None
+        if motion_branch:
+            self.motion_branch = MotionBranch(resolution=resolution, num_frames=num_frames,
+                                              channels={r: min(2048 // r, 64) for r in self.resolutions})
+
+    def motion_logits(self, frames: Tensor, times: Tensor) -> Tensor:
+        """The motion branch's logits ``[B]`` of clips ``[B, K, 3, R, R]`` at ``times [B, K]``."""
+        if self.motion_branch is None:
+            raise ValueError("this discriminator has no motion branch (discriminator.motion_branch)")
+        return self.motion_branch(frames, times)
 
     @property
     def time_conditioning(self) -> bool:
@@ -307,4 +350,5 @@ def build_discriminator(cfg: TrainConfig) -> Discriminator:
                          fuse_resolution=d.fuse_resolution, time_conditioning=video,
                          temporal_shift=video and d.temporal_shift, mbstd_group=d.mbstd_group, cmap_dim=d.cmap_dim,
                          num_frames=cfg.num_frames, fuse=d.fuse if video else "mean",
-                         deviation_input=video and d.deviation_input)
+                         deviation_input=video and d.deviation_input,
+                         motion_branch=video and d.motion_branch)

@@ -13,6 +13,7 @@ import abc
 from dataclasses import dataclass
 from typing import ClassVar, Literal, overload
 
+import torch
 from torch import Tensor, nn
 
 from gendef_core.config import ModelConfig, Stage
@@ -170,10 +171,17 @@ class GenDeFGenerator(VideoGenerator):
 
     def deform(self, z_d: Tensor, times: Tensor, motion_noise: Tensor, feature: Tensor | None, *,
                truncation_psi: float = 1.0, update_w_avg: bool = False) -> Tensor:
-        """Offsets ``[B, K, 2, R, R]`` for given times, reusing a canonical feature."""
+        """Offsets ``[B, K, 2, R, R]`` for given times, reusing a canonical feature.
+
+        With `model.anchor_first_frame` the offsets at time 0 are subtracted (computed in the same pass), so
+        frame 0 is the canonical exactly at any weights."""
+        anchor = self.cfg.anchor_first_frame
+        if anchor:
+            times = torch.cat([times, times.new_zeros(times.shape[0], 1)], dim=1)
         codes = self.motion(times, motion_noise)
-        return self.deformation(z_d, codes, feature if self.cfg.canonical_feature else None,
-                                truncation_psi=truncation_psi, update_w_avg=update_w_avg)
+        offsets = self.deformation(z_d, codes, feature if self.cfg.canonical_feature else None,
+                                   truncation_psi=truncation_psi, update_w_avg=update_w_avg)
+        return offsets[:, :-1] - offsets[:, -1:] if anchor else offsets
 
     def content(self, z_c: Tensor, *, truncation_psi: float = 1.0) -> Content:
         canonical, feature = self.canonical(z_c, truncation_psi=truncation_psi,

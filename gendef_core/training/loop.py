@@ -335,6 +335,10 @@ def _check_data(cfg: TrainConfig, frames: VideoFrames, data: Path) -> None:
         raise ConfigError(f"{data} has videos shorter than {cfg.num_frames} frames; re-prepare with --min-frames")
 
 
+VIDEO_ONLY_D_PARTS = ("time_cond", "fuse_mix", "from_deviation", "motion_branch")
+"""Discriminator weights a pre-training does not have (they start from their initialisation in fine-tuning)."""
+
+
 def _init_from_pretraining(cfg: TrainConfig, g: VideoGenerator, g_ema: VideoGenerator, d: nn.Module) -> None:
     """The generator's pre-trained parts (raw and EMA; G_c for GenDeF) and D from a pre-training checkpoint; the
     rest (G_d) keeps its initialisation."""
@@ -356,7 +360,7 @@ def _init_from_pretraining(cfg: TrainConfig, g: VideoGenerator, g_ema: VideoGene
             load_into(ck, {name: m}, fix=fix, error=ConfigError, may_lack=new_mtm)
     fix = f"use the same preset and discriminator.* settings as the pre-training in {ck.path}"
     load_into(ck, {"discriminator": d}, fix=fix, error=ConfigError,
-              may_lack=lambda key: key.startswith(("time_cond", "fuse_mix", "from_deviation")))  # the video-only parts
+              may_lack=lambda key: key.startswith(VIDEO_ONLY_D_PARTS))  # the video-only parts
 
 
 def _resume(ckpt: Path, g: CanonicalGenerator | VideoGenerator, g_ema: CanonicalGenerator | VideoGenerator,

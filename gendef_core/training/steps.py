@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from gendef_core.config import TrainConfig
 from gendef_core.data.datasets import VideoFrames
+from gendef_core.models.discriminator import Discriminator
 from gendef_core.models.generator import CanonicalGenerator, GeneratorOutput, VideoGenerator
 from gendef_core.training import losses
 from gendef_core.training.batches import fake_times, real_batch, step_generator
@@ -45,6 +46,7 @@ class Phases:
         self.k = cfg.num_frames if self.video else 1
         self.fake_len = min(int(data.lengths.max()), MAX_FAKE_LENGTH)
         self.use_reg = isinstance(g, VideoGenerator) and g.has_deformation and cfg.loss.reg_weight > 0
+        self.motion_d = self.video and cfg.discriminator.motion_branch
         self.g_params = [p for p in g.parameters() if p.requires_grad]
         self.d_params = list(d.parameters())
 
@@ -86,6 +88,8 @@ class Phases:
             fake, fake_t, _ = self.fake(step, FAKE_D, with_reg=False, update_w_avg=False)
         with self.acc.autocast():
             loss = losses.d_adv_loss(self.d(real, real_t), self.d(fake, fake_t))
+            if self.motion_d:  # the motion branch has its own loss (it must not saturate with the main D's)
+                loss = loss + losses.d_adv_loss(self._motion(real, real_t), self._motion(fake, fake_t))
         self._apply(loss, self.d_params, self.opt_d)
         return loss
 
@@ -95,6 +99,8 @@ class Phases:
         real = real.detach().requires_grad_(True)
         with self.acc.autocast():
             r1 = losses.r1_penalty(self.d(real, real_t), real)
+            if self.motion_d:
+                r1 = r1 + losses.r1_penalty(self._motion(real, real_t), real)
         self._apply(r1 * (self.cfg.loss.r1_gamma / 2) * self.cfg.loss.r1_every, self.d_params, self.opt_d)
         return r1
 
@@ -110,6 +116,8 @@ class Phases:
                 assert out is not None and out.offsets is not None
                 reg = losses.temporal_smoothness_loss(out.offsets[:, k:], out.frames[:, k + 1])
             loss = losses.g_adv_loss(self.d(frames, times))
+            if self.motion_d:
+                loss = loss + losses.g_adv_loss(self._motion(frames, times))
             total = loss + self.cfg.loss.reg_weight * reg if reg is not None else loss
         self.acc.backward(total)
         self.d.requires_grad_(True)
@@ -126,6 +134,11 @@ class Phases:
             r1 = self.r1_step(real, real_t)
         loss_g, reg = self.g_step(step)
         return StepLosses(loss_d, loss_g, r1, reg)
+
+    def _motion(self, frames: Tensor, times: Tensor | None) -> Tensor:
+        """The motion branch's logits (discriminator.motion_branch; fine-tuning, so times are given)."""
+        assert isinstance(self.d, Discriminator) and times is not None
+        return self.d.motion_logits(frames, times)
 
     def _apply(self, loss: Tensor, params: list[nn.Parameter], opt: Any) -> None:
         self.acc.backward(loss)

@@ -240,3 +240,26 @@ def test_deviation_input_starts_as_the_image_d_and_then_sees_stillness() -> None
         assert float((dev_d(moving) - image_d(moving)).abs().min()) > 1e-4
         torch.testing.assert_close(dev_d(still), image_d(still), rtol=0, atol=1e-6)
         assert torch.equal(dev_d(moving[:, :1]), image_d(moving[:, :1]))      # K = 1 (pre-training): no deviation
+
+
+def test_motion_branch_is_content_free_and_loads_beside_a_pretrained_d() -> None:
+    """`motion_branch` (issue 14): a second discriminator that sees only frame differences and time differences.
+    Two still clips of different content at the same times get the same branch logit (it cannot judge content);
+    moving clips do not; the image D's weights still load (only `motion_branch.*` missing) and the main logits
+    are unchanged by the branch."""
+    image_d = _d(seed=0, time_conditioning=False)
+    d = _d(seed=4, time_conditioning=False, motion_branch=True)
+    result = d.load_state_dict(image_d.state_dict(), strict=False)
+    assert result.unexpected_keys == [] and result.missing_keys
+    assert all(k.startswith("motion_branch.") for k in result.missing_keys)
+    clips, times = _frames(4, 3), torch.tensor([[0.0, 4.0, 9.0]] * 4)
+    still_a = clips[:, :1].repeat(1, 3, 1, 1, 1)
+    still_b = _frames(4, 1, seed=7).repeat(1, 3, 1, 1, 1)
+    with torch.no_grad():
+        assert torch.equal(d(clips, times), image_d(clips, times))
+        torch.testing.assert_close(d.motion_logits(still_a, times), d.motion_logits(still_b, times), rtol=0, atol=1e-6)
+        assert float((d.motion_logits(clips, times) - d.motion_logits(still_a, times)).abs().min()) > 1e-5
+        slower = torch.tensor([[0.0, 8.0, 18.0]] * 4)                        # same frames, other time differences
+        assert float((d.motion_logits(clips, slower) - d.motion_logits(clips, times)).abs().min()) > 1e-6
+    with pytest.raises(ValueError, match="no motion branch"):
+        image_d.motion_logits(clips, times)

@@ -294,3 +294,41 @@ def test_finetune_at_step_zero_through_train_reproduces_the_pretrained_canonical
     with torch.no_grad():
         out = g(torch.randn(3, 32), torch.randn(3, 32), torch.tensor([[0.0, 17.5, 50.0]] * 3), noise)
     assert torch.equal(out.frames, out.canonical[:, None].expand_as(out.frames))
+
+
+def test_anchor_first_frame_makes_frame_0_the_canonical_at_any_weights() -> None:
+    """`model.anchor_first_frame` (issue 14): offsets are G_d(u_t) - G_d(u_0), so with a non-zero G_d (xavier
+    head) frame 0 is the canonical exactly, other frames move by exactly the paper-G_d's offsets minus those at
+    time 0 (same weights), whichever chunk of times a call asks for."""
+    torch.manual_seed(0)
+    plain = GenDeFGenerator(dataclasses.replace(TINY.model, deform_init="xavier"))
+    anchored = GenDeFGenerator(dataclasses.replace(TINY.model, deform_init="xavier", anchor_first_frame=True))
+    anchored.load_state_dict(plain.state_dict())
+    z_c, z_d, noise = torch.randn(2, 32), torch.randn(2, 32), plain.motion.sample_noise(2, 12)
+    times = torch.tensor([[0.0, 3.0, 12.0]] * 2)
+    with torch.no_grad():
+        ref = plain(z_c, z_d, torch.cat([times, torch.zeros(2, 1)], dim=1), noise).offsets
+        out = anchored(z_c, z_d, times, noise)
+        content = anchored.content(z_c)
+        late = anchored.offsets_at(content, z_d, times[:, 2:], noise)          # a chunk without time 0
+    assert out.offsets is not None and ref is not None and float(ref[:, 1].abs().max()) > 1e-3
+    assert torch.equal(out.offsets[:, 0], torch.zeros_like(out.offsets[:, 0]))
+    torch.testing.assert_close(out.frames[:, 0], out.canonical, rtol=0, atol=1e-6)
+    torch.testing.assert_close(out.offsets, ref[:, :3] - ref[:, 3:], rtol=0, atol=1e-6)
+    torch.testing.assert_close(late, out.offsets[:, 2:], rtol=0, atol=1e-6)
+
+
+def test_motion_branch_trains_and_resumes(data: Path, pretrained: Path, tmp_path: Path) -> None:
+    """`discriminator.motion_branch`: fine-tuning from a pre-training (which has no branch) trains the branch's
+    weights (its own loss), saves them with the D, and a resumed run continues from them."""
+    import safetensors.torch
+
+    cfg = _tiny("finetune", init=pretrained, steps=2, overrides=["discriminator.motion_branch=true"])
+    api.finetune(data, tmp_path / "ft", cfg)  # type: ignore[arg-type]
+    first = load_checkpoint(tmp_path / "ft")
+    d = safetensors.torch.load_file(str(first.path / "discriminator.safetensors"))
+    branch = {k: v for k, v in d.items() if k.startswith("motion_branch.")}
+    assert branch and float(branch["motion_branch.out.bias"].abs().max()) > 0   # initialised at 0, then trained
+    more = _tiny("finetune", steps=3, resume_run=tmp_path / "ft")
+    api.finetune(data, tmp_path / "ft", more, resume=True)  # type: ignore[arg-type]
+    assert load_checkpoint(tmp_path / "ft").step == 3
