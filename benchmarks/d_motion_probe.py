@@ -33,6 +33,7 @@ from gendef_core.models.discriminator import build_discriminator
 from gendef_core.models.loading import checkpoint_config, load_generator, load_into
 from gendef_core.training import losses
 from gendef_core.training.batches import fake_times, real_batch, step_generator
+from gendef_core.warp import warp
 
 
 def probe(run: Path, data: Path, *, clips: int = 64, seed: int = 0, ema: bool = True) -> dict[str, float]:
@@ -49,8 +50,8 @@ def probe(run: Path, data: Path, *, clips: int = 64, seed: int = 0, ema: bool = 
     out: dict[str, float] = {}
     with torch.no_grad():
         frozen = real[:, :1].expand_as(real).contiguous()
-        out["real"] = d(real, times).mean().item()
         lr, lf = d(real, times), d(frozen, times)
+        out["real"] = lr.mean().item()
         out["real_frozen"] = lf.mean().item()
         out["real_reversed"] = d(real.flip(1), times).mean().item()
         out["motion_sensitivity"] = (lr - lf).mean().item()
@@ -67,7 +68,6 @@ def probe(run: Path, data: Path, *, clips: int = 64, seed: int = 0, ema: bool = 
     with torch.no_grad():
         offsets = g.offsets_at(content, z_d, t, noise)
     offsets = offsets.detach().requires_grad_(True)
-    from gendef_core.warp import warp
     fake = warp(content.canonical, offsets)
     logits = d(fake, t)
     g_loss = losses.g_adv_loss(logits)

@@ -273,7 +273,7 @@ class Discriminator(nn.Module):
         self.motion_branch: MotionBranch | None = None
         if motion_branch:
             self.motion_branch = MotionBranch(resolution=resolution, num_frames=num_frames,
-                                              channels={r: min(2048 // r, 64) for r in self.resolutions})
+                                              channels=channels_for(resolution, 2048, 64))
 
     def motion_logits(self, frames: Tensor, times: Tensor) -> Tensor:
         """The motion branch's logits ``[B]`` of clips ``[B, K, 3, R, R]`` at ``times [B, K]``."""
