@@ -273,6 +273,13 @@ def parameter_estimate(cfg: TrainConfig) -> int:
         fuse = cfg.num_frames * fr * fr if d.fuse == "concat" else 0
         total += motion + mapping + _synthesis_parameters(m, m.deform_channel_base, m.deform_channel_max,
                                                           m.feature_dim) + time_cond + fuse
+        c_top = max(1, min(d.channel_base // m.resolution, d.channel_max))
+        if d.deviation_input:  # a 1x1 conv from the 3-channel frame deviation
+            total += 3 * c_top
+        if d.motion_branch:  # 1x1 conv from the differences, a 3x3 conv per halving, two FCs (64 channels at most)
+            mc = {r: max(1, min(2048 // r, 64)) for r in (2 ** k for k in range(2, m.resolution.bit_length()))}
+            total += 4 * (cfg.num_frames - 1) * mc[m.resolution] + 16 * mc[4] ** 2 + mc[4]
+            total += sum(9 * mc[r] * mc[r // 2] for r in mc if r > 4)
     return total
 
 

@@ -9,10 +9,11 @@ from typing import Annotated
 import typer
 
 
-def info(path: Annotated[Path | None, typer.Argument(metavar="[PATH]", help="A clip, dataset, checkpoint or run "
-                                                     "directory (default: the bundled model).", show_default=False)]
-         = None) -> None:
-    """Validate a clip, dataset or checkpoint (default: the bundled model) and print what it holds (JSON)."""
+def info(path: Annotated[Path | None, typer.Argument(
+        metavar="[PATH]", help="A clip, dataset, checkpoint, run, masks or flow directory (default: the bundled "
+        "model).", show_default=False)] = None) -> None:
+    """Validate a clip, dataset, checkpoint, masks or flow directory (default: the bundled model) and print what it
+    holds (JSON)."""
     from gendef_core import api
 
     typer.echo(json.dumps(api.describe(path), indent=2, default=str))

@@ -78,7 +78,36 @@ class DatasetInfoSummary(TypedDict):
     ground_truth: JsonObject | None
 
 
-ArtifactSummary: TypeAlias = BundledSummary | CheckpointSummary | ClipSummary | ShotsSummary | DatasetInfoSummary
+class MasksInfoSummary(TypedDict):
+    """`describe` of the masks directory `gendef segment` writes."""
+
+    format: str
+    path: str
+    clip: str
+    num_frames: int
+    height: int
+    width: int
+    labels: list[int]
+    frame: int | None           # the frame the mask was drawn on; None: the canonical
+    mode: str
+
+
+class FlowInfoSummary(TypedDict):
+    """`describe` of the flow artifact `gendef flow` writes."""
+
+    format: str
+    path: str
+    clip: str
+    num_frames: int             # frame pairs
+    height: int
+    width: int
+    flow_max: float             # px shown in full colour in flow.mp4
+    valid_fraction: float
+    mean_magnitude: float       # px
+
+
+ArtifactSummary: TypeAlias = (BundledSummary | CheckpointSummary | ClipSummary | ShotsSummary | DatasetInfoSummary
+                              | MasksInfoSummary | FlowInfoSummary)
 """What `describe` returns: the summary of the kind of artifact it was given (its `format`)."""
 
 
@@ -129,6 +158,20 @@ def describe(path: Path | str | None = None) -> ArtifactSummary:
                 "ground_truth": None if d.ground_truth is None else dict(d.ground_truth)}
     if fmt == "gendef.checkpoint":
         return checkpoint_summary(load_checkpoint(path))
+    if fmt == "gendef.masks":
+        from gendef_core.artifacts.masks import read_masks_manifest
+
+        mk = read_masks_manifest(path)
+        return {"format": fmt, "path": str(path), "clip": mk["clip"], "num_frames": mk["num_frames"],
+                "height": mk["height"], "width": mk["width"], "labels": list(mk["labels"]), "frame": mk["frame"],
+                "mode": mk["mode"]}
+    if fmt == "gendef.flow":
+        from gendef_core.artifacts.flow import read_flow_manifest
+
+        fl = read_flow_manifest(path)
+        return {"format": fmt, "path": str(path), "clip": fl["clip"], "num_frames": fl["num_frames"],
+                "height": fl["height"], "width": fl["width"], "flow_max": fl["flow_max"],
+                "valid_fraction": fl["valid_fraction"], "mean_magnitude": fl["mean_magnitude"]}
     raise ArtifactError(f"{path / MANIFEST}: unknown format {fmt!r}; upgrade gendef if it is newer")
 
 

@@ -369,6 +369,9 @@ def test_segment_values(smooth_clip: Path, tmp_path: Path, mode: str) -> None:
                                 for i in (0, 3, 7)}
     assert result["path"] == str(out) and result["overlay"] == str(overlay)
     assert {k: v for k, v in result.items() if k not in ("path", "overlay")} == manifest
+    assert api.describe(out) == {"format": "gendef.masks", "path": str(out), "clip": manifest["clip"],
+                                 "num_frames": 4, "height": H, "width": W, "labels": [0, 3, 7], "frame": None,
+                                 "mode": mode}
     info = probe_video(overlay)
     assert (info.width, info.height) == (W, H)
     assert read_video(overlay)[0].shape[0] == 4
@@ -538,6 +541,10 @@ def test_flow_of_a_translation_clip(shift_clip: Path) -> None:
     assert manifest["mean_magnitude"] == pytest.approx(mag_valid.mean(), abs=1e-5)
     assert manifest["flow_max"] == pytest.approx(max(mags), abs=1e-5)
     assert manifest["files"] == {"flow.safetensors": file_record(out / "flow.safetensors")}
+    assert api.describe(out) == {"format": "gendef.flow", "path": str(out), "clip": str(shift_clip), "num_frames": 3,
+                                 "height": H, "width": W, "flow_max": manifest["flow_max"],
+                                 "valid_fraction": manifest["valid_fraction"],
+                                 "mean_magnitude": manifest["mean_magnitude"]}
     assert manifest["videos"] == {"flow.mp4": {"num_frames": 3}}
     assert read_video(out / "flow.mp4")[0].shape == (3, H, W, 3)
     assert read_clip_manifest(shift_clip)["num_frames"] == 4  # the clip itself is untouched

@@ -1,0 +1,33 @@
+"""`config.parameter_estimate` (the memory guard's input) stays within 10 % of the built networks, for the
+presets and with every optional discriminator part switched on."""
+
+from __future__ import annotations
+
+import pytest
+
+from gendef_core import config
+from gendef_core.models.discriminator import build_discriminator
+from gendef_core.models.generator import build_generator
+
+
+def _built(cfg: config.TrainConfig) -> int:
+    g = build_generator(cfg.model, cfg.stage)
+    d = build_discriminator(cfg)
+    return sum(p.numel() for p in g.parameters()) + sum(p.numel() for p in d.parameters())
+
+
+@pytest.mark.parametrize("stage", ["pretrain", "finetune"])
+@pytest.mark.parametrize("name", ["tiny", "small"])
+def test_estimate_matches_built_presets(name: str, stage: config.Stage) -> None:
+    cfg = config.preset(name, stage)
+    built = _built(cfg)
+    assert abs(config.parameter_estimate(cfg) - built) <= 0.1 * built
+
+
+def test_estimate_counts_the_optional_discriminator_parts() -> None:
+    base = config.preset("small", "finetune")
+    extra = config.apply_overrides(base, ["discriminator.motion_branch=true", "discriminator.deviation_input=true"])
+    added_built = _built(extra) - _built(base)
+    added_estimate = config.parameter_estimate(extra) - config.parameter_estimate(base)
+    assert added_built > 0
+    assert abs(added_estimate - added_built) <= 0.1 * added_built
