@@ -172,8 +172,8 @@ def load_checkpoint(path: Path, *, verify: bool = True) -> CheckpointInfo:
     nets = m["networks"]
     if verify:
         verify_files(path, {f"{n}.safetensors": rec for n, rec in nets.items()}, fix=_FIX)
+    verify_files(path, m.get("files", {}), fix=_FIX)  # config.json (checkpoints of gendef >= 0.8), before it is parsed
     config = read_run_config(artifact_path(path, "config.json", fix=_FIX), fix=_FIX)
-    verify_files(path, m.get("files", {}), fix=_FIX)  # config.json (checkpoints of gendef >= 0.8); small files
     return CheckpointInfo(path, m["step"], config, tuple(sorted(nets)), m.get("metadata", {}), nets)
 
 

@@ -26,6 +26,7 @@ from gendef_core.artifacts.clip import CONVENTION_V2, Clip, load_clip, read_clip
 from gendef_core.artifacts.common import (
     atomic_dir,
     atomic_file,
+    file_record,
     read_manifest,
     sha256_file,
     write_bytes_atomic,
@@ -489,17 +490,28 @@ def test_corrupted_network_is_detected_by_sha256(tmp_path: Path) -> None:
         load_checkpoint(ck)
 
 
+def write_config(ck: Path, cfg: dict) -> None:
+    """Replace a checkpoint's config.json and re-record its checksum, as a consistent writer would."""
+    (ck / "config.json").write_text(json.dumps(cfg))
+    m = json.loads((ck / "manifest.json").read_text())
+    m["files"]["config.json"] = file_record(ck / "config.json")
+    (ck / "manifest.json").write_text(json.dumps(m))
+
+
 def test_newer_config_and_checkpoint_formats_are_refused(tmp_path: Path) -> None:
     ck = save_step(tmp_path / "run", 1)
     cfg = json.loads((ck / "config.json").read_text())
-    (ck / "config.json").write_text(json.dumps({**cfg, "format_version": 2}))
+    (ck / "config.json").write_text(json.dumps({**cfg, "format_version": 2}))  # not re-recorded: the checksum says
+    with raises(f"{ck / 'config.json'} is truncated or altered"):
+        load_checkpoint(ck)
+    write_config(ck, {**cfg, "format_version": 2})
     with raises(f"{ck / 'config.json'}: config format v2 is newer than this gendef ({__version__}) reads (v1); "
                 "upgrade gendef"):
         load_checkpoint(ck)
-    (ck / "config.json").write_text(json.dumps({**cfg, "format": "something.else"}))
+    write_config(ck, {**cfg, "format": "something.else"})
     with raises(f"{ck / 'config.json'}: format 'something.else' is not 'gendef.config'; point at a run directory"):
         load_checkpoint(ck)
-    (ck / "config.json").write_text(json.dumps({k: v for k, v in cfg.items() if k != "config"}))
+    write_config(ck, {k: v for k, v in cfg.items() if k != "config"})
     with raises(f"{ck / 'config.json'}: missing field 'config'"):
         load_checkpoint(ck)
 
