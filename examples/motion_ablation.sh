@@ -31,6 +31,10 @@ declare -A SETS=(
   [sky]="--set model.motion_min_period=256 --set model.motion_distance=256"
   [skydev]="--set model.motion_min_period=256 --set model.motion_distance=256 --set discriminator.deviation_input=true"
   [ema05]="--set ema_kimg=0.5"
+  [anchor]="--set model.anchor_first_frame=true"
+  [branch]="--set discriminator.motion_branch=true"
+  [branchanchor]="--set discriminator.motion_branch=true --set model.anchor_first_frame=true"
+  [branchsky]="--set discriminator.motion_branch=true --set model.motion_min_period=256 --set model.motion_distance=256"
 )
 variants=("$@")
 [ ${#variants[@]} -gt 0 ] || variants=(default concat noreg span16 r1low xavier)
