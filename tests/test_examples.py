@@ -214,3 +214,55 @@ def test_d_motion_probe_tells_still_data_from_moving_data(tmp_path: Path, motion
         assert abs(out["motion_sensitivity"]) > 1e-6 and out["real"] != out["real_frozen"]
     assert out["grad_static"] > 0 and out["grad_temporal"] > 0
     assert out["temporal_fraction"] == pytest.approx(out["grad_temporal"] / (out["grad_static"] + out["grad_temporal"]))
+
+
+def _long_samples_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("long_samples", ROOT / "examples" / "long_samples.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_long_samples_window_displacement_by_hand() -> None:
+    import torch
+
+    w = _long_samples_module().window_displacement
+    t = torch.arange(10, dtype=torch.float32)
+    drift = torch.stack([0.5 * t, torch.zeros(10)], dim=-1)[:, None]            # 0.5 px per frame, one point
+    jitter = torch.stack([torch.zeros(10), (-1.0) ** t * 3], dim=-1)[:, None]  # 6 px per frame, in place
+    visible = torch.ones(10, 1, dtype=torch.bool)
+    assert np.allclose(w(drift, visible, 4), 2.0) and len(w(drift, visible, 4)) == 6
+    assert np.allclose(w(jitter, visible, 2), 0.0) and np.allclose(w(jitter, visible, 1), 6.0)
+    hidden = visible.clone()
+    hidden[3] = False  # no pair through frame 3 counts; none is left at t = 3 (and t + 4 = 3 never happens)
+    got = w(drift, hidden, 4)
+    assert np.isnan(got[3]) and np.allclose(np.delete(got, 3), 2.0)
+
+
+def test_long_samples_example(tiny_ckpt: Path, tmp_path: Path) -> None:
+    import json
+
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "long_samples.py"), str(tiny_ckpt), str(tmp_path),
+                          "--frames", "12", "--num", "2", "--lag", "4", "--reference", "0.5"],
+                         capture_output=True, text=True, check=True)
+    assert Path(out.stdout.strip()) == tmp_path / "long_samples.png"
+    sheet = np.asarray(Image.open(tmp_path / "long_samples.png"))
+    assert sheet.shape == (2 * (16 * 2 + 60), 8 * 16 * 2, 3)  # per clip: 8 frames at 2x above a 60-px curve
+    report = json.loads((tmp_path / "long_samples.json").read_text())
+    assert report["frames_shown"] == [0, 2, 3, 5, 6, 8, 9, 11]
+    # The curve is the windowed displacement of the clip's own tracks (gendef track, independently).
+    from gendef_core import api
+    from gendef_core.apps.demo import grid_points
+
+    (tmp_path / "points.json").write_text(json.dumps(grid_points(16, 6)))
+    for c in report["clips"]:
+        doc = api.track(c["clip"], tmp_path / "points.json", out=tmp_path / "t.json", overwrite=True)
+        p, v = np.array(doc["tracks"]), np.array(doc["visible"])
+        want = [np.linalg.norm(p[t + 4] - p[t], axis=-1)[v[t + 4] & v[t]].mean() for t in range(8)]
+        assert np.allclose(c["window_displacement"], want, atol=1e-3)
+        assert c["first_quarter_px"] == pytest.approx(np.mean(want[:2]), abs=1e-3)
+        assert c["last_quarter_px"] == pytest.approx(np.mean(want[-2:]), abs=1e-3)
+        assert max(want) > 0  # the tiny model's clips move (tiny_ckpt checks its offsets)
