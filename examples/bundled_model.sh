@@ -2,13 +2,14 @@
 # How the bundled model (gendef_core/bundled/clouds64) was made and measured, with the project's own
 # commands, on CPU.
 #
-#   examples/bundled_model.sh OUT [PRE_KIMG=40] [FT_KIMG=10]
+#   [KIND=clouds] [FT_SETS="--set ..."] examples/bundled_model.sh OUT [PRE_KIMG=40] [FT_KIMG=10]
 #
 # 1. A procedural clouds dataset (128 videos x 64 frames, 64 px, seed 0), pre-training 40 kimg and
 #    fine-tuning 10 kimg at the `small` preset (examples/train_small.sh); on 2 CPU cores
 #    pre-training took 25 min, fine-tuning 6.5 min. (0.4.0 shipped a 30 + 20 split, which lost to the
 #    baseline on FID; see the model card.)
-# 2. `gendef export`: the EMA generator and its config only (8.0 MB), copied into the package.
+#    KIND (clouds or sprites) picks the data, FT_SETS adds fine-tuning options (docs/MOTION.md).
+# 2. `gendef export`: the EMA generator and its config only (8.0 MB), copied into the package as KIND64.
 # 3. The quality bar: the direct-frame baseline trained from scratch on the same data for the same
 #    budget (PRE_KIMG + FT_KIMG thousand frames; 31.5 min on 2 cores), then `gendef eval` of both
 #    with the same N, seeds and real windows (OUT/eval-gendef.json, OUT/eval-baseline.json). EVAL_ARGS
@@ -24,9 +25,11 @@ preset=${PRESET:-small}
 here=$(cd "$(dirname "$0")" && pwd)
 eval_args=${EVAL_ARGS:---num-videos 128 --num-frames-fid 512 --num-real-fid 1024 --runs 2}
 
-GENDEF="$gendef" "$here/train_small.sh" clouds "$out" "$pre_kimg" "$ft_kimg"
-"$gendef" export "$out/finetune" --out "$out/clouds64" --overwrite
-echo "copy $out/clouds64/* into gendef_core/bundled/clouds64/ (keep MODEL_CARD.md)" >&2
+kind=${KIND:-clouds}
+
+GENDEF="$gendef" "$here/train_small.sh" "$kind" "$out" "$pre_kimg" "$ft_kimg"
+"$gendef" export "$out/finetune" --out "$out/${kind}64" --overwrite
+echo "copy $out/${kind}64/* into gendef_core/bundled/${kind}64/ (keep MODEL_CARD.md)" >&2
 [ "${SKIP_BASELINE:-0}" = 1 ] && exit 0
 
 total_kimg=$(awk "BEGIN { print $pre_kimg + $ft_kimg }")

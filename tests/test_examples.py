@@ -79,7 +79,7 @@ def test_bundled_model_script_at_tiny_size(tmp_path: Path) -> None:
         pytest.skip(hint)
     gendef = shutil.which("gendef") or str(Path(sys.executable).parent / "gendef")
     env = {**os.environ, "GENDEF": gendef, "PRESET": "tiny", "RESOLUTION": "16", "VIDEOS": "2", "FRAMES": "16",
-           "CI": "1", "GENDEF_CACHE": str(tmp_path / "cache"),
+           "CI": "1", "GENDEF_CACHE": str(tmp_path / "cache"), "FT_SETS": "--set discriminator.motion_branch=true",
            "EVAL_ARGS": "--num-videos 2 --num-frames-fid 4 --num-real-fid 8 --motion-videos 2 --motion-frames 8"}
     r = subprocess.run(["bash", str(ROOT / "examples" / "bundled_model.sh"), str(tmp_path / "r"), "0.008", "0.024"],
                        env=env, capture_output=True, text=True)
@@ -87,6 +87,7 @@ def test_bundled_model_script_at_tiny_size(tmp_path: Path) -> None:
     from gendef_core.artifacts.checkpoint import load_checkpoint
 
     assert sorted(load_checkpoint(tmp_path / "r" / "clouds64").networks) == ["canonical_ema", "deformation_ema"]
+    assert load_checkpoint(tmp_path / "r" / "finetune").config["discriminator"]["motion_branch"] is True  # FT_SETS
     base = load_checkpoint(tmp_path / "r" / "baseline")
     assert base.config["model"]["variant"] == "direct" and base.step == 3  # 32 frames at 4 videos x 3 frames
     for name in ("gendef", "baseline"):
