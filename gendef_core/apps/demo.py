@@ -41,6 +41,8 @@ PAN_FRAMES, PAN_SIZE = 48, 64
 FLOW_MAX_PX = 1.0
 """Flow colours of the demo's model clips: full colour at this many pixels per frame (one fixed scale for every
 clip, so a still clip looks white instead of stretching a tiny flow over the whole colour wheel)."""
+OBJECTS_MODEL = "sprites64"
+"""The second bundled model (moving objects): the default demo adds a section on it when it is installed."""
 _SHOW = 224  # CSS px (at most) of the longer side of a fitted frame on the page; its canonical at the same scale
 _ROW = 1080  # CSS px that the four panels of a fit share when they fit on one row at a smaller scale
 
@@ -92,6 +94,16 @@ class DemoSummary(_DemoSummary, total=False):
     video: str
     fit: DemoFitNumbers
     movement: list[MovementNumbers]  # the model demo's sample clips, in order
+    objects: ObjectsNumbers          # the default demo's section on the second bundled model (OBJECTS_MODEL)
+
+
+class ObjectsNumbers(TypedDict):
+    """The moving-objects section of the default demo: its model, the movement of its clips (the samples, then
+    the resampled clip) and the fraction of tracked points in view."""
+
+    model: str
+    movement: list[MovementNumbers]
+    tracked_visible: float
 
 
 def draw_scribble(size: int, path: Path, height: int | None = None) -> Path:
@@ -283,7 +295,8 @@ def _model_demo(out: Path, *, ckpt: Path | str | None, num: int, frames: int, se
     from gendef_core.artifacts.clip import load_clip
     from gendef_core.data.synth_dataset import synth_dataset
 
-    steps = 8 if fit_frames else 7
+    with_objects = ckpt is None and _installed(OBJECTS_MODEL)
+    steps = 7 + bool(fit_frames) + with_objects
     paths = sample(out / "clips", ckpt=ckpt, num=max(num, 2), frames=frames, seed=seed, flow=True,
                    flow_max=FLOW_MAX_PX)
     moves = [movement(p) for p in paths]
@@ -312,8 +325,12 @@ def _model_demo(out: Path, *, ckpt: Path | str | None, num: int, frames: int, se
                          quality=quality, seed=seed, full=False, task="demo: pan",
                          on_event=on_event)
         on_event(Progress("demo", 7, steps))
+    objects = None
+    if with_objects:
+        objects = _objects_story(out / "objects", f"bundled:{OBJECTS_MODEL}", frames=frames, seed=seed)
+        on_event(Progress("demo", steps - 1, steps))
     model = describe(ckpt)
-    page = _page(model, len(paths), frames, edit, tracks, seg, flow, own, moves)
+    page = _page(model, len(paths), frames, edit, tracks, seg, flow, own, moves, objects)
     write_bytes_atomic(out / "index.html", page.encode())
     on_event(Progress("demo", steps, steps))
     name = cast("str | None", model.get("bundled") or model.get("path"))
@@ -322,7 +339,41 @@ def _model_demo(out: Path, *, ckpt: Path | str | None, num: int, frames: int, se
                             "edit_coverage": edit["edit_coverage"]["mean"], "movement": moves[:len(paths)]}
     if own:
         summary["fit"] = own["numbers"]
+    if objects:
+        summary["objects"] = objects["numbers"]
     return summary
+
+
+def _installed(name: str) -> bool:
+    from gendef_core.errors import ArtifactError
+    from gendef_core.models.bundled import bundled_path
+
+    try:
+        bundled_path(name)
+    except ArtifactError:
+        return False
+    return True
+
+
+def _objects_story(root: Path, ckpt: str, *, frames: int, seed: int) -> dict[str, Any]:
+    """The moving-objects section: two clips of `ckpt` (with flow), the first with new motion, its tracked grid
+    of canonical points and a mask drawn on its canonical propagated; files under `root`."""
+    from gendef_core.apps.edit import segment
+    from gendef_core.apps.sample import resample, sample
+    from gendef_core.apps.track import track
+    from gendef_core.artifacts.clip import load_clip
+
+    paths = sample(root / "clips", ckpt=ckpt, num=2, frames=frames, seed=seed, flow=True, flow_max=FLOW_MAX_PX)
+    moves = [movement(p) for p in paths]
+    clip = paths[0]
+    c = load_clip(clip)
+    moves.append(movement(resample(clip, root / "resampled", motion_seed=seed + 1000, ckpt=ckpt)))
+    write_points(root / "points.json", grid_points(c.height))
+    tracks = track(clip, root / "points.json", out=root / "tracks.json", overlay=root / "tracks.mp4")
+    segment(clip, draw_mask(c.canonical, root / "mask.png"), out=root / "masks", overlay=root / "segment.mp4")
+    numbers: ObjectsNumbers = {"model": ckpt, "movement": moves,
+                               "tracked_visible": float(np.mean(tracks["visible"]))}
+    return {"numbers": numbers}
 
 
 def _video_demo(video: Path, out: Path, *, frames: int, size: int | None, quality: str, seed: int,
@@ -485,7 +536,8 @@ def _video_page(video: Path, story: dict[str, Any]) -> str:
 
 
 def _page(model: ArtifactSummary, num: int, frames: int, edit: EditReport, tracks: TracksDocument,
-          seg: SegmentReport, flow: FlowReport, own: dict[str, Any] | None, moves: list[MovementNumbers]) -> str:
+          seg: SegmentReport, flow: FlowReport, own: dict[str, Any] | None, moves: list[MovementNumbers],
+          objects: dict[str, Any] | None = None) -> str:
     name = model.get("bundled") or model.get("path")
     parts = [_head("gendef demo"),
              f"<h1>gendef demo</h1><p>GenDeF renders every frame by warping <b>one canonical image</b> "
@@ -538,5 +590,25 @@ def _page(model: ArtifactSummary, num: int, frames: int, edit: EditReport, track
                      f"<b>larger than the frame</b>; the scribble was drawn on frame 0 "
                      f"(<code>gendef edit --frame 0</code>) and moves with the scene. Try it on yours: "
                      f"<code>gendef demo --video FILE</code>.</p>{_fit_panels(own, 'own/')}")
+    if objects is not None:
+        o: ObjectsNumbers = objects["numbers"]
+        mv = o["movement"]
+        parts.append(_section(f"{8 if own is not None else 7}. Moving objects: {o['model']}",
+                              f"The second bundled model, trained on <code>sprites</code> (textured objects moving "
+                              f"and turning over a still scene). Sample, new motion for the same content "
+                              f"(<code>gendef resample</code>), points and a mask drawn once on the canonical, "
+                              f"tracked and propagated (visible {o['tracked_visible'] * 100:.0f} % of the time). "
+                              f"<code>gendef sample --ckpt {o['model']}</code>.",
+                              [_pair(_figure("objects/clips/000000/canonical.png", "clip 0: canonical image"),
+                                     _figure("objects/clips/000000/video.mp4", f"clip 0: {_movement_line(mv[0])}"),
+                                     _figure("objects/clips/000000/flow.mp4", "clip 0: flow")),
+                               _pair(_figure("objects/clips/000001/canonical.png", "clip 1: canonical image"),
+                                     _figure("objects/clips/000001/video.mp4", f"clip 1: {_movement_line(mv[1])}"),
+                                     _figure("objects/clips/000001/flow.mp4", "clip 1: flow")),
+                               _pair(_figure("objects/resampled/video.mp4",
+                                             f"clip 0, new motion: {_movement_line(mv[2])}"),
+                                     _figure("objects/tracks.mp4", "clip 0: tracked points"),
+                                     _figure("objects/mask.png", "mask on the canonical"),
+                                     _figure("objects/segment.mp4", "clip 0: mask propagated"))]))
     parts.append("</body></html>\n")
     return "\n".join(parts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from fractions import Fraction
@@ -205,3 +206,27 @@ def test_demo_refuses_bad_options_before_any_work(run_cli, tmp_path: Path, args:
     r = run_cli("demo", "--out", tmp_path / "d", *args)
     assert r.exit_code == (1 if message == "does not exist" else 2) and message in r.stderr, r.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_default_demo_adds_the_moving_objects_model_when_installed(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The section on the second bundled model (here clouds64 stands in for it): its clips, new motion, tracks
+    and propagated mask exist, and its movement lines are the clips' measured movement."""
+    monkeypatch.setattr(demo_app, "OBJECTS_MODEL", "clouds64")
+    summary = api.demo(tmp_path / "d", num=1, frames=6, fit_frames=0)
+    root = tmp_path / "d"
+    page = (root / "index.html").read_text()
+    assert "7. Moving objects: bundled:clouds64" in page
+    for name in ("objects/clips/000000/video.mp4", "objects/clips/000001/flow.mp4", "objects/resampled/video.mp4",
+                 "objects/tracks.mp4", "objects/segment.mp4", "objects/mask.png"):
+        assert name in _sources(root) and (root / name).is_file(), name
+    objects = summary["objects"]
+    assert objects["model"] == "bundled:clouds64" and 0 < objects["tracked_visible"] <= 1
+    want = [demo_app.movement(root / "objects" / "clips" / f"{i:06d}") for i in range(2)]
+    want.append(demo_app.movement(root / "objects" / "resampled"))
+    assert objects["movement"] == want
+    assert html.escape(f"clip 0, new motion: {demo_app._movement_line(want[2])}") in page
+    assert len(list((root / "objects" / "masks").glob("*.png"))) == 6
+    # With a model given, the section is left out.
+    other = api.demo(tmp_path / "e", ckpt="bundled:clouds64", num=1, frames=6, fit_frames=0)
+    assert "objects" not in other and not (tmp_path / "e" / "objects").exists()
