@@ -10,7 +10,7 @@ deformation, and writes
 - OUT_DIR/long_samples.json: per clip, the windowed displacement w(t) = mean over points of
   |p(t + lag) - p(t)| (px) for every t, its mean over the first and the last quarter of the clip, their ratio
   (about 1: the motion keeps its pace; near 0: it freezes; large: it speeds up), and the drift
-  mean |p(t) - p(0)| at the last frame;
+  mean |p(T-1) - p(0)|; null where no tracked point is in view at both ends;
 - OUT_DIR/long_samples.png: one row per clip of 8 frames spread over the clip (tracked points drawn with
   short trails), each row above its curve w(t); `--reference` draws the data's lag displacement as a
   grey line (e.g. disp_16 of the data from `gendef eval --metrics motion`).
@@ -50,6 +50,12 @@ def window_displacement(tracks: torch.Tensor, visible: torch.Tensor, lag: int) -
     return torch.where(n > 0, w, torch.full_like(w, float("nan"))).numpy()
 
 
+def _mean(w: np.ndarray) -> float | None:
+    """The mean of the finite values, rounded to 4 decimals; None if there is none (JSON has no NaN)."""
+    finite = w[np.isfinite(w)]
+    return round(float(finite.mean()), 4) if finite.size else None
+
+
 def curve_panel(w: np.ndarray, width: int, top: float, reference: float | None) -> Image.Image:
     """w(t) as a black polyline over `width` px (y from 0 to `top` px of displacement), the reference grey."""
     img = Image.new("RGB", (width, PLOT_H), (255, 255, 255))
@@ -63,8 +69,8 @@ def curve_panel(w: np.ndarray, width: int, top: float, reference: float | None) 
     pts = [(float(x), y(float(v))) for x, v in zip(xs, w, strict=True) if np.isfinite(v)]
     if len(pts) > 1:
         draw.line(pts, fill=(0, 0, 0), width=2)
-    draw.text((3, 2), f"displacement over the lag, 0-{top:.1f} px" + (" (grey: the data)" if reference else ""),
-              fill=(120, 120, 120))
+    label = f"displacement over the lag, 0-{top:.1f} px" + (" (grey: the data)" if reference is not None else "")
+    draw.text((3, 2), label, fill=(120, 120, 120))
     return img
 
 
@@ -79,8 +85,8 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=2)
     parser.add_argument("--reference", type=float, default=None, help="the data's displacement at the lag (px)")
     args = parser.parse_args()
-    if not 1 <= args.lag < args.frames or args.frames < 4:
-        parser.error("need 1 <= --lag < --frames and --frames >= 4")
+    if not 1 <= args.lag < args.frames or args.frames < 4 or args.num < 1 or args.scale < 1:
+        parser.error("need 1 <= --lag < --frames, --frames >= 4, --num >= 1 and --scale >= 1")
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
 
@@ -94,12 +100,12 @@ def main() -> None:
         points = torch.tensor(grid_points(c.width, 6, c.height))
         tr = track_canonical_points(c.offsets, points)
         w = window_displacement(tr.tracks, tr.visible, args.lag)
-        first, last = float(np.nanmean(w[:q])), float(np.nanmean(w[-q:]))
+        first, last = _mean(w[:q]), _mean(w[-q:])
         drift = (tr.tracks[-1] - tr.tracks[0]).double().norm(dim=-1)[tr.visible[-1] & tr.visible[0]]
         report.append({"clip": str(path), "num_frames": args.frames, "lag": args.lag,
-                       "window_displacement": [round(float(v), 4) for v in w],
-                       "first_quarter_px": round(first, 4), "last_quarter_px": round(last, 4),
-                       "last_over_first": round(last / first, 4) if first > 0 else None,
+                       "window_displacement": [round(float(v), 4) if np.isfinite(v) else None for v in w],
+                       "first_quarter_px": first, "last_quarter_px": last,
+                       "last_over_first": round(last / first, 4) if first and last is not None else None,
                        "drift_px": round(float(drift.mean()), 4) if drift.numel() else None})
         frames = to_uint8(warp(c.canonical[None], c.offsets[None])[0])  # [T, H, W, 3]
         tiles = [draw_tracks(frames[t], tr.tracks, tr.visible, t, scale=args.scale) for t in times]
@@ -112,7 +118,8 @@ def main() -> None:
         panels.append(row)
         panels.append(np.asarray(curve_panel(w, width, top, args.reference)))
     Image.fromarray(np.concatenate(panels, axis=0)).save(out / "long_samples.png")
-    (out / "long_samples.json").write_text(json.dumps({"clips": report, "frames_shown": times}, indent=1) + "\n")
+    doc = {"clips": report, "frames_shown": times}
+    (out / "long_samples.json").write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
     print(out / "long_samples.png")
 
 

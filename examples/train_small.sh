@@ -8,7 +8,7 @@
 #   OMP_NUM_THREADS=1 examples/train_small.sh sprites runs/sprites 30 20   (and the same for clouds),
 # both running at once on a 2-core CPU. PRESET, RESOLUTION, VIDEOS and FRAMES override the preset and
 # the dataset size (the test suite runs this script with PRESET=tiny RESOLUTION=16 VIDEOS=2 FRAMES=8);
-# FT_SETS adds fine-tuning options (e.g. FT_SETS="--set discriminator.motion_branch=true").
+# FT_SETS adds fine-tuning options, split on spaces (e.g. FT_SETS="--set discriminator.motion_branch=true").
 set -euo pipefail
 kind=${1:?sprites or clouds}
 out=${2:?output directory}
@@ -21,6 +21,6 @@ preset=${PRESET:-small}
     --resolution "${RESOLUTION:-64}" --seed 0 --out "$out/data" --overwrite
 "$gendef" pretrain --data "$out/data" --out "$out/pretrain" --preset "$preset" --kimg "$pre_kimg" \
     --set log_every=50
-# shellcheck disable=SC2086  # FT_SETS is a list of options
+read -ra ft_sets <<< "${FT_SETS:-}"
 "$gendef" finetune --data "$out/data" --init "$out/pretrain" --out "$out/finetune" --preset "$preset" \
-    --kimg "$ft_kimg" --set log_every=20 --set snapshot_every=100 --set save_every=100 ${FT_SETS:-}
+    --kimg "$ft_kimg" --set log_every=20 --set snapshot_every=100 --set save_every=100 "${ft_sets[@]}"

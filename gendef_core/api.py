@@ -18,7 +18,7 @@ TypedDicts exported below, each defined next to the function that builds it.
 from __future__ import annotations
 
 from gendef_core.apps.clip_tools import RenderedVideos, dataset_clip, render
-from gendef_core.apps.demo import DemoSummary, demo
+from gendef_core.apps.demo import DemoSummary, MovementNumbers, ObjectsNumbers, demo
 from gendef_core.apps.edit import EditReport, FrameStats, SegmentReport, edit, segment
 from gendef_core.apps.evaluate import (
     EvaluationProtocol,
@@ -40,6 +40,8 @@ from gendef_core.apps.info import (
     BundledSummary,
     ClipSummary,
     DatasetInfoSummary,
+    FlowInfoSummary,
+    MasksInfoSummary,
     ShotsSummary,
     describe,
 )
@@ -60,8 +62,9 @@ __all__ = [
     # the types of the parameters and results (TypedDicts and dataclasses)
     "ArtifactSummary", "BundledSummary", "CheckpointSummary", "ClipSummary", "DatasetInfoSummary", "DatasetSummary",
     "DemoSummary", "EditReport", "EvaluationProtocol", "EvaluationReport", "FidResult", "FilesSource", "FitSummary",
-    "FittedShot", "FlowManifest", "FlowReport", "FlowVideoRecord", "FrameStats", "FrechetResult", "FvdResult",
-    "MasksManifest", "ModelSource", "MotionReport", "RenderedVideos", "SegmentReport", "ShotsSummary", "SkippedVideo",
+    "FittedShot", "FlowInfoSummary", "FlowManifest", "FlowReport", "FlowVideoRecord", "FrameStats", "FrechetResult",
+    "FvdResult", "MasksInfoSummary", "MasksManifest", "ModelSource", "MotionReport", "MovementNumbers",
+    "ObjectsNumbers", "RenderedVideos", "SegmentReport", "ShotsSummary", "SkippedVideo",
     "TapVidScores", "TracksDocument", "TracksEvaluation", "TrainFlags", "TrainResult", "VideoRecord",
     # one function per subcommand
     "dataset_clip", "demo", "describe", "edit", "evaluate", "evaluate_tracks", "export_model", "finetune", "fit",

@@ -254,6 +254,10 @@ def _synthesis_parameters(m: ModelConfig, channel_base: int, channel_max: int, e
     return total
 
 
+MOTION_BRANCH_CHANNELS = (2048, 64)
+"""(channel_base, channel_max) of the discriminator's motion branch (`discriminator.motion_branch`)."""
+
+
 def parameter_estimate(cfg: TrainConfig) -> int:
     """About how many parameters the networks of `cfg` have (generator and discriminator; within about 10 % of
     the built models for the presets), from the config alone: cheap, before anything is built."""
@@ -277,7 +281,8 @@ def parameter_estimate(cfg: TrainConfig) -> int:
         if d.deviation_input:  # a 1x1 conv from the 3-channel frame deviation
             total += 3 * c_top
         if d.motion_branch:  # 1x1 conv from the differences, a 3x3 conv per halving, two FCs (64 channels at most)
-            mc = {r: max(1, min(2048 // r, 64)) for r in (2 ** k for k in range(2, m.resolution.bit_length()))}
+            base, top = MOTION_BRANCH_CHANNELS
+            mc = {r: max(1, min(base // r, top)) for r in (2 ** k for k in range(2, m.resolution.bit_length()))}
             total += 4 * (cfg.num_frames - 1) * mc[m.resolution] + 16 * mc[4] ** 2 + mc[4]
             total += sum(9 * mc[r] * mc[r // 2] for r in mc if r > 4)
     return total

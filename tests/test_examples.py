@@ -79,20 +79,33 @@ def test_bundled_model_script_at_tiny_size(tmp_path: Path) -> None:
         pytest.skip(hint)
     gendef = shutil.which("gendef") or str(Path(sys.executable).parent / "gendef")
     env = {**os.environ, "GENDEF": gendef, "PRESET": "tiny", "RESOLUTION": "16", "VIDEOS": "2", "FRAMES": "16",
-           "CI": "1", "GENDEF_CACHE": str(tmp_path / "cache"), "FT_SETS": "--set discriminator.motion_branch=true",
+           "CI": "1", "GENDEF_CACHE": str(tmp_path / "cache"), "KIND": "clouds",
+           "FT_SETS": "--set discriminator.motion_branch=true --set model.motion_min_period=32",
            "EVAL_ARGS": "--num-videos 2 --num-frames-fid 4 --num-real-fid 8 --motion-videos 2 --motion-frames 8"}
     r = subprocess.run(["bash", str(ROOT / "examples" / "bundled_model.sh"), str(tmp_path / "r"), "0.008", "0.024"],
                        env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     from gendef_core.artifacts.checkpoint import load_checkpoint
 
-    assert sorted(load_checkpoint(tmp_path / "r" / "clouds64").networks) == ["canonical_ema", "deformation_ema"]
-    assert load_checkpoint(tmp_path / "r" / "finetune").config["discriminator"]["motion_branch"] is True  # FT_SETS
+    assert sorted(load_checkpoint(tmp_path / "r" / "clouds16").networks) == ["canonical_ema", "deformation_ema"]
     base = load_checkpoint(tmp_path / "r" / "baseline")
+    for run in (load_checkpoint(tmp_path / "r" / "finetune"), base):  # FT_SETS reach both trainings
+        assert run.config["discriminator"]["motion_branch"] is True, run.path
+        assert run.config["model"]["motion_min_period"] == 32, run.path
     assert base.config["model"]["variant"] == "direct" and base.step == 3  # 32 frames at 4 videos x 3 frames
     for name in ("gendef", "baseline"):
         report = json.loads((tmp_path / "r" / f"eval-{name}.json").read_text())
         assert {"fvd16", "fid", "motion"} <= set(report["metrics"]), report
+
+    env |= {"KIND": "sprites", "SKIP_BASELINE": "1", "FT_SETS": ""}
+    r = subprocess.run(["bash", str(ROOT / "examples" / "bundled_model.sh"), str(tmp_path / "s"), "0.008", "0.024"],
+                       env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    from gendef_core.artifacts.dataset import load_dataset_info
+
+    assert load_dataset_info(tmp_path / "s" / "data").ground_truth["kind"] == "sprites"
+    assert load_checkpoint(tmp_path / "s" / "sprites16").step == 2 and not (tmp_path / "s" / "baseline").exists()
+    assert load_checkpoint(tmp_path / "s" / "finetune").config["discriminator"]["motion_branch"] is False
 
 
 def test_applications_example(tiny_ckpt: Path, tmp_path: Path) -> None:
@@ -254,7 +267,7 @@ def test_long_samples_example(tiny_ckpt: Path, tmp_path: Path) -> None:
     assert sheet.shape == (2 * (16 * 2 + 60), 8 * 16 * 2, 3)  # per clip: 8 frames at 2x above a 60-px curve
     report = json.loads((tmp_path / "long_samples.json").read_text())
     assert report["frames_shown"] == [0, 2, 3, 5, 6, 8, 9, 11]
-    # The curve is the windowed displacement of the clip's own tracks (gendef track, independently).
+    # The curve is the windowed displacement of the clip's tracks, as `gendef track` (the API) reports them.
     from gendef_core import api
     from gendef_core.apps.demo import grid_points
 
@@ -266,4 +279,7 @@ def test_long_samples_example(tiny_ckpt: Path, tmp_path: Path) -> None:
         assert np.allclose(c["window_displacement"], want, atol=1e-3)
         assert c["first_quarter_px"] == pytest.approx(np.mean(want[:2]), abs=1e-3)
         assert c["last_quarter_px"] == pytest.approx(np.mean(want[-2:]), abs=1e-3)
+        assert c["last_over_first"] == pytest.approx(c["last_quarter_px"] / c["first_quarter_px"], abs=1e-3)
+        both = v[0] & v[-1]
+        assert c["drift_px"] == pytest.approx(np.linalg.norm(p[-1] - p[0], axis=-1)[both].mean(), abs=1e-3)
         assert max(want) > 0  # the tiny model's clips move (tiny_ckpt checks its offsets)

@@ -130,12 +130,13 @@ def describe(path: Path | str | None = None) -> ArtifactSummary:
                 "networks": summary["networks"], "resolution": ck.config["model"]["resolution"],
                 "metadata": summary["metadata"], "model_card": str(card) if card.is_file() else None}
     if not path.exists():
-        raise ArtifactError(f"{path} does not exist; give a clip, dataset, checkpoint or run directory")
+        raise ArtifactError(f"{path} does not exist; give a clip, dataset, checkpoint, run, masks, flow or shots "
+                            f"directory")
     if not (path / MANIFEST).is_file():
         if path.is_dir() and (path / "checkpoints").is_dir():
             return checkpoint_summary(load_checkpoint(path))
         raise ArtifactError(f"{path} is not a gendef artifact (no manifest.json); expected a clip, dataset, "
-                            f"checkpoint or run directory")
+                            f"checkpoint, run, masks, flow or shots directory")
     fmt = read_format(path)
     if fmt == "gendef.clip":
         return _clip_summary(path)

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gendef_core.config import TrainConfig
+from gendef_core.config import MOTION_BRANCH_CHANNELS, TrainConfig
 from gendef_core.models.layers import LRELU_GAIN, EqualLinear
 from gendef_core.models.mapping import normalize_2nd_moment
 from gendef_core.models.synthesis import channels_for
@@ -273,7 +273,7 @@ class Discriminator(nn.Module):
         self.motion_branch: MotionBranch | None = None
         if motion_branch:
             self.motion_branch = MotionBranch(resolution=resolution, num_frames=num_frames,
-                                              channels=channels_for(resolution, 2048, 64))
+                                              channels=channels_for(resolution, *MOTION_BRANCH_CHANNELS))
 
     def motion_logits(self, frames: Tensor, times: Tensor) -> Tensor:
         """The motion branch's logits ``[B]`` of clips ``[B, K, 3, R, R]`` at ``times [B, K]``."""

@@ -350,7 +350,8 @@ def test_prepare_rerun_with_output_inside_src(run_cli, make_video, tmp_path: Pat
 
 
 @pytest.mark.parametrize("cmd, phrase", [("render", "does not exist; point at a clip directory"),
-                                         ("info", "does not exist; give a clip, dataset, checkpoint or run directory")])
+                                         ("info", "does not exist; give a clip, dataset, checkpoint, run, "
+                                                  "masks, flow or shots directory")])
 def test_clip_path_does_not_exist(run_cli, tmp_path: Path, cmd: str, phrase: str) -> None:
     p = tmp_path / "nope"
     r = run_cli(cmd, p)
@@ -365,7 +366,8 @@ def test_info_says_missing_path_does_not_exist(run_cli, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("cmd, phrase", [
     ("render", "has no manifest.json, so it is not a clip; point at a clip directory made by `gendef sample`"),
-    ("info", "is not a gendef artifact (no manifest.json); expected a clip, dataset, checkpoint or run directory"),
+    ("info", "is not a gendef artifact (no manifest.json); expected a clip, dataset, checkpoint, run, masks, flow or "
+             "shots directory"),
 ])
 def test_directory_is_not_a_clip(run_cli, tmp_path: Path, cmd: str, phrase: str) -> None:
     d = tmp_path / "stuff"
