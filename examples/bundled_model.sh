@@ -28,12 +28,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 eval_args=${EVAL_ARGS:---num-videos 128 --num-frames-fid 512 --num-real-fid 1024 --runs 2}
 
 kind=${KIND:-clouds}
-name=$kind${RESOLUTION:-64}
+export_name=$kind${RESOLUTION:-64}
 read -ra ft_sets <<< "${FT_SETS:-}"
 
 GENDEF="$gendef" "$here/train_small.sh" "$kind" "$out" "$pre_kimg" "$ft_kimg"
-"$gendef" export "$out/finetune" --out "$out/$name" --overwrite
-echo "copy $out/$name/* into gendef_core/bundled/$name/ (keep MODEL_CARD.md)" >&2
+"$gendef" export "$out/finetune" --out "$out/$export_name" --overwrite
+echo "copy $out/$export_name/* into gendef_core/bundled/$export_name/ (keep MODEL_CARD.md)" >&2
 [ "${SKIP_BASELINE:-0}" = 1 ] && exit 0
 
 total_kimg=$(awk "BEGIN { print $pre_kimg + $ft_kimg }")

@@ -294,8 +294,9 @@ def _model_demo(out: Path, *, ckpt: Path | str | None, num: int, frames: int, se
     from gendef_core.apps.track import track
     from gendef_core.artifacts.clip import load_clip
     from gendef_core.data.synth_dataset import synth_dataset
+    from gendef_core.models.bundled import is_installed
 
-    with_objects = ckpt is None and _installed(OBJECTS_MODEL)
+    with_objects = ckpt is None and is_installed(OBJECTS_MODEL)
     steps = 7 + bool(fit_frames) + with_objects
     paths = sample(out / "clips", ckpt=ckpt, num=max(num, 2), frames=frames, seed=seed, flow=True,
                    flow_max=FLOW_MAX_PX)
@@ -340,22 +341,11 @@ def _model_demo(out: Path, *, ckpt: Path | str | None, num: int, frames: int, se
     if own:
         summary["fit"] = own["numbers"]
     if objects:
-        summary["objects"] = objects["numbers"]
+        summary["objects"] = objects
     return summary
 
 
-def _installed(name: str) -> bool:
-    from gendef_core.errors import ArtifactError
-    from gendef_core.models.bundled import bundled_path
-
-    try:
-        bundled_path(name)
-    except ArtifactError:
-        return False
-    return True
-
-
-def _objects_story(root: Path, ckpt: str, *, frames: int, seed: int) -> dict[str, Any]:
+def _objects_story(root: Path, ckpt: str, *, frames: int, seed: int) -> ObjectsNumbers:
     """The moving-objects section: two clips of `ckpt` (with flow), the first with new motion, its tracked grid
     of canonical points and a mask drawn on its canonical propagated; files under `root`."""
     from gendef_core.apps.edit import segment
@@ -371,9 +361,7 @@ def _objects_story(root: Path, ckpt: str, *, frames: int, seed: int) -> dict[str
     write_points(root / "points.json", grid_points(c.height))
     tracks = track(clip, root / "points.json", out=root / "tracks.json", overlay=root / "tracks.mp4")
     segment(clip, draw_mask(c.canonical, root / "mask.png"), out=root / "masks", overlay=root / "segment.mp4")
-    numbers: ObjectsNumbers = {"model": ckpt, "movement": moves,
-                               "tracked_visible": float(np.mean(tracks["visible"]))}
-    return {"numbers": numbers}
+    return {"model": ckpt, "movement": moves, "tracked_visible": float(np.mean(tracks["visible"]))}
 
 
 def _video_demo(video: Path, out: Path, *, frames: int, size: int | None, quality: str, seed: int,
@@ -537,7 +525,7 @@ def _video_page(video: Path, story: dict[str, Any]) -> str:
 
 def _page(model: ArtifactSummary, num: int, frames: int, edit: EditReport, tracks: TracksDocument,
           seg: SegmentReport, flow: FlowReport, own: dict[str, Any] | None, moves: list[MovementNumbers],
-          objects: dict[str, Any] | None = None) -> str:
+          objects: ObjectsNumbers | None = None) -> str:
     name = model.get("bundled") or model.get("path")
     parts = [_head("gendef demo"),
              f"<h1>gendef demo</h1><p>GenDeF renders every frame by warping <b>one canonical image</b> "
@@ -591,14 +579,13 @@ def _page(model: ArtifactSummary, num: int, frames: int, edit: EditReport, track
                      f"(<code>gendef edit --frame 0</code>) and moves with the scene. Try it on yours: "
                      f"<code>gendef demo --video FILE</code>.</p>{_fit_panels(own, 'own/')}")
     if objects is not None:
-        o: ObjectsNumbers = objects["numbers"]
-        mv = o["movement"]
-        parts.append(_section(f"{8 if own is not None else 7}. Moving objects: {o['model']}",
+        mv = objects["movement"]
+        parts.append(_section(f"{8 if own is not None else 7}. Moving objects: {objects['model']}",
                               f"The second bundled model, trained on <code>sprites</code> (textured objects moving "
                               f"and turning over a still scene). Sample, new motion for the same content "
                               f"(<code>gendef resample</code>), points and a mask drawn once on the canonical, "
-                              f"tracked and propagated (visible {o['tracked_visible'] * 100:.0f} % of the time). "
-                              f"<code>gendef sample --ckpt {o['model']}</code>.",
+                              f"tracked and propagated (visible {objects['tracked_visible'] * 100:.0f} % of the time). "
+                              f"<code>gendef sample --ckpt {objects['model']}</code>.",
                               [_pair(_figure("objects/clips/000000/canonical.png", "clip 0: canonical image"),
                                      _figure("objects/clips/000000/video.mp4", f"clip 0: {_movement_line(mv[0])}"),
                                      _figure("objects/clips/000000/flow.mp4", "clip 0: flow")),

@@ -27,6 +27,15 @@ def bundled_path(name: str = BUNDLED, *, param: str = "ckpt") -> Path:
     return path
 
 
+def is_installed(name: str) -> bool:
+    """Whether the bundled model `name` is installed (`bundled_path` would find it)."""
+    try:
+        bundled_path(name)
+    except ArtifactError:
+        return False
+    return True
+
+
 def resolve_ckpt(ckpt: Path | str | None, *, param: str = "ckpt") -> tuple[Path, str]:
     """(directory, how clips should record it): None / "bundled" / "bundled:NAME" -> the bundled model.
 
