@@ -35,6 +35,7 @@ declare -A SETS=(
   [branch]="--set discriminator.motion_branch=true"
   [branchanchor]="--set discriminator.motion_branch=true --set model.anchor_first_frame=true"
   [branchsky]="--set discriminator.motion_branch=true --set model.motion_min_period=256 --set model.motion_distance=256"
+  [branchskyfold]="--set discriminator.motion_branch=true --set model.motion_min_period=256 --set model.motion_distance=256 --set loss.fold_weight=10"
 )
 variants=("$@")
 [ ${#variants[@]} -gt 0 ] || variants=(default concat noreg span16 r1low xavier)

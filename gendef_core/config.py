@@ -144,6 +144,9 @@ class LossConfig:
     """Lazy R1: applied every N steps, scaled by N (StyleGAN2); optimiser lr/betas corrected accordingly."""
     reg_weight: float = 1.0
     """lambda_reg of the structural temporal smoothness loss (Eq. 4); the paper uses 1, upstream ships 0."""
+    fold_weight: float = 0.0
+    """Weight of the fold penalty on every generated deformation (`losses.fold_loss`: the mean of
+    relu(1/4 - det J) of the backward map). Beyond the paper; 0 = off (issue 14, docs/MOTION.md)."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,8 @@ class TrainConfig:
             if not lo <= value <= hi:
                 raise OptionError(f"{name} must be in {lo}..{hi}, got {value}")
         floats = {"lr_g": self.lr_g, "lr_d": self.lr_d, "ema_kimg": self.ema_kimg, "ema_rampup": self.ema_rampup or 0,
-                  "loss.r1_gamma": self.loss.r1_gamma, "loss.reg_weight": self.loss.reg_weight}
+                  "loss.r1_gamma": self.loss.r1_gamma, "loss.reg_weight": self.loss.reg_weight,
+                  "loss.fold_weight": self.loss.fold_weight}
         bad = next((k for k, v in floats.items() if not math.isfinite(v)), None)
         if bad is not None:
             raise OptionError(f"{bad} must be a finite number, got {floats[bad]}")
@@ -220,8 +224,8 @@ class TrainConfig:
             raise OptionError(f"betas must be in [0, 1), got {list(self.betas)}")
         if not self.ema_kimg > 0 or (self.ema_rampup is not None and not self.ema_rampup > 0):
             raise OptionError("ema_kimg (and ema_rampup, unless null) must be positive")
-        if self.loss.r1_gamma < 0 or self.loss.reg_weight < 0:
-            raise OptionError("loss.r1_gamma and loss.reg_weight must be non-negative")
+        if self.loss.r1_gamma < 0 or self.loss.reg_weight < 0 or self.loss.fold_weight < 0:
+            raise OptionError("loss.r1_gamma, loss.reg_weight and loss.fold_weight must be non-negative")
         check_memory(self)
 
     def to_dict(self) -> dict[str, Any]:

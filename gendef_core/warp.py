@@ -101,6 +101,18 @@ def sample_positions(offsets: Tensor, canonical_size: tuple[int, int], origin: O
     return torch.stack([disp[..., 0, :, :] + jx.view(1, w), disp[..., 1, :, :] + iy.view(h, 1)], dim=-3)
 
 
+def jacobian_determinant(maps: Tensor) -> Tensor:
+    """``maps [..., 2, H, W]`` (canonical px) -> ``[..., H-1, W-1]`` determinant of the map's Jacobian.
+
+    Forward differences over each pixel cell (from its top-left pixel); a value <= 0 means the map folds
+    there (it is not locally invertible), 1 means it preserves area, below 1 that the frame magnifies the
+    canonical. Used on `sample_positions` (generated warps, `fit`'s maps).
+    """
+    dx = maps[..., :, :-1, 1:] - maps[..., :, :-1, :-1]   # d m / d x  [..., 2, H-1, W-1]
+    dy = maps[..., :, 1:, :-1] - maps[..., :, :-1, :-1]   # d m / d y
+    return dx[..., 0, :, :] * dy[..., 1, :, :] - dx[..., 1, :, :] * dy[..., 0, :, :]
+
+
 def _next_pow2(n: int) -> int:
     return 1 << (n - 1).bit_length()
 

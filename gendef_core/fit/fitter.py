@@ -37,13 +37,12 @@ from gendef_core.fit.geometry import (
     grid_shape,
     homography_from_flow,
     homography_map,
-    jacobian_determinant,
     size_canvas,
     upsample_grid,
 )
 from gendef_core.fit.opticalflow import consistent, gray, pair_flows
 from gendef_core.fit.refine import refine
-from gendef_core.warp import identity_positions, pixels_to_offsets, sample
+from gendef_core.warp import identity_positions, jacobian_determinant, pixels_to_offsets, sample
 
 Stage = Callable[[str, int, int], None]
 

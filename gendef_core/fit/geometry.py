@@ -161,17 +161,6 @@ def second_differences(grid: Tensor) -> Tensor:
     return total
 
 
-def jacobian_determinant(maps: Tensor) -> Tensor:
-    """``maps [..., 2, H, W]`` (canonical px) -> ``[..., H-1, W-1]`` determinant of the map's Jacobian.
-
-    Forward differences over each pixel cell; a value <= 0 means the map folds there (it is not
-    locally invertible), 1 means it preserves area.
-    """
-    dx = maps[..., :, :-1, 1:] - maps[..., :, :-1, :-1]   # d m / d x  [..., 2, H-1, W-1]
-    dy = maps[..., :, 1:, :-1] - maps[..., :, :-1, :-1]   # d m / d y
-    return dx[..., 0, :, :] * dy[..., 1, :, :] - dx[..., 1, :, :] * dy[..., 0, :, :]
-
-
 def chain_maps(prev: Tensor, backward_flow: np.ndarray) -> Tensor:
     """Carry frame t-1's map to frame t: ``m_t(p) = m_{t-1}(p + flow_{t -> t-1}(p))``.
 

@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gendef_core.fit.config import FitConfig
-from gendef_core.fit.geometry import jacobian_determinant, second_differences, upsample_grid
-from gendef_core.warp import sample
+from gendef_core.fit.geometry import second_differences, upsample_grid
+from gendef_core.warp import jacobian_determinant, sample
 
 
 class StateError(ValueError):

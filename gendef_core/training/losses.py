@@ -1,4 +1,4 @@
-"""GAN losses (Eq. 5), lazy R1, and GenDeF's structural temporal smoothness (Eq. 4).
+"""GAN losses (Eq. 5), lazy R1, GenDeF's structural temporal smoothness (Eq. 4) and a fold penalty.
 
 Pure functions of tensors: the training loop decides when each is applied.
 """
@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gendef_core.flow import deformation_flow
+from gendef_core.warp import jacobian_determinant, sample_positions
 
 
 def d_adv_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
@@ -58,3 +59,16 @@ def temporal_smoothness_loss(offsets: Tensor, image: Tensor) -> Tensor:
         raise ValueError(f"offsets must be [N, 3, 2, H, W], got {tuple(offsets.shape)}")
     flow = deformation_flow(offsets)  # [N, 2, 2, H, W]
     return edge_aware_smoothness(flow[:, 0] - flow[:, 1], image.detach())
+
+
+FOLD_MIN_DET = 0.25
+"""The fold penalty's margin: a warp may shrink a canonical area to a quarter before it is penalised."""
+
+
+def fold_loss(offsets: Tensor, min_det: float = FOLD_MIN_DET) -> Tensor:
+    """Mean hinge ``relu(min_det - det J)`` over the pixel cells of every frame, J the Jacobian of the backward
+    map (`warp.jacobian_determinant` of `warp.sample_positions`, canonical the frame's size): 0 for any warp
+    that neither folds (det <= 0: neighbouring frame pixels cross on the canonical) nor magnifies a canonical
+    area more than 1/min_det times; grows linearly past that. ``offsets [..., 2, H, W]`` (normalised) -> scalar."""
+    h, w = offsets.shape[-2:]
+    return torch.relu(min_det - jacobian_determinant(sample_positions(offsets, (h, w)))).mean()

@@ -1,4 +1,4 @@
-"""The phases of one GAN training step: D, lazy R1, G (with the structural temporal smoothness).
+"""The phases of one GAN training step: D, lazy R1, G (with the structural temporal smoothness and fold penalty).
 
 Every random draw of step s comes from a generator seeded by (seed, s, process, purpose), so a
 resumed run repeats exactly what an uninterrupted one would have drawn.
@@ -29,9 +29,10 @@ class StepLosses:
     loss_g: Tensor
     r1: Tensor | None = None
     reg: Tensor | None = None
+    fold: Tensor | None = None
 
     def values(self) -> dict[str, float]:
-        named = {"loss_d": self.loss_d, "loss_g": self.loss_g, "r1": self.r1, "reg": self.reg}
+        named = {"loss_d": self.loss_d, "loss_g": self.loss_g, "r1": self.r1, "reg": self.reg, "fold": self.fold}
         return {k: v.item() for k, v in named.items() if v is not None}
 
 
@@ -45,7 +46,9 @@ class Phases:
         self.video = cfg.stage == "finetune"
         self.k = cfg.num_frames if self.video else 1
         self.fake_len = min(int(data.lengths.max()), MAX_FAKE_LENGTH)
-        self.use_reg = isinstance(g, VideoGenerator) and g.has_deformation and cfg.loss.reg_weight > 0
+        deforms = isinstance(g, VideoGenerator) and g.has_deformation
+        self.use_reg = deforms and cfg.loss.reg_weight > 0
+        self.use_fold = deforms and cfg.loss.fold_weight > 0
         self.motion_d = self.video and cfg.discriminator.motion_branch
         self.g_params = [p for p in g.parameters() if p.requires_grad]
         self.d_params = list(d.parameters())
@@ -104,27 +107,33 @@ class Phases:
         self._apply(r1 * (self.cfg.loss.r1_gamma / 2) * self.cfg.loss.r1_every, self.d_params, self.opt_d)
         return r1
 
-    def g_step(self, step: int) -> tuple[Tensor, Tensor | None]:
-        """Adversarial loss plus lambda_reg x structural temporal smoothness; D only passes gradients."""
+    def g_step(self, step: int) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """Adversarial loss + lambda_reg x structural temporal smoothness + fold_weight x fold penalty (over every
+        generated frame's deformation); D only passes gradients. Returns (adversarial, smoothness, fold)."""
         k = self.k
         self.opt_g.zero_grad(set_to_none=True)
         self.d.requires_grad_(False)
         with self.acc.autocast():
             frames, times, out = self.fake(step, FAKE_G, with_reg=self.use_reg, update_w_avg=True)
-            reg = None
+            reg = fold = None
             if self.use_reg:
                 assert out is not None and out.offsets is not None
                 reg = losses.temporal_smoothness_loss(out.offsets[:, k:], out.frames[:, k + 1])
+            if self.use_fold:
+                assert out is not None and out.offsets is not None
+                fold = losses.fold_loss(out.offsets)
             loss = losses.g_adv_loss(self.d(frames, times))
             if self.motion_d:
                 loss = loss + losses.g_adv_loss(self._motion(frames, times))
             total = loss + self.cfg.loss.reg_weight * reg if reg is not None else loss
+            if fold is not None:
+                total = total + self.cfg.loss.fold_weight * fold
         self.acc.backward(total)
         self.d.requires_grad_(True)
         self.sync(self.g_params)
         self.opt_g.step()
         self.sync.buffers(self.g)
-        return loss, reg
+        return loss, reg, fold
 
     def run(self, step: int) -> StepLosses:
         real, real_t = self.real(step)
@@ -132,8 +141,8 @@ class Phases:
         r1 = None
         if self.cfg.loss.r1_gamma > 0 and step % self.cfg.loss.r1_every == 0:
             r1 = self.r1_step(real, real_t)
-        loss_g, reg = self.g_step(step)
-        return StepLosses(loss_d, loss_g, r1, reg)
+        loss_g, reg, fold = self.g_step(step)
+        return StepLosses(loss_d, loss_g, r1, reg, fold)
 
     def _motion(self, frames: Tensor, times: Tensor | None) -> Tensor:
         """The motion branch's logits (discriminator.motion_branch; fine-tuning, so times are given)."""

@@ -17,13 +17,12 @@ from gendef_core.fit.geometry import (
     homography_from_flow,
     homography_map,
     interpolation_matrix,
-    jacobian_determinant,
     second_differences,
     size_canvas,
     upsample_grid,
 )
 from gendef_core.fit.opticalflow import consistent, pair_flows
-from gendef_core.warp import check_origin
+from gendef_core.warp import check_origin, jacobian_determinant
 
 H, W = 48, 64  # frame size of the homography / flow tests
 

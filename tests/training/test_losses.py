@@ -11,11 +11,12 @@ from gendef_core.training.ema import ema_beta, update_ema
 from gendef_core.training.losses import (
     d_adv_loss,
     edge_aware_smoothness,
+    fold_loss,
     g_adv_loss,
     r1_penalty,
     temporal_smoothness_loss,
 )
-from gendef_core.warp import pixels_to_offsets
+from gendef_core.warp import jacobian_determinant, pixels_to_offsets, sample_positions
 
 
 def test_adversarial_losses_values() -> None:
@@ -36,6 +37,74 @@ def test_r1_of_a_linear_discriminator() -> None:
 def _offsets_from_pixels(disp: torch.Tensor) -> torch.Tensor:
     h, w = disp.shape[-2:]
     return pixels_to_offsets(disp, (h, w))
+
+
+def _grid(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    y, x = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    return x, y
+
+
+def warp_jacobian_det(offsets: torch.Tensor) -> torch.Tensor:
+    h, w = offsets.shape[-2:]
+    return jacobian_determinant(sample_positions(offsets, (h, w)))
+
+
+def test_jacobian_det_of_hand_built_affine_maps() -> None:
+    h, w = 9, 13
+    x, y = _grid(h, w)
+    cases = {  # map (x, y) -> A (x, y) + b, as offsets = A p + b - p: det J = det A everywhere
+        "identity": ((1.0, 0.0, 0.0, 1.0), 1.0), "scale": ((2.0, 0.0, 0.0, 0.5), 1.0),
+        "stretch": ((1.5, 0.0, 0.0, 1.0), 1.5), "shear": ((1.0, 0.7, 0.0, 1.0), 1.0),
+        "rotation": ((math.cos(0.4), -math.sin(0.4), math.sin(0.4), math.cos(0.4)), 1.0),
+        "mirror": ((-1.0, 0.0, 0.0, 1.0), -1.0), "squash": ((0.2, 0.0, 0.3, 0.5), 0.1),
+    }
+    for name, ((a, b, c, d), det) in cases.items():
+        disp = torch.stack([a * x + b * y + 3.2 - x, c * x + d * y - 1.7 - y])  # [2, H, W] pixels
+        got = warp_jacobian_det(_offsets_from_pixels(disp)[None])
+        assert got.shape == (1, h - 1, w - 1), name
+        torch.testing.assert_close(got, torch.full_like(got, det), rtol=0, atol=1e-9, msg=name)
+
+
+def test_jacobian_det_of_a_non_affine_map_matches_its_cell_derivatives() -> None:
+    # offsets_px = (0.1 x^2, 0): dx/dx at the centre of the cell between x and x+1 is 1 + 0.1 (2x + 1)
+    h, w = 4, 6
+    x, y = _grid(h, w)
+    disp = torch.stack([0.1 * x ** 2, torch.zeros_like(y)])
+    got = warp_jacobian_det(_offsets_from_pixels(disp))
+    want = (1 + 0.1 * (2 * torch.arange(w - 1, dtype=torch.float64) + 1)).expand(h - 1, w - 1)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-9)
+
+
+def test_fold_loss_is_zero_without_folds_and_grows_with_the_fold() -> None:
+    h = w = 16
+    x, y = _grid(h, w)
+    smooth = torch.stack([2 * torch.sin(x / 5) + 4.0, 1.5 * torch.cos(y / 4)])  # det >= 1 - 0.4 - ... > 1/4
+    assert float(warp_jacobian_det(_offsets_from_pixels(smooth)).min()) > 0.25
+    assert float(fold_loss(_offsets_from_pixels(smooth))) == 0.0
+    # x >= 8 pulled back by depth px per px: det 1 - depth in those 7 of 15 cell columns, 1 elsewhere, so the
+    # loss is relu(1/4 - (1 - depth)) x 7/15 (0 while the area shrinks less than to a quarter)
+    for depth in (0.5, 1.0, 2.0, 3.0):
+        disp = torch.stack([torch.where(x >= 8, -depth * (x - 8), 0.0), torch.zeros_like(y)])
+        det = warp_jacobian_det(_offsets_from_pixels(disp))
+        torch.testing.assert_close(det[:, 8:], torch.full_like(det[:, 8:], 1 - depth))
+        torch.testing.assert_close(det[:, :8], torch.ones_like(det[:, :8]))
+        want = max(0.25 - (1 - depth), 0.0) * 7 / 15
+        assert abs(float(fold_loss(_offsets_from_pixels(disp))) - want) < 1e-12, depth
+
+
+def test_fold_loss_gradient_pushes_a_fold_open() -> None:
+    h = w = 8
+    x, y = _grid(h, w)
+    disp = torch.stack([torch.where(x >= 4, -2.0 * (x - 4), 0.0), torch.zeros_like(y)])
+    off = _offsets_from_pixels(disp).float().requires_grad_(True)
+    fold_loss(off).backward()
+    assert off.grad is not None
+    step = off.detach() - 0.01 * off.grad / off.grad.abs().max()
+    assert float(fold_loss(step)) < float(fold_loss(off.detach()))
+    gx = off.grad[0]
+    assert float(gx[:, :4].abs().max()) == 0.0                         # nothing asked of the unfolded part
+    # descent moves the fold's ends apart (x = 4 left, x = 7 right), which opens it
+    assert float(gx[:-1, 4].min()) > 0 > float(gx[:-1, 7].max())        # (the last row starts no cell)
 
 
 def test_smoothness_zero_for_constant_velocity_even_if_nonrigid() -> None:

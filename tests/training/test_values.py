@@ -285,7 +285,7 @@ def test_smoothness_term_uses_t_t1_t2_weighted_by_frame_t1_times_lambda(coded16:
     calls: list[tuple[tuple[Any, ...], Any]] = []
     hook = g.register_forward_hook(lambda m, args, out: calls.append((args, out)))
     try:
-        _, reg = phases.g_step(7)
+        _, reg, _ = phases.g_step(7)
     finally:
         hook.remove()
     (args, out), k = calls[-1], cfg.num_frames
@@ -312,3 +312,41 @@ def test_smoothness_term_uses_t_t1_t2_weighted_by_frame_t1_times_lambda(coded16:
         torch.testing.assert_close(a, want, rtol=1e-4, atol=1e-7)
         moved += int(bool(want.abs().max() > 0))
     assert moved > 5                                                        # the term reaches G_d's weights
+
+
+def test_fold_penalty_is_weighted_over_every_generated_frame(coded16: VideoFrames,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # A tiny G's offsets never fold, so the margin is raised above 1 to make every cell count; the test then
+    # checks what g_step does with the term: the weight, the frames it covers, and where its gradient goes.
+    weight, fold_loss = 3.0, losses.fold_loss
+    monkeypatch.setattr(losses, "fold_loss", lambda offsets: fold_loss(offsets, min_det=1.5))
+    cfg = _tiny_cfg(reg_weight=0.0, fold_weight=weight)
+    phases, g, opt_g, _ = _phases(cfg, _FlatD(), coded16)
+    calls: list[tuple[tuple[Any, ...], Any]] = []
+    hook = g.register_forward_hook(lambda m, args, out: calls.append((args, out)))
+    try:
+        _, reg, fold = phases.g_step(7)
+    finally:
+        hook.remove()
+    (args, out) = calls[-1]
+    assert reg is None and fold is not None
+    assert out.offsets.shape[1] == cfg.num_frames
+    expected = fold_loss(out.offsets, min_det=1.5).detach()
+    assert float(expected) > 1e-3
+    torch.testing.assert_close(fold.detach(), expected, rtol=1e-6, atol=0)
+    again = g(*args)
+    grads = torch.autograd.grad(fold_loss(again.offsets, min_det=1.5), opt_g.params, allow_unused=True)
+    (applied,) = opt_g.steps
+    moved = 0
+    for p, a, gr in zip(opt_g.params, applied, grads, strict=True):
+        want = torch.zeros_like(p) if gr is None else weight * gr
+        torch.testing.assert_close(a, want, rtol=1e-4, atol=1e-7)
+        moved += int(bool(want.abs().max() > 0))
+    assert moved > 5
+
+
+def test_fold_penalty_is_off_by_default(coded16: VideoFrames) -> None:
+    cfg = _tiny_cfg()
+    assert cfg.loss.fold_weight == 0.0
+    phases, _, _, _ = _phases(cfg, _FlatD(), coded16)
+    assert phases.g_step(7)[2] is None
