@@ -2,9 +2,9 @@
 
 Real: StyleGAN-V-style random windows of `num_frames` frames from `num_videos` dataset videos; with the
 synthetic datasets' ground truth also the true tracks (track statistics) and, for `clouds`, the true
-deformation (warping error along its optical flow). Generated: the same number of samples; for GenDeF
-(a checkpoint or clip files) also the tracks of an 8 x 8 grid of canonical points and the warping
-error along the clip's own optical flow.
+deformation (warping error along its optical flow, folded cells). Generated: the same number of samples;
+for GenDeF (a checkpoint or clip files) also the tracks of an 8 x 8 grid of canonical points, the warping
+error along the clip's own optical flow and the fraction of folded pixel cells (``folded``).
 
 Net displacement (``disp_*``, ``moved_1px``, ``disp_moving``; issue 14) on both sides, from the best
 tracks each side has (`MotionReport.trackers`): real: the ground truth, else optical-flow tracks of the
@@ -30,6 +30,7 @@ from gendef_core.metrics.motion import (
     displacement_samples,
     displacement_stats,
     flow_tracks,
+    folded_fraction,
     pixel_motion_stats,
     relative_differences,
     track_motion_stats,
@@ -167,6 +168,7 @@ def motion_report(frames: Any, *, gen: VideoGenerator | None, z_dim: int, files:
         gt_offsets = [gt.offsets[s:s + num_frames] for gt, s in windows if gt.offsets is not None]
         if len(gt_offsets) == len(windows):  # every video has its ground-truth deformation
             real["warp_error"] = _warp_error(real_videos, gt_offsets)
+            real["folded"] = folded_fraction(gt_offsets)
     if gen is not None:
         fake_videos, offsets = _generated(gen, z_dim, len(clips.videos), num_frames, seed, device)
     else:
@@ -179,6 +181,7 @@ def motion_report(frames: Any, *, gen: VideoGenerator | None, z_dim: int, files:
         fake_tracker = "deformation"
         fake |= track_motion_stats(*fake_tracks)
         fake["warp_error"] = _warp_error(fake_videos, offsets)
+        fake["folded"] = folded_fraction(offsets)
     samples: dict[str, tuple[Tensor, Tensor]] = {}
     for prefix, (r, f) in {"": (real_tracks, fake_tracks), "flow_": (real_flow, fake_flow)}.items():
         (r_stats, r_samples), (f_stats, f_samples) = _net(r, prefix), _net(f, prefix)

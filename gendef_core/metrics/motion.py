@@ -19,6 +19,9 @@ Three families, all on the same scale for real and generated videos:
   what moves moves: sprites' objects over a still background). A point jittering in place scores ~0 at every lag
   however fast it shakes; a constant drift of v px/frame scores k v. `displacement_samples` gives the
   per-lag samples and `wasserstein_1d` the distance between a real and a generated distribution.
+* `folded_fraction` (a deformation): the fraction of pixel cells whose backward map has a Jacobian
+  determinant <= 0, i.e. where the warp folds (two frame neighbourhoods cross on the canonical: streaks,
+  and tracks that jump between a canonical point's two pre-images). 0 for the synthetic clouds' truth.
 * `flow_tracks` (any video): tracks of points by chaining classical dense optical flow (OpenCV DIS), for
   videos that have no deformation or ground truth (real footage, the direct baseline, other tools' MP4s).
 
@@ -31,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gendef_core.warp import sample
+from gendef_core.warp import jacobian_determinant, sample, sample_positions
 
 STILL_THRESHOLD = 2 / 255
 STATIC_SPEED = 0.05  # px per frame
@@ -116,6 +119,16 @@ def displacement_stats(tracks: Tensor, visible: Tensor) -> dict[str, float]:
     moved = clip[clip > MOVED_PX]
     return stats | {"moved_1px": float((clip > MOVED_PX).double().mean()) if clip.numel() else float("nan"),
                     "disp_moving": float(moved.mean()) if moved.numel() else float("nan")}
+
+
+def folded_fraction(offsets: list[Tensor]) -> float:
+    """Fraction of the pixel cells of deformations ``[T, 2, H, W]`` (normalised, canonical the frame's size)
+    whose backward map folds (Jacobian determinant <= 0), over all frames of all videos."""
+    folded = cells = 0
+    for off in offsets:
+        det = jacobian_determinant(sample_positions(off.double(), tuple(off.shape[-2:])))
+        folded, cells = folded + int((det <= 0).sum()), cells + det.numel()
+    return folded / cells if cells else float("nan")
 
 
 def wasserstein_1d(a: Tensor, b: Tensor) -> float:

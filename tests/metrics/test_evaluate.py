@@ -111,6 +111,7 @@ def test_motion_metric_compares_real_and_generated_statistics(data: Path, fakes:
     # The fakes ARE the dataset's exact clips: same kind of motion, so every statistic is close to the real one.
     assert set(m["real"]) == set(m["fake"]) >= {"still", "change", "jerk", "track_speed", "warp_error"}
     assert m["real"]["warp_error"] < 0.01 and m["fake"]["warp_error"] < 0.01
+    assert m["real"]["folded"] == m["fake"]["folded"] == 0.0   # the clouds' true warps never fold
     assert abs(m["fake"]["track_speed"] - m["real"]["track_speed"]) < 0.5 * m["real"]["track_speed"]
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from gendef_core.metrics.motion import (
+    folded_fraction,
     displacement_samples,
     displacement_stats,
     flow_tracks,
@@ -181,3 +182,16 @@ def test_flow_tracks_lose_points_that_leave_the_frame() -> None:
     assert bool(visible[:, 1].all())                          # 16.5 px to the right: still inside
     assert not bool(visible[-1, 0]) and bool(visible[0, 0])   # 60 + 16.5 > 63: lost on the way
     assert float(tracks[-1, 1, 0]) == pytest.approx(10 + 16.5, abs=1.0)
+
+
+def test_folded_fraction_counts_the_cells_of_a_hand_built_fold() -> None:
+    h = w = 12
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    smooth = torch.stack([1.5 * torch.sin(ys / 3) + 2.0, 0.8 * torch.cos(xs / 4)])  # rippling, fold-free
+    fold = torch.stack([torch.where(xs >= 6, -2.0 * (xs - 6), 0.0), torch.zeros_like(ys)])  # x >= 6 mirrored
+    clip = lambda *px: torch.stack([pixels_to_offsets(p, (h, w)) for p in px])  # noqa: E731
+    assert folded_fraction([clip(smooth, smooth)]) == 0.0
+    # the mirrored half: cell columns 6..10 of 11 in every row, in 1 of the 2 frames of the second video
+    assert folded_fraction([clip(fold, smooth)]) == pytest.approx(5 / 11 / 2)
+    assert folded_fraction([clip(smooth, smooth), clip(fold, fold)]) == pytest.approx(5 / 11 / 2)
+    assert math.isnan(folded_fraction([]))
