@@ -4,7 +4,8 @@ Writing: H.264 (libx264), yuv420p, an exact rational frame rate, streamed frame 
 encoder flushed at the end, the file renamed into place only when complete. H.264 in yuv420p
 needs even sizes: odd heights/widths are padded by one row/column repeating the edge (the
 manifest of a clip keeps the true size). Encoding uses a fixed number of x264 threads
-(`X264_THREADS`), so the same frames give the same bytes on every machine.
+(`X264_THREADS`) and no MB-tree (`X264_OPTIONS`), so the same frames give the same bytes on every
+machine and in every run.
 
 Reading: anything FFmpeg decodes; frames come out as ``uint8 [H, W, 3]`` RGB.
 """
@@ -43,6 +44,10 @@ def to_fraction(fps: Fraction | int | float | str) -> Fraction:
 
 # Encoder threads of every MP4 gendef writes (FORMATS.md "Reproducibility": same frames, same bytes).
 X264_THREADS = "4"
+# Other x264 options of every MP4 gendef writes. MB-tree off: x264's AVX-512 MB-tree code reads heap memory it
+# never wrote (seen on 64 px wide frames), so the same frames gave other bytes from run to run on AVX-512 CPUs
+# (flow.mp4 of the bundled 64 px model, 2 runs in 3); without MB-tree, AVX-512, AVX2 and C give the same bytes.
+X264_OPTIONS = {"mbtree": "0"}
 
 
 class VideoWriter:
@@ -87,7 +92,7 @@ class VideoWriter:
             s.pix_fmt = "yuv420p"
             # A fixed thread count: x264 is deterministic for a given number of threads, but its default
             # ("auto") follows the machine's CPU count, so the same frames gave other bytes elsewhere.
-            s.options = {"crf": str(self.crf), "threads": X264_THREADS}
+            s.options = {"crf": str(self.crf), "threads": X264_THREADS, **X264_OPTIONS}
             self._stream = s
         elif (arr.shape[1], arr.shape[2]) != (self._stream.height, self._stream.width):
             raise ValueError(f"frame size changed mid-video: {arr.shape[1:3]} after "
