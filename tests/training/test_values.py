@@ -278,17 +278,23 @@ def test_a_step_runs_r1_only_every_r1_every_steps(coded16: VideoFrames) -> None:
     assert len(opt_g.steps) == 4
 
 
+def _g_step_seen(phases: Phases, g: nn.Module, step: int) -> tuple[Any, tuple[tuple[Any, ...], Any]]:
+    """phases.g_step(step) and the (inputs, output) of G's last forward call in it."""
+    calls: list[tuple[tuple[Any, ...], Any]] = []
+    hook = g.register_forward_hook(lambda m, args, out: calls.append((args, out)))
+    try:
+        result = phases.g_step(step)
+    finally:
+        hook.remove()
+    return result, calls[-1]
+
+
 def test_smoothness_term_uses_t_t1_t2_weighted_by_frame_t1_times_lambda(coded16: VideoFrames) -> None:
     lam = 2.5
     cfg = _tiny_cfg(reg_weight=lam)
     phases, g, opt_g, _ = _phases(cfg, _FlatD(), coded16)
-    calls: list[tuple[tuple[Any, ...], Any]] = []
-    hook = g.register_forward_hook(lambda m, args, out: calls.append((args, out)))
-    try:
-        _, reg, _ = phases.g_step(7)
-    finally:
-        hook.remove()
-    (args, out), k = calls[-1], cfg.num_frames
+    (_, reg, _), (args, out) = _g_step_seen(phases, g, 7)
+    k = cfg.num_frames
     times = args[2]
     assert times.shape == (2, k + 3)
     torch.testing.assert_close(times[:, k:] - times[:, k:k + 1], torch.tensor([[0.0, 1.0, 2.0]] * 2))  # t, t+1, t+2
@@ -322,13 +328,7 @@ def test_fold_penalty_is_weighted_over_every_generated_frame(coded16: VideoFrame
     monkeypatch.setattr(losses, "fold_loss", lambda offsets: fold_loss(offsets, min_det=1.5))
     cfg = _tiny_cfg(reg_weight=0.0, fold_weight=weight)
     phases, g, opt_g, _ = _phases(cfg, _FlatD(), coded16)
-    calls: list[tuple[tuple[Any, ...], Any]] = []
-    hook = g.register_forward_hook(lambda m, args, out: calls.append((args, out)))
-    try:
-        _, reg, fold = phases.g_step(7)
-    finally:
-        hook.remove()
-    (args, out) = calls[-1]
+    (_, reg, fold), (args, out) = _g_step_seen(phases, g, 7)
     assert reg is None and fold is not None
     assert out.offsets.shape[1] == cfg.num_frames
     expected = fold_loss(out.offsets, min_det=1.5).detach()
