@@ -126,7 +126,8 @@ def folded_fraction(offsets: list[Tensor]) -> float:
     whose backward map folds (Jacobian determinant <= 0), over all frames of all videos."""
     folded = cells = 0
     for off in offsets:
-        det = jacobian_determinant(sample_positions(off.double(), tuple(off.shape[-2:])))
+        h, w = off.shape[-2:]
+        det = jacobian_determinant(sample_positions(off.double(), (h, w)))
         folded, cells = folded + int((det <= 0).sum()), cells + det.numel()
     return folded / cells if cells else float("nan")
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from gendef_core.metrics.motion import (
-    folded_fraction,
     displacement_samples,
     displacement_stats,
     flow_tracks,
+    folded_fraction,
     pixel_motion_stats,
     relative_differences,
     track_motion_stats,
