@@ -157,8 +157,9 @@ def test_track_frame_points_through_the_fitted_clip(fitted: tuple[Path, dict], t
     t = np.arange(T)
     want = np.stack([np.stack([10 - t, np.full(T, 10)], -1), np.stack([20 - t, np.full(T, 12)], -1)], 1)
     assert np.abs(xy - want).max() < 0.4, np.abs(xy - want).max()
-    # point 0 leaves the frame on the left after frame 10; point 1 stays in view
-    np.testing.assert_array_equal(vis[:, 0], t <= 10)
+    # point 0 leaves the frame on the left after frame 10 (at frame 10 it sits on the border pixel's centre,
+    # x = 0 within the fit's error, so either answer is right there); point 1 stays in view
+    assert vis[:10, 0].all() and not vis[11:, 0].any()
     assert vis[:, 1].all()
 
 
