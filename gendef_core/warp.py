@@ -113,6 +113,13 @@ def jacobian_determinant(maps: Tensor) -> Tensor:
     return dx[..., 0, :, :] * dy[..., 1, :, :] - dx[..., 1, :, :] * dy[..., 0, :, :]
 
 
+def warp_jacobian_determinant(offsets: Tensor) -> Tensor:
+    """`jacobian_determinant` of the backward map of normalised ``offsets [..., 2, H, W]`` on a canonical the
+    frame's size (generated clips): ``[..., H-1, W-1]``."""
+    h, w = offsets.shape[-2:]
+    return jacobian_determinant(sample_positions(offsets, (h, w)))
+
+
 def _next_pow2(n: int) -> int:
     return 1 << (n - 1).bit_length()
 

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gendef_core.warp import jacobian_determinant, sample, sample_positions
+from gendef_core.warp import sample, warp_jacobian_determinant
 
 STILL_THRESHOLD = 2 / 255
 STATIC_SPEED = 0.05  # px per frame
@@ -126,8 +126,7 @@ def folded_fraction(offsets: list[Tensor]) -> float:
     whose backward map folds (Jacobian determinant <= 0), over all frames of all videos."""
     folded = cells = 0
     for off in offsets:
-        h, w = off.shape[-2:]
-        det = jacobian_determinant(sample_positions(off.double(), (h, w)))
+        det = warp_jacobian_determinant(off.double())
         folded, cells = folded + int((det <= 0).sum()), cells + det.numel()
     return folded / cells if cells else float("nan")
 

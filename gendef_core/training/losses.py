@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gendef_core.flow import deformation_flow
-from gendef_core.warp import jacobian_determinant, sample_positions
+from gendef_core.warp import warp_jacobian_determinant
 
 
 def d_adv_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
@@ -67,8 +67,7 @@ FOLD_MIN_DET = 0.25
 
 def fold_loss(offsets: Tensor, min_det: float = FOLD_MIN_DET) -> Tensor:
     """Mean hinge ``relu(min_det - det J)`` over the pixel cells of every frame, J the Jacobian of the backward
-    map (`warp.jacobian_determinant` of `warp.sample_positions`, canonical the frame's size): 0 for any warp
+    map (`warp.warp_jacobian_determinant`, canonical the frame's size): 0 for any warp
     that neither folds (det <= 0: neighbouring frame pixels cross on the canonical) nor magnifies a canonical
     area more than 1/min_det times; grows linearly past that. ``offsets [..., 2, H, W]`` (normalised) -> scalar."""
-    h, w = offsets.shape[-2:]
-    return torch.relu(min_det - jacobian_determinant(sample_positions(offsets, (h, w)))).mean()
+    return torch.relu(min_det - warp_jacobian_determinant(offsets)).mean()

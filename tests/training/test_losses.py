@@ -16,7 +16,7 @@ from gendef_core.training.losses import (
     r1_penalty,
     temporal_smoothness_loss,
 )
-from gendef_core.warp import jacobian_determinant, pixels_to_offsets, sample_positions
+from gendef_core.warp import pixels_to_offsets, warp_jacobian_determinant
 
 
 def test_adversarial_losses_values() -> None:
@@ -44,11 +44,6 @@ def _grid(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def warp_jacobian_det(offsets: torch.Tensor) -> torch.Tensor:
-    h, w = offsets.shape[-2:]
-    return jacobian_determinant(sample_positions(offsets, (h, w)))
-
-
 def test_jacobian_det_of_hand_built_affine_maps() -> None:
     h, w = 9, 13
     x, y = _grid(h, w)
@@ -60,7 +55,7 @@ def test_jacobian_det_of_hand_built_affine_maps() -> None:
     }
     for name, ((a, b, c, d), det) in cases.items():
         disp = torch.stack([a * x + b * y + 3.2 - x, c * x + d * y - 1.7 - y])  # [2, H, W] pixels
-        got = warp_jacobian_det(_offsets_from_pixels(disp)[None])
+        got = warp_jacobian_determinant(_offsets_from_pixels(disp)[None])
         assert got.shape == (1, h - 1, w - 1), name
         torch.testing.assert_close(got, torch.full_like(got, det), rtol=0, atol=1e-9, msg=name)
 
@@ -70,7 +65,7 @@ def test_jacobian_det_of_a_non_affine_map_matches_its_cell_derivatives() -> None
     h, w = 4, 6
     x, y = _grid(h, w)
     disp = torch.stack([0.1 * x ** 2, torch.zeros_like(y)])
-    got = warp_jacobian_det(_offsets_from_pixels(disp))
+    got = warp_jacobian_determinant(_offsets_from_pixels(disp))
     want = (1 + 0.1 * (2 * torch.arange(w - 1, dtype=torch.float64) + 1)).expand(h - 1, w - 1)
     torch.testing.assert_close(got, want, rtol=0, atol=1e-9)
 
@@ -79,13 +74,13 @@ def test_fold_loss_is_zero_without_folds_and_grows_with_the_fold() -> None:
     h = w = 16
     x, y = _grid(h, w)
     smooth = torch.stack([2 * torch.sin(x / 5) + 4.0, 1.5 * torch.cos(y / 4)])  # det >= 1 - 0.4 - ... > 1/4
-    assert float(warp_jacobian_det(_offsets_from_pixels(smooth)).min()) > 0.25
+    assert float(warp_jacobian_determinant(_offsets_from_pixels(smooth)).min()) > 0.25
     assert float(fold_loss(_offsets_from_pixels(smooth))) == 0.0
     # x >= 8 pulled back by depth px per px: det 1 - depth in those 7 of 15 cell columns, 1 elsewhere, so the
     # loss is relu(1/4 - (1 - depth)) x 7/15 (0 while the area shrinks less than to a quarter)
     for depth in (0.5, 1.0, 2.0, 3.0):
         disp = torch.stack([torch.where(x >= 8, -depth * (x - 8), 0.0), torch.zeros_like(y)])
-        det = warp_jacobian_det(_offsets_from_pixels(disp))
+        det = warp_jacobian_determinant(_offsets_from_pixels(disp))
         torch.testing.assert_close(det[:, 8:], torch.full_like(det[:, 8:], 1 - depth))
         torch.testing.assert_close(det[:, :8], torch.ones_like(det[:, :8]))
         want = max(0.25 - (1 - depth), 0.0) * 7 / 15
