@@ -147,6 +147,9 @@ class LossConfig:
     fold_weight: float = 0.0
     """Weight of the fold penalty on every generated deformation (`losses.fold_loss`: the mean of
     relu(1/4 - det J) of the backward map). Beyond the paper; 0 = off (issue 14, docs/MOTION.md)."""
+    fold_temporal: bool = False
+    """Penalise only the folds of the motion: each frame's offsets minus their mean over the video's generated
+    frames (`losses.fold_loss(temporal=True)`), so static folds that shape the content stay free."""
 
 
 @dataclass(frozen=True)

@@ -65,9 +65,17 @@ FOLD_MIN_DET = 0.25
 """The fold penalty's margin: a warp may shrink a canonical area to a quarter before it is penalised."""
 
 
-def fold_loss(offsets: Tensor, min_det: float = FOLD_MIN_DET) -> Tensor:
+def fold_loss(offsets: Tensor, min_det: float = FOLD_MIN_DET, *, temporal: bool = False) -> Tensor:
     """Mean hinge ``relu(min_det - det J)`` over the pixel cells of every frame, J the Jacobian of the backward
     map (`warp.warp_jacobian_determinant`, canonical the frame's size): 0 for any warp
     that neither folds (det <= 0: neighbouring frame pixels cross on the canonical) nor magnifies a canonical
-    area more than 1/min_det times; grows linearly past that. ``offsets [..., 2, H, W]`` (normalised) -> scalar."""
+    area more than 1/min_det times; grows linearly past that. ``offsets [..., 2, H, W]`` (normalised) -> scalar.
+
+    With `temporal`, ``offsets`` is ``[N, K, 2, H, W]`` (K frames of N videos) and only the motion part is
+    penalised: the map x + o_k(x) - mean_k o_k(x), so a fold that every frame shares (a static one, shaping the
+    content) is free and a fold that appears, moves or vanishes over time is not."""
+    if temporal:
+        if offsets.ndim != 5 or offsets.shape[2] != 2:
+            raise ValueError(f"temporal fold_loss needs offsets [N, K, 2, H, W], got {tuple(offsets.shape)}")
+        offsets = offsets - offsets.mean(dim=1, keepdim=True)
     return torch.relu(min_det - warp_jacobian_determinant(offsets)).mean()

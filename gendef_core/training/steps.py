@@ -121,7 +121,7 @@ class Phases:
                 reg = losses.temporal_smoothness_loss(out.offsets[:, k:], out.frames[:, k + 1])
             if self.use_fold:
                 assert out is not None and out.offsets is not None
-                fold = losses.fold_loss(out.offsets)
+                fold = losses.fold_loss(out.offsets, temporal=self.cfg.loss.fold_temporal)
             loss = losses.g_adv_loss(self.d(frames, times))
             if self.motion_d:
                 loss = loss + losses.g_adv_loss(self._motion(frames, times))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from torch import nn
 
@@ -149,3 +150,24 @@ def test_ema() -> None:
         b.weight.fill_(3.0)
     update_ema(a, b, beta=0.75)
     torch.testing.assert_close(a.weight, torch.full((2, 2), 1.5))
+
+
+def test_temporal_fold_loss_ignores_a_shared_fold_and_sees_one_that_moves() -> None:
+    # Frames share a fold of depth 2 (det -1 in 7 of 15 cell columns); the motion part (offsets minus their
+    # mean over the frames) is then zero, and so is the temporal penalty, while the whole-map penalty is not.
+    h = w = 16
+    x, y = _grid(h, w)
+    fold = torch.stack([torch.where(x >= 8, -2.0 * (x - 8), 0.0), torch.zeros_like(y)])
+    shared = _offsets_from_pixels(fold).expand(2, 4, 2, h, w)
+    assert abs(float(fold_loss(shared)) - 1.25 * 7 / 15) < 1e-12
+    assert float(fold_loss(shared, temporal=True)) == 0.0
+    # The fold only in frame 0 of 4: frame 0's motion part is 3/4 of it (det 1 - 1.5 = -0.5), the other frames'
+    # -1/4 of it (det 1 + 0.5): the loss is relu(1/4 + 1/2) x 7/15 for one frame in four.
+    once = torch.zeros(1, 4, 2, h, w, dtype=torch.float64)
+    once[0, 0] = _offsets_from_pixels(fold)
+    assert abs(float(fold_loss(once, temporal=True)) - 0.75 * 7 / 15 / 4) < 1e-12
+
+
+def test_temporal_fold_loss_refuses_offsets_without_a_frame_axis() -> None:
+    with pytest.raises(ValueError, match="N, K, 2, H, W"):
+        fold_loss(torch.zeros(2, 8, 8), temporal=True)

@@ -226,7 +226,7 @@ class _FlatD(nn.Module):
         return (frames * 0).sum(dim=(1, 2, 3, 4))
 
 
-def _tiny_cfg(**loss: float) -> TrainConfig:
+def _tiny_cfg(**loss: float | bool) -> TrainConfig:
     cfg = preset("tiny", "finetune")
     model = dataclasses.replace(cfg.model, deform_init="xavier")     # moving offsets from the first step
     return dataclasses.replace(cfg, model=model, loss=dataclasses.replace(cfg.loss, **loss), batch_size=2)
@@ -320,22 +320,25 @@ def test_smoothness_term_uses_t_t1_t2_weighted_by_frame_t1_times_lambda(coded16:
     assert moved > 5                                                        # the term reaches G_d's weights
 
 
-def test_fold_penalty_is_weighted_over_every_generated_frame(coded16: VideoFrames,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("temporal", [False, True])
+def test_fold_penalty_is_weighted_over_every_generated_frame(coded16: VideoFrames, monkeypatch: pytest.MonkeyPatch,
+                                                             temporal: bool) -> None:
     # A tiny G's offsets never fold, so the margin is raised above 1 to make every cell count; the test then
     # checks what g_step does with the term: the weight, the frames it covers, and where its gradient goes.
     weight, fold_loss = 3.0, losses.fold_loss
-    monkeypatch.setattr(losses, "fold_loss", lambda offsets: fold_loss(offsets, min_det=1.5))
-    cfg = _tiny_cfg(reg_weight=0.0, fold_weight=weight)
+    monkeypatch.setattr(losses, "fold_loss", lambda offsets, **kw: fold_loss(offsets, min_det=1.5, **kw))
+    cfg = _tiny_cfg(reg_weight=0.0, fold_weight=weight, fold_temporal=temporal)
     phases, g, opt_g, _ = _phases(cfg, _FlatD(), coded16)
     (_, reg, fold), (args, out) = _g_step_seen(phases, g, 7)
     assert reg is None and fold is not None
     assert out.offsets.shape[1] == cfg.num_frames
-    expected = fold_loss(out.offsets, min_det=1.5).detach()
-    assert float(expected) > 1e-3
+    expected = fold_loss(out.offsets, min_det=1.5, temporal=temporal).detach()
+    other = fold_loss(out.offsets, min_det=1.5, temporal=not temporal).detach()
+    assert float(expected) > 1e-3 and abs(float(other) - float(expected)) > 1e-3  # the two modes differ here
     torch.testing.assert_close(fold.detach(), expected, rtol=1e-6, atol=0)
     again = g(*args)
-    grads = torch.autograd.grad(fold_loss(again.offsets, min_det=1.5), opt_g.params, allow_unused=True)
+    penalty = fold_loss(again.offsets, min_det=1.5, temporal=temporal)
+    grads = torch.autograd.grad(penalty, opt_g.params, allow_unused=True)
     (applied,) = opt_g.steps
     moved = 0
     for p, a, gr in zip(opt_g.params, applied, grads, strict=True):
