@@ -36,6 +36,8 @@ declare -A SETS=(
   [branchanchor]="--set discriminator.motion_branch=true --set model.anchor_first_frame=true"
   [branchsky]="--set discriminator.motion_branch=true --set model.motion_min_period=256 --set model.motion_distance=256"
   [branchskyfold]="--set discriminator.motion_branch=true --set model.motion_min_period=256 --set model.motion_distance=256 --set loss.fold_weight=10"
+  [branchskyanchor]="--set discriminator.motion_branch=true --set model.motion_min_period=256 --set model.motion_distance=256 --set model.anchor_first_frame=true"
+  [branchskyanchorfold]="--set discriminator.motion_branch=true --set model.motion_min_period=256 --set model.motion_distance=256 --set model.anchor_first_frame=true --set loss.fold_weight=10"
   [branchskytfold]="--set discriminator.motion_branch=true --set model.motion_min_period=256 --set model.motion_distance=256 --set loss.fold_weight=10 --set loss.fold_temporal=true"
 )
 variants=("$@")
