@@ -20,6 +20,9 @@ videos=${EVAL_VIDEOS:-128}
 frames=${EVAL_FRAMES:-32}
 preset=${PRESET:-small}
 
+sky="--set model.motion_min_period=256 --set model.motion_distance=256"
+branchsky="--set discriminator.motion_branch=true $sky"
+anchor="--set model.anchor_first_frame=true"
 declare -A SETS=(
   [default]=""
   [concat]="--set discriminator.fuse=concat"
@@ -28,17 +31,17 @@ declare -A SETS=(
   [r1low]="--set loss.r1_gamma=0.05"
   [xavier]="--set model.deform_init=xavier"
   [dev]="--set discriminator.deviation_input=true"
-  [sky]="--set model.motion_min_period=256 --set model.motion_distance=256"
-  [skydev]="--set model.motion_min_period=256 --set model.motion_distance=256 --set discriminator.deviation_input=true"
+  [sky]="$sky"
+  [skydev]="$sky --set discriminator.deviation_input=true"
   [ema05]="--set ema_kimg=0.5"
-  [anchor]="--set model.anchor_first_frame=true"
+  [anchor]="$anchor"
   [branch]="--set discriminator.motion_branch=true"
-  [branchanchor]="--set discriminator.motion_branch=true --set model.anchor_first_frame=true"
-  [branchsky]="--set discriminator.motion_branch=true --set model.motion_min_period=256 --set model.motion_distance=256"
-  [branchskyfold]="--set discriminator.motion_branch=true --set model.motion_min_period=256 --set model.motion_distance=256 --set loss.fold_weight=10"
-  [branchskyanchor]="--set discriminator.motion_branch=true --set model.motion_min_period=256 --set model.motion_distance=256 --set model.anchor_first_frame=true"
-  [branchskyanchorfold]="--set discriminator.motion_branch=true --set model.motion_min_period=256 --set model.motion_distance=256 --set model.anchor_first_frame=true --set loss.fold_weight=10"
-  [branchskytfold]="--set discriminator.motion_branch=true --set model.motion_min_period=256 --set model.motion_distance=256 --set loss.fold_weight=10 --set loss.fold_temporal=true"
+  [branchanchor]="--set discriminator.motion_branch=true $anchor"
+  [branchsky]="$branchsky"
+  [branchskyfold]="$branchsky --set loss.fold_weight=10"
+  [branchskyanchor]="$branchsky $anchor"
+  [branchskyanchorfold]="$branchsky $anchor --set loss.fold_weight=10"
+  [branchskytfold]="$branchsky --set loss.fold_weight=10 --set loss.fold_temporal=true"
 )
 variants=("$@")
 [ ${#variants[@]} -gt 0 ] || variants=(default concat noreg span16 r1low xavier)
