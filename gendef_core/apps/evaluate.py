@@ -213,7 +213,6 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
     `Info` event gives the estimated time on a CPU (from `CPU_SECONDS`, measured on a 2-core machine).
     Returns a JSON-able report (see docs/EVALUATION.md).
     """
-    from gendef_core.artifacts.common import sha256_file
     from gendef_core.data.datasets import load_video_frames
     from gendef_core.devices import pick_device
     from gendef_core.metrics import videos as src
@@ -241,8 +240,7 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
     frames = load_video_frames(Path(data), on_event=on_event)
     # The cache key covers the decoded frames themselves, not just the manifest (which does not change when
     # a dataset is re-made from other sources with the same names and lengths).
-    data_key = hashlib.sha256(sha256_file(Path(data) / "manifest.json").encode()
-                              + frames.frames.numpy().tobytes()).hexdigest()
+    data_key = _data_key(Path(data), frames)
     gen = files = None
     z_dim = 0
     resolution = None
@@ -374,18 +372,14 @@ def _fid(frames: Any, data_key: str, fake_videos: Callable[..., Iterator[Tensor]
          cache: Path | None, on_event: OnEvent) -> FidResult:
     from gendef_core.metrics import videos as src
     from gendef_core.metrics.frechet import feature_stats, frechet_distance
-    from gendef_core.metrics.inception import INCEPTION_SHA256, inception_features, load_inception
+    from gendef_core.metrics.inception import inception_features, load_inception
 
     net = load_inception(inception_path, device=dev)
 
     def extract(images: Tensor) -> np.ndarray:
         return inception_features(net, images, batch_size=max(batch, 32))
 
-    num_real = int(frames.frames.shape[0]) if num_real_fid is None else min(num_real_fid, int(frames.frames.shape[0]))
-    key = _stats_key(data=data_key, metric="fid", net=INCEPTION_SHA256, resize="bilinear299", num_real=num_real,
-                     seed=seed if num_real_fid is not None else None)
-    mu_r, s_r = _cached_stats(cache, key, lambda: _features(src.real_image_batches(frames, 64, num_real_fid, seed),
-                                                            extract, "FID real", num_real, on_event), on_event)
+    mu_r, s_r = _fid_real_stats(frames, data_key, num_real_fid, seed, extract, cache, on_event)
     values, num_fake = [], 0
     n_videos = src.videos_for_images(num_frames_fid, FID_VIDEO_FRAMES)
     for r in range(runs):
@@ -398,7 +392,50 @@ def _fid(frames: Any, data_key: str, fake_videos: Callable[..., Iterator[Tensor]
     if num_fake < 2048:
         on_event(Warning(f"FID from {num_fake} fake frames (fewer than the 2048 feature dimensions): compare only "
                          f"with FIDs computed at the same N"))
-    return {**_mean_std(values), "num_real": num_real, "num_fake": num_fake}
+    return {**_mean_std(values), "num_real": _num_real(frames, num_real_fid), "num_fake": num_fake}
+
+
+def _data_key(data: Path, frames: Any) -> str:
+    """The real statistics' cache key of a dataset: its manifest's sha256 and its decoded frames themselves (a
+    manifest does not change when a dataset is re-made from other sources with the same names and lengths)."""
+    from gendef_core.artifacts.common import sha256_file
+
+    return hashlib.sha256(sha256_file(data / "manifest.json").encode() + frames.frames.numpy().tobytes()).hexdigest()
+
+
+def _num_real(frames: Any, num_real_fid: int | None) -> int:
+    return int(frames.frames.shape[0]) if num_real_fid is None else min(num_real_fid, int(frames.frames.shape[0]))
+
+
+def _fid_real_stats(frames: Any, data_key: str, num_real_fid: int | None, seed: int,
+                    extract: Callable[[Tensor], np.ndarray], cache: Path | None,
+                    on_event: OnEvent) -> tuple[np.ndarray, np.ndarray]:
+    from gendef_core.metrics import videos as src
+    from gendef_core.metrics.inception import INCEPTION_SHA256
+
+    num_real = _num_real(frames, num_real_fid)
+    key = _stats_key(data=data_key, metric="fid", net=INCEPTION_SHA256, resize="bilinear299", num_real=num_real,
+                     seed=seed if num_real_fid is not None else None)
+    return _cached_stats(cache, key, lambda: _features(src.real_image_batches(frames, 64, num_real_fid, seed),
+                                                       extract, "FID real", num_real, on_event), on_event)
+
+
+def fid_real_statistics(data: Path, *, num_real_fid: int | None = None, seed: int = 0,
+                        inception: Path | None = None, device: str = "auto", batch_size: int = 32,
+                        cache: Path | bool | None = None, on_event: OnEvent = ignore) -> tuple[np.ndarray, np.ndarray]:
+    """FID's real statistics (Inception mean ``[2048]`` and covariance ``[2048, 2048]``, float64) of dataset
+    `data`, exactly those `evaluate` uses with the same `num_real_fid` and `seed`, from and into the same cache:
+    for measuring other sets of generated images against them (benchmarks/fid_correlation.py)."""
+    from gendef_core.data.datasets import load_video_frames
+    from gendef_core.devices import pick_device
+    from gendef_core.metrics.inception import inception_features, load_inception
+
+    frames = load_video_frames(Path(data), on_event=on_event)
+    net = load_inception(inception, device=pick_device(device))
+    cache_dir = None if cache is False else (default_cache() if cache is None or cache is True else Path(cache))
+    return _fid_real_stats(frames, _data_key(Path(data), frames), num_real_fid, seed,
+                           lambda images: inception_features(net, images, batch_size=max(batch_size, 32)),
+                           cache_dir, on_event)
 
 
 class TapVidScores(TypedDict):
