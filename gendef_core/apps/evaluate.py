@@ -123,6 +123,11 @@ def default_cache() -> Path:
     return Path(os.environ.get("GENDEF_CACHE") or Path.home() / ".cache" / "gendef") / "stats"
 
 
+def _cache_dir(cache: Path | bool | None) -> Path | None:
+    """The real-statistics cache of a `cache` argument: False none, None or True `default_cache()`, else it."""
+    return None if cache is False else (default_cache() if cache is None or cache is True else Path(cache))
+
+
 def _stats_key(**fields: Any) -> str:
     return hashlib.sha256(json.dumps({"version": STATS_VERSION, **fields}, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -236,10 +241,8 @@ def evaluate(data: Path, *, ckpt: Path | str | None = None, fake: Path | None = 
         raise ConfigError("`num_videos`, `num_frames_fid`, `runs`, `batch_size` and `motion_videos` must be >= 1, "
                           "`num_real_fid` >= 2, `motion_frames` >= 4 and `seed` >= 0")
     dev = pick_device(device)
-    cache_dir = None if cache is False else (default_cache() if cache is None or cache is True else Path(cache))
+    cache_dir = _cache_dir(cache)
     frames = load_video_frames(Path(data), on_event=on_event)
-    # The cache key covers the decoded frames themselves, not just the manifest (which does not change when
-    # a dataset is re-made from other sources with the same names and lengths).
     data_key = _data_key(Path(data), frames)
     gen = files = None
     z_dim = 0
@@ -432,7 +435,7 @@ def fid_real_statistics(data: Path, *, num_real_fid: int | None = None, seed: in
 
     frames = load_video_frames(Path(data), on_event=on_event)
     net = load_inception(inception, device=pick_device(device))
-    cache_dir = None if cache is False else (default_cache() if cache is None or cache is True else Path(cache))
+    cache_dir = _cache_dir(cache)
     return _fid_real_stats(frames, _data_key(Path(data), frames), num_real_fid, seed,
                            lambda images: inception_features(net, images, batch_size=max(batch_size, 32)),
                            cache_dir, on_event)
