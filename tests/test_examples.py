@@ -325,3 +325,50 @@ def test_fid_correlation_protocol_set_is_gendef_evals_first_run(tiny_ckpt: Path,
     assert len(list((tmp_path / "cache").iterdir())) == 1  # evaluate found the benchmark's real statistics
     assert got["protocol"] == pytest.approx(report["metrics"]["fid"]["runs"][0], abs=1e-3)
     assert abs(got["independent"] - got["protocol"]) > 1e-3 and abs(got["canonical"] - got["protocol"]) > 1e-3
+
+
+def test_pixel_motion_tells_a_steady_drift_from_a_swing_and_from_stillness() -> None:
+    """benchmarks/pixel_motion.py on hand-built displacements: a drift of 1 px per frame for 4 of 8 steps, then
+    still, has speed 0.5 (the mean over the clip), net 4 and straightness 1; a swing of +-2 px has speed 2 but
+    ends where it started; still pixels have speed 0 and are left out of the straightness."""
+    import torch
+
+    pm = _script_module("benchmarks/pixel_motion.py").pixel_motion
+    t = 9
+    drift = torch.zeros(2, t, 2, 4, 5)
+    drift[:, :, 0] = torch.arange(t, dtype=torch.float32).clamp(max=4).view(1, t, 1, 1)
+    got = pm(drift)
+    assert got["speed"] == pytest.approx([0.5] * 5) and got["net"] == pytest.approx([4.0] * 5)
+    assert got["straightness"] == pytest.approx([1.0] * 5) and got["still_speed"] == 0.0
+    swing = torch.zeros(2, t, 2, 4, 5)
+    swing[:, 1::2, 1] = 2.0                      # y: 0, 2, 0, 2, ... 0 (T odd: ends at 0)
+    got = pm(swing)
+    assert got["speed"] == pytest.approx([2.0] * 5) and got["net"] == pytest.approx([0.0] * 5)
+    assert got["straightness"] == pytest.approx([0.0] * 5) and got["net_below_half"] == 1.0
+    half = torch.cat([drift[:, :, :, :2], torch.zeros(2, t, 2, 2, 5)], dim=3)  # half the pixels still
+    got = pm(half)
+    assert got["still_speed"] == 0.5 and got["straightness"] == pytest.approx([1.0] * 5)
+    assert got["speed"][0] == 0.0 and got["speed"][-1] == pytest.approx(0.5)
+
+
+def test_pixel_motion_reads_the_data_and_a_model(tiny_ckpt: Path, tmp_path: Path) -> None:
+    """The data's side is its ground-truth backward maps in pixels; the model's its generated offsets."""
+    import torch
+
+    from gendef_core import api
+    from gendef_core.artifacts.dataset import load_dataset_info, load_ground_truth
+    from gendef_core.metrics.videos import generate_videos
+    from gendef_core.models.loading import load_generator
+
+    mod = _script_module("benchmarks/pixel_motion.py")
+    data = tmp_path / "clouds"
+    api.synth_dataset("clouds", data, num_videos=2, num_frames=8, resolution=16, seed=0)
+    got = mod.data_displacement(data, videos=2, frames=6)
+    info = load_dataset_info(data)
+    off = load_ground_truth(info, info.videos[1].name).offsets
+    assert got.shape == (2, 6, 2, 16, 16) and torch.allclose(got[1], off[:6] * 7.5)   # (16 - 1) / 2 px per unit
+    m = load_generator(tiny_ckpt, device="cpu")
+    want = next(generate_videos(m.generator, m.config.model.z_dim, num_videos=3, num_frames=5, seed=1))[1]
+    assert want is not None
+    got = mod.model_displacement(tiny_ckpt, videos=3, frames=5, seed=1)
+    assert torch.allclose(got, want * (want.shape[-1] - 1) / 2) and got.abs().max() > 0
