@@ -4,7 +4,7 @@
 
 `gendef eval` computes FID, as StyleGAN-V does, on frames taken from 16-frame generated videos: 512 frames are
 frames 0..15 of only 32 videos, so it sees only 32 draws of the content, and the FID of a small, correlated set
-is biased upwards (measured: by 12-24 for every model, the flickering direct baseline too; docs/MOTION.md
+is biased upwards (measured: by 11-24 for every model, the flickering direct baseline too; docs/MOTION.md
 finding 12).
 This prints, as JSON on stdout, the FID of one checkpoint (EMA weights) against the same real statistics as
 `gendef eval --num-real-fid NUM_REAL --seed SEED` (and from the same cache), for three sets of NUM_FRAMES images:
